@@ -1,0 +1,79 @@
+"""What every engine provides: generations that stream back as each prompt finishes."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..prompt import Prompt, Tokenizer
+from ..types import GenerationSettings
+
+FINISH_STOP = "stop"
+FINISH_LENGTH = "length"
+FINISH_ERROR = "error"
+FINISH_CANCELLED = "cancelled"
+
+# What is appended to an output with no parsable answer to read a forced score.
+FORCE_SUFFIX_OPEN = "</think><answer>"
+FORCE_SUFFIX_CLOSED = "<answer>"
+
+
+@dataclass
+class Generation:
+    """One prompt's output as the engine produced it."""
+
+    index: int  # position of the prompt in the request
+    text: str
+    pieces: list[str] = field(default_factory=list)  # each generated token's text
+    logprobs: list[float] = field(default_factory=list)  # each generated token's logprob
+    finish_reason: str = FINISH_STOP
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+
+
+class CancelToken:
+    """Set by the caller (e.g. the UI's Cancel button) to stop a request between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str  # "transformers" | "vllm" | "openai"
+    model: str  # what the user asked for (hub id, folder or served model name)
+    tokenizer: Tokenizer | None  # for truncation and chat rendering; None if unknown
+    is_reranker: bool  # False for the CPU demo model, which ignores ERank's format
+    warning: str | None  # shown to the user (e.g. why the demo model is in use)
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        settings: GenerationSettings,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Generation]:
+        """Yield one Generation per prompt, each as soon as it is finished (any order)."""
+        ...
+
+    def force_scores(self, prompt: Prompt, partial_output: str) -> dict[int, float] | None:
+        """P(N) for N in 0..10 after ``partial_output`` + the forcing suffix; None if unsupported."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Model, engine and settings worth recording with a run."""
+        ...
+
+
+def forcing_suffix(partial_output: str) -> str:
+    """Close the trace if it is open, then open the answer."""
+    return FORCE_SUFFIX_CLOSED if "</think>" in partial_output.lower() else FORCE_SUFFIX_OPEN

@@ -1,0 +1,146 @@
+"""ERank's prompt: the template, the paper's instructions, truncation and chat rendering."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .types import Truncation
+
+DEFAULT_TRUNCATE_LENGTH = 2048
+
+TEMPLATE = (
+    "Given a query and a document, please give a relevance score of 0 to 10. "
+    "The goal or relevance definition is: {instruction}\n"
+    "\n"
+    "Here is the query: {query}\n"
+    "Here is the document: {document}\n"
+    "After thinking, directly choose a relevance score from [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].\n"
+    "- 0 represents completely not related.\n"
+    "- 10 means perfectly related.\n"
+    "Desired output format: <think> put your thinking here </think>"
+    "<answer> Only allows an integer here </answer>\n"
+    "Your output:"
+)
+
+_HELPFUL = (
+    "A document is relevant if it contains information that helps answer or address the query. "
+    "A document is not relevant if it doesn't contain information that helps answer the query, "
+    "even if it mentions similar topics."
+)
+_THEOREMQA = (
+    "We want to find a document which uses the same mathematical process as the query. "
+    "A document is relevant if it uses the same mathematical process as the query."
+)
+_PASSAGE = "Given a query, retrieval relevant passage."  # sic, as ERank was evaluated
+
+# The instructions of the paper's evaluation, keyed by task (verbatim, typos included).
+INSTRUCTIONS: dict[str, str] = {
+    "bright/biology": _HELPFUL,
+    "bright/earth_science": _HELPFUL,
+    "bright/economics": _HELPFUL,
+    "bright/psychology": _HELPFUL,
+    "bright/robotics": _HELPFUL,
+    "bright/stackoverflow": _HELPFUL,
+    "bright/sustainable_living": _HELPFUL,
+    "bright/aops": (
+        "We want to find different but similar math problems to the query. A document is "
+        "relevant if it uses the same class of functions and shares any overlapping techniques."
+    ),
+    "bright/leetcode": (
+        "I am looking to find different problems that share similar data structures (of any kind) "
+        "or algorithms (e.g. DFS, DP, sorting, traversals, etc.). I am looking for problems that "
+        "share one or both of these similarities to the query. Does the passage below share any "
+        "similarities? e.g. if there was a textbook on leetcode problems, this would be in the "
+        "same book even though it could be in a different chapter."
+    ),
+    "bright/pony": (
+        "I will use the programming language pony. But to solve the problem above, I need to know "
+        "things about pony. A passage is relevant if it contains docs that match any part (even "
+        "basic parts) of the code I will have to write for the above program."
+    ),
+    "bright/theoremqa_questions": _THEOREMQA,
+    "bright/theoremqa_theorems": _THEOREMQA,
+    "beir": _PASSAGE,
+    "trec-dl": _PASSAGE,
+    "followir": (
+        "Retrieval the relevant passage for the given query. Be careful about the extra "
+        "requirements about relevance in the query."
+    ),
+}
+DEFAULT_INSTRUCTION = INSTRUCTIONS["beir"]
+
+
+def instruction_for(task: str) -> str:
+    """The paper's instruction for a task name such as ``bright/biology``, ``beir/scifact`` or
+    ``trec-dl-2019``; the passage instruction when the task is unknown."""
+    key = task.strip().lower().replace("-", "_")
+    for name, text in INSTRUCTIONS.items():
+        if key == name.replace("-", "_"):
+            return text
+    if key.startswith("bright/"):
+        return _HELPFUL
+    if key.startswith("followir"):
+        return INSTRUCTIONS["followir"]
+    return _PASSAGE
+
+
+class Tokenizer(Protocol):
+    def __call__(self, text: str, add_special_tokens: bool = ...) -> Any: ...
+    def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
+    def apply_chat_template(self, messages: list[dict[str, str]], **kwargs: Any) -> Any: ...
+
+
+def truncate(text: str, tokenizer: Tokenizer | None, max_tokens: int) -> tuple[str, Truncation]:
+    """Keep the first ``max_tokens`` tokens of ``text`` under the model's own tokenizer.
+
+    Without a tokenizer (a remote server that exposes none) the text is kept whole and counted
+    as zero tokens, so the caller can tell that nothing was measured."""
+    if tokenizer is None:
+        return text, Truncation(original_tokens=0, kept_tokens=0)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return text, Truncation(original_tokens=len(ids), kept_tokens=len(ids))
+    kept = tokenizer.decode(ids[:max_tokens], skip_special_tokens=False)
+    return kept, Truncation(original_tokens=len(ids), kept_tokens=max_tokens)
+
+
+def user_message(query: str, document: str, instruction: str) -> str:
+    """ERank's user message with the slots filled (no truncation)."""
+    return TEMPLATE.format(instruction=instruction, query=query, document=document)
+
+
+@dataclass
+class Prompt:
+    """One (query, document) prompt as the model will read it."""
+
+    message: str  # the user message
+    text: str | None  # the message rendered with the chat template (None without a tokenizer)
+    query_truncation: Truncation
+    document_truncation: Truncation
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "user", "content": self.message}]
+
+
+def render_chat(tokenizer: Tokenizer, message: str) -> str:
+    """The message rendered with the tokenizer's own chat template, generation prompt added."""
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def build(
+    query: str,
+    document: str,
+    instruction: str,
+    tokenizer: Tokenizer | None,
+    truncate_length: int = DEFAULT_TRUNCATE_LENGTH,
+) -> Prompt:
+    """The prompt ERank reads: query and document each cut to ``truncate_length`` tokens."""
+    if truncate_length < 1:
+        raise ValueError("truncate_length must be at least 1 token")
+    kept_query, query_cut = truncate(query, tokenizer, truncate_length)
+    kept_doc, doc_cut = truncate(document, tokenizer, truncate_length)
+    message = user_message(kept_query, kept_doc, instruction)
+    text = render_chat(tokenizer, message) if tokenizer is not None else None
+    return Prompt(message=message, text=text, query_truncation=query_cut, document_truncation=doc_cut)

@@ -1,0 +1,103 @@
+"""ERank's scores: P(N) from token logprobs, rank_score = N x P(N), the z-score hybrid, ordering.
+
+The rule for the score's probability: P(N) is the joint probability of every generated token that
+carries a character of N's digits, i.e. the product of those tokens' probabilities. Qwen tokenizers
+write each digit as its own token, so P(10) = P("1") x P("0" | "1"); a tokenizer that writes " 7"
+as one token gives that token's probability.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_ALPHA = 0.2
+_LAST_ANSWER_DIGITS = re.compile(r"<answer>\s*([+-]?\d+)", re.IGNORECASE)
+
+
+def _tokens_covering(pieces: Sequence[str], start: int, end: int) -> list[int]:
+    covering, offset = [], 0
+    for index, piece in enumerate(pieces):
+        piece_end = offset + len(piece)
+        if piece_end > start and offset < end:
+            covering.append(index)
+        offset = piece_end
+        if offset >= end:
+            break
+    return covering
+
+
+def score_probability(
+    pieces: Sequence[str],
+    logprobs: Sequence[float],
+    raw_output: str,
+    score_span: tuple[int, int] | None,
+) -> float | None:
+    """P(N) from the generated tokens' texts and their logprobs (see the module docstring).
+
+    When the pieces do not spell the raw output exactly (a byte-level token decoded alone), the
+    answer is found again in the pieces themselves; it is plain ASCII, so that is safe."""
+    if score_span is None or not pieces or len(pieces) != len(logprobs):
+        return None
+    joined = "".join(pieces)
+    if joined != raw_output:
+        matches = list(_LAST_ANSWER_DIGITS.finditer(joined))
+        if not matches:
+            return None
+        score_span = matches[-1].span(1)
+    tokens = _tokens_covering(pieces, *score_span)
+    if not tokens:
+        return None
+    return float(math.exp(sum(float(logprobs[i]) for i in tokens)))
+
+
+def rank_score(score: int | None, probability: float | None) -> float | None:
+    """N x P(N); 0 whatever P for N = 0; None when there is no score (never a silent 0)."""
+    if score is None:
+        return None
+    if score == 0:
+        return 0.0
+    if probability is None:
+        return None
+    return float(score) * float(probability)
+
+
+def zscores(values: Sequence[float]) -> list[float]:
+    """Population z-scores (ddof = 0); all zeros when the values do not vary."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return []
+    std = array.std(ddof=0)
+    if std == 0 or not np.isfinite(std):
+        return [0.0] * array.size
+    return list(((array - array.mean()) / std).tolist())
+
+
+def hybrid(
+    first_stage: Sequence[float | None], rank: Sequence[float | None], alpha: float = DEFAULT_ALPHA
+) -> list[float | None]:
+    """alpha * z(first stage) + (1 - alpha) * z(rank_score) over one query's list.
+
+    Documents without a rank score (failed judgments) or first-stage score get None and are left
+    out of the statistics of the others."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if len(first_stage) != len(rank):
+        raise ValueError("first-stage and rank score lists differ in length")
+    usable = [i for i, (f, r) in enumerate(zip(first_stage, rank)) if f is not None and r is not None]
+    result: list[float | None] = [None] * len(rank)
+    z_first = zscores([first_stage[i] for i in usable])  # type: ignore[misc]
+    z_rank = zscores([rank[i] for i in usable])  # type: ignore[misc]
+    for position, index in enumerate(usable):
+        result[index] = alpha * z_first[position] + (1.0 - alpha) * z_rank[position]
+    return result
+
+
+def order(scores: Sequence[float | None]) -> list[int]:
+    """Indices sorted by score, descending; missing scores last, ties in input order."""
+    return sorted(
+        range(len(scores)),
+        key=lambda i: (scores[i] is None, -(scores[i] or 0.0), i),
+    )
