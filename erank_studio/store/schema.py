@@ -1,0 +1,158 @@
+"""The store's tables (SQLAlchemy 2 declarative). Migrations in db/migrations mirror this file.
+
+Identity choices (why):
+- a *document* row is unique on (source, doc_id, sha1(text)): the same external doc_id typed by
+  hand under two queries with different texts must never be mixed up, and a label must keep
+  pointing at the text the person actually read;
+- a query's candidate list lives in ``query_documents`` (query, doc_id) -> document row, with
+  the first-stage score the document came with;
+- labels are append-only rows; ``action`` is "set" for a person's label and "undo" for a row
+  written by undo, so history and undo are computed from the rows alone.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Query(Base):
+    __tablename__ = "queries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    # "" when the query was typed by hand (NULLs would defeat the unique constraint in SQLite).
+    source: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    source_query_id: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("source", "source_query_id", "text", name="uq_queries_source_id_text"),
+        Index("ix_queries_source", "source", "source_query_id"),
+    )
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    text_sha1: Mapped[str] = mapped_column(String(40), nullable=False)
+    __table_args__ = (
+        UniqueConstraint("source", "doc_id", "text_sha1", name="uq_documents_identity"),
+    )
+
+
+class QueryDocument(Base):
+    """A query's candidate list: which document row a doc_id means under this query."""
+
+    __tablename__ = "query_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_stage_score: Mapped[float | None] = mapped_column(Float)
+    first_stage_source: Mapped[str | None] = mapped_column(String(50))
+    __table_args__ = (UniqueConstraint("query_id", "doc_id", name="uq_query_documents"),)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False, index=True)
+    model: Mapped[str] = mapped_column(String(500), nullable=False)
+    engine: Mapped[str] = mapped_column(String(100), nullable=False)
+    instruction: Mapped[str] = mapped_column(Text, nullable=False)
+    truncate_length: Mapped[int] = mapped_column(Integer, nullable=False)
+    generation: Mapped[dict] = mapped_column(JSON, nullable=False)
+    alpha: Mapped[float] = mapped_column(Float, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JudgmentRow(Base):
+    __tablename__ = "judgments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), nullable=False, index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    idx: Mapped[int] = mapped_column(Integer, nullable=False)
+    raw_output: Mapped[str] = mapped_column(Text, nullable=False)
+    trace: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float | None] = mapped_column(Float)
+    rank_score: Mapped[float | None] = mapped_column(Float)
+    first_stage_score: Mapped[float | None] = mapped_column(Float)
+    first_stage_source: Mapped[str | None] = mapped_column(String(50))
+    hybrid_score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    failure: Mapped[str | None] = mapped_column(String(100))
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    query_tokens: Mapped[int | None] = mapped_column(Integer)
+    query_tokens_kept: Mapped[int | None] = mapped_column(Integer)
+    document_tokens: Mapped[int | None] = mapped_column(Integer)
+    document_tokens_kept: Mapped[int | None] = mapped_column(Integer)
+    prompt_message: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class Annotator(Base):
+    __tablename__ = "annotators"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class Label(Base):
+    __tablename__ = "labels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"), nullable=False)
+    score: Mapped[int | None] = mapped_column(Integer)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    retracted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    action: Mapped[str] = mapped_column(String(10), nullable=False, default="set")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (
+        # Revision 0002: the lookup behind current_labels / label_history.
+        Index("ix_labels_lookup", "query_id", "doc_id", "annotator_id", "id"),
+    )
+
+
+class Qrel(Base):
+    """Relevance judgments imported from a benchmark, keyed by the benchmark's own ids."""
+
+    __tablename__ = "qrels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    source_query_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    relevance: Mapped[int] = mapped_column(Integer, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("source", "source_query_id", "doc_id", name="uq_qrels"),
+    )
