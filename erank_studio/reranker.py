@@ -1,0 +1,104 @@
+"""The Python API, shaped like ERank's own examples:
+
+    from erank_studio import Reranker, hybrid_scores
+    reranker = Reranker("Alibaba-NLP/ERank-4B")
+    results = reranker.rerank(query, [{"content": "...", "first_stage_score": 46.7}], instruction)
+    results = hybrid_scores(results, alpha=0.2)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from . import judge, prompt, scoring
+from .engines import Engine, load_engine
+from .engines.base import CancelToken
+from .types import Document, GenerationSettings, Judgment
+
+_JUDGMENT_FIELDS = (
+    "doc_id", "raw_output", "trace", "score", "probability", "status", "failure", "failure_detail",
+    "prompt_tokens", "output_tokens", "latency_s", "truncated",
+)
+
+
+def documents_from_dicts(docs: Sequence[dict[str, Any]]) -> list[Document]:
+    """ERank-style dicts ({"content", optional "id", "title", "first_stage_score"}) as Documents."""
+    documents = []
+    for position, item in enumerate(docs):
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise ValueError(f"document {position + 1} needs a 'content' string")
+        score = item.get("first_stage_score")
+        documents.append(
+            Document(
+                doc_id=str(item.get("id", item.get("doc_id", position + 1))),
+                text=item["content"],
+                title=item.get("title"),
+                first_stage_score=None if score is None else float(score),
+                first_stage_source="given" if score is not None else None,
+            )
+        )
+    return documents
+
+
+class Reranker:
+    """ERank over an engine; ``engine`` is "auto", "transformers", "vllm", "openai" or an Engine."""
+
+    def __init__(self, model: str | None = None, engine: str | Engine = "auto", **options: Any) -> None:
+        self.engine: Engine = engine if not isinstance(engine, str) else load_engine(model, engine, **options)
+
+    @property
+    def warning(self) -> str | None:
+        return self.engine.warning
+
+    def judge(
+        self,
+        query: str,
+        documents: Sequence[Document],
+        instruction: str = prompt.DEFAULT_INSTRUCTION,
+        truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Judgment]:
+        """Judgments as they finish (first-stage scores from BM25 where none were given)."""
+        if settings is None:
+            settings = GenerationSettings(force_answer=not self.engine.is_reranker)
+        docs = judge.ensure_first_stage(query, documents)
+        yield from judge.judge(self.engine, query, docs, instruction, truncate_length, settings, cancel)
+
+    def rerank(
+        self,
+        query: str,
+        docs: Sequence[dict[str, Any]],
+        instruction: str = prompt.DEFAULT_INSTRUCTION,
+        truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
+        settings: GenerationSettings | None = None,
+    ) -> list[dict[str, Any]]:
+        """The docs (copies), each with ``rank_score`` and the judgment's fields, best first.
+
+        Failed judgments have ``rank_score`` None and come last, in input order."""
+        documents = documents_from_dicts(docs)
+        judgments = {j.index: j for j in self.judge(query, documents, instruction, truncate_length, settings)}
+        results = []
+        for position, item in enumerate(docs):
+            result = dict(item)
+            judgment = judgments[position]
+            result["rank_score"] = judgment.rank_score
+            if item.get("first_stage_score") is None:
+                result["bm25_score"] = documents[position].first_stage_score
+            data = judgment.to_dict()
+            result.update({name: data[name] for name in _JUDGMENT_FIELDS})
+            results.append(result)
+        return [results[i] for i in scoring.order([r["rank_score"] for r in results])]
+
+
+def hybrid_scores(results: Sequence[dict[str, Any]], alpha: float = scoring.DEFAULT_ALPHA) -> list[dict[str, Any]]:
+    """Add ``hybrid_score`` (population z-scores of first stage and rank score), best first.
+
+    The first-stage score is ``first_stage_score``, or the BM25 score computed by ``rerank``."""
+    first = [
+        r["first_stage_score"] if r.get("first_stage_score") is not None else r.get("bm25_score")
+        for r in results
+    ]
+    values = scoring.hybrid(first, [r.get("rank_score") for r in results], alpha)
+    updated = [dict(r, hybrid_score=v) for r, v in zip(results, values)]
+    return [updated[i] for i in scoring.order(values)]
