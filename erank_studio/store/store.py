@@ -386,7 +386,7 @@ class Store:
         if query_id is None:
             raise ValueError(f"no run with id {run_id}")
         return dict(
-            conn.execute(select(QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id)).tuples().all()
+            conn.execute(select(QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id)).all()
         )
 
     def add_judgment(self, run_id: int, judgment: Judgment) -> None:
@@ -671,5 +671,5 @@ class Store:
                 select(QR.c.doc_id, QR.c.relevance).where(
                     QR.c.source == q.source, QR.c.source_query_id == q.source_query_id
                 )
-            ).tuples().all()
+            ).all()
         return dict(rows)

@@ -1,0 +1,442 @@
+"""Exports: SFT data, TREC qrels and runs, CSV / Parquet tables, and a lossless bundle.
+
+Formats (``FORMATS``):
+
+- ``sft-messages`` JSONL, one line per current human label with a score:
+  ``{"messages": [{"role": "user", "content": P}, {"role": "assistant", "content":
+  "<think>{rationale}</think><answer>{N}</answer>"}]}``. P is the judgment's stored
+  ``prompt_message`` (exactly what the engine sent, truncation included) from the latest
+  judgment of that query and document (in the filtered run when ``run_id`` is given); for a
+  label no run has judged, P is ``prompt.user_message(query, document, instruction)`` with the
+  query's latest run instruction, or ``prompt.DEFAULT_INSTRUCTION``. rationale = the person's
+  edited rationale, else the model's trace, else empty; N = the person's score. With no
+  annotator filter every annotator's current label is one example.
+- ``alpaca`` JSON list of ``{"instruction": P, "input": "", "output": target}`` and
+  ``sharegpt`` JSON list of ``{"conversations": [{"from": "human", "value": P},
+  {"from": "gpt", "value": target}]}`` (LLaMA-Factory's single-turn forms).
+- ``qrels`` TREC qrels from human labels (with no annotator filter: the most recent current
+  label of anyone). The 0..10 score maps to graded relevance by ``GRADE_RULE``:
+  **0-2 -> 0 (not relevant), 3-5 -> 1 (related), 6-8 -> 2 (relevant), 9-10 -> 3 (perfect)**.
+- ``run-rank`` / ``run-hybrid`` TREC runs ranked by rank_score / hybrid score, tag = model
+  (whitespace replaced by "_"); the filtered run, or else the latest run of every query.
+  Failed judgments (no score) are left out.
+- ``csv`` / ``parquet``: judgments joined with current labels (one row per judgment and
+  label; labels no run has judged come with empty judgment columns unless ``run_id`` is set).
+- ``bundle`` JSONL of every query, document, candidate list, run, judgment, label row (full
+  history) and qrel, read back by ``imports.import_bundle`` without loss.
+
+TREC query ids are the benchmark's own id when the query has one, else the store's query id.
+Filters: ``annotator``; ``run_id``; ``only_labelled`` (tables and runs); ``min_disagreement``
+k keeps pairs where |human - model| >= k (pairs with no model score are dropped).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+
+from .. import prompt
+from . import trec
+from .store import A, D, J, L, Q, QD, QR, R, Store
+
+FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
+SUFFIXES = {
+    "sft-messages": ".jsonl", "alpaca": ".json", "sharegpt": ".json", "qrels": ".qrels",
+    "run-rank": ".run", "run-hybrid": ".run", "csv": ".csv", "parquet": ".parquet", "bundle": ".jsonl",
+}
+BUNDLE_FORMAT = "erank-studio-bundle"
+BUNDLE_VERSION = 1
+
+
+def grade(score: int) -> int:
+    """0..10 human score -> TREC graded relevance: 0-2 -> 0, 3-5 -> 1, 6-8 -> 2, 9-10 -> 3."""
+    if score <= 2:
+        return 0
+    if score <= 5:
+        return 1
+    if score <= 8:
+        return 2
+    return 3
+
+
+GRADE_RULE = "0-2 -> 0, 3-5 -> 1, 6-8 -> 2, 9-10 -> 3"
+
+
+@dataclass
+class ExportFilter:
+    annotator: str | None = None
+    run_id: int | None = None
+    only_labelled: bool = False
+    min_disagreement: int | None = None
+
+
+def assistant_content(rationale: str, score: int) -> str:
+    return f"<think>{rationale}</think><answer>{score}</answer>"
+
+
+# -- labelled pairs (SFT, qrels) -------------------------------------------------------------
+
+_PAIRS_SQL = """
+WITH cur AS (
+  SELECT max(l.id) AS id FROM labels l {ann_where}
+  GROUP BY l.query_id, l.doc_id, l.annotator_id
+),
+lj AS (
+  SELECT max(j.id) AS jid, r.query_id AS query_id, j.document_id AS document_id
+  FROM judgments j JOIN runs r ON r.id = j.run_id {run_where}
+  GROUP BY r.query_id, j.document_id
+)
+SELECT l.id AS label_id, l.query_id, l.doc_id, a.name AS annotator, l.score, l.rationale,
+       l.note, l.created_at, q.text AS query_text, q.source_query_id, d.text AS doc_text,
+       j.id AS judgment_id, j.run_id, j.prompt_message, j.trace, j.score AS model_score,
+       ru.instruction
+FROM cur JOIN labels l ON l.id = cur.id
+JOIN annotators a ON a.id = l.annotator_id
+JOIN queries q ON q.id = l.query_id
+JOIN documents d ON d.id = l.document_id
+{lj_join} JOIN lj ON lj.query_id = l.query_id AND lj.document_id = l.document_id
+LEFT JOIN judgments j ON j.id = lj.jid
+LEFT JOIN runs ru ON ru.id = j.run_id
+WHERE l.retracted = :false AND l.score IS NOT NULL
+ORDER BY l.query_id, l.doc_id, a.name
+"""
+
+
+def _latest_instructions(conn: Connection) -> dict[int, str]:
+    latest = select(R.c.query_id, R.c.instruction).where(
+        R.c.id.in_(select(func.max(R.c.id)).group_by(R.c.query_id))
+    )
+    return dict(conn.execute(latest).all())
+
+
+def labelled_pairs(conn: Connection, flt: ExportFilter) -> Iterator[Any]:
+    """Current scored labels with their latest judgment (see the module docstring)."""
+    params: dict[str, Any] = {"false": False}
+    ann_where = run_where = ""
+    if flt.annotator is not None:
+        ann_where = "WHERE l.annotator_id = (SELECT id FROM annotators WHERE name = :ann)"
+        params["ann"] = flt.annotator
+    if flt.run_id is not None:
+        run_where = "WHERE r.id = :run"
+        params["run"] = flt.run_id
+    need_judgment = flt.run_id is not None or flt.min_disagreement is not None
+    sql = _PAIRS_SQL.format(ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT")
+    for row in conn.execute(text(sql), params):
+        if flt.min_disagreement is not None:
+            if row.model_score is None or abs(row.score - row.model_score) < flt.min_disagreement:
+                continue
+        yield row
+
+
+def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
+    """(user message, assistant target) for every exported label."""
+    flt = flt or ExportFilter()
+    with store.read() as conn:
+        instructions = _latest_instructions(conn)
+        for row in labelled_pairs(conn, flt):
+            user = row.prompt_message
+            if user is None:
+                instruction = row.instruction or instructions.get(row.query_id) or prompt.DEFAULT_INSTRUCTION
+                user = prompt.user_message(row.query_text, row.doc_text, instruction)
+            rationale = row.rationale if row.rationale is not None else (row.trace or "")
+            yield user, assistant_content(rationale, row.score)
+
+
+def _trec_qid(query_id: int, source_query_id: str | None) -> str:
+    return source_query_id if source_query_id else str(query_id)
+
+
+def _write_sft(store: Store, path: Path, flt: ExportFilter) -> int:
+    n = 0
+    dumps = json.dumps
+    with open(path, "w", encoding="utf-8") as out:
+        for user, target in sft_examples(store, flt):
+            out.write(dumps({"messages": [{"role": "user", "content": user},
+                                          {"role": "assistant", "content": target}]},
+                            ensure_ascii=False))
+            out.write("\n")
+            n += 1
+    return n
+
+
+def _write_alpaca(store: Store, path: Path, flt: ExportFilter) -> int:
+    items = [{"instruction": u, "input": "", "output": t} for u, t in sft_examples(store, flt)]
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(items)
+
+
+def _write_sharegpt(store: Store, path: Path, flt: ExportFilter) -> int:
+    items = [
+        {"conversations": [{"from": "human", "value": u}, {"from": "gpt", "value": t}]}
+        for u, t in sft_examples(store, flt)
+    ]
+    path.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(items)
+
+
+def qrels_rows(store: Store, flt: ExportFilter | None = None) -> list[tuple[str, str, int]]:
+    flt = flt or ExportFilter()
+    best: dict[tuple[int, str], Any] = {}
+    with store.read() as conn:
+        for row in labelled_pairs(conn, flt):
+            key = (row.query_id, row.doc_id)
+            if key not in best or row.label_id > best[key].label_id:
+                best[key] = row
+    return [
+        (_trec_qid(r.query_id, r.source_query_id), r.doc_id, grade(r.score))
+        for _, r in sorted(best.items())
+    ]
+
+
+def _write_qrels(store: Store, path: Path, flt: ExportFilter) -> int:
+    return trec.write_qrels(path, qrels_rows(store, flt))
+
+
+def run_rows(store: Store, flt: ExportFilter | None = None, by: str = "rank") -> list[tuple[str, str, int, float, str]]:
+    """TREC run rows ranked by ``rank`` (rank_score) or ``hybrid``."""
+    flt = flt or ExportFilter()
+    column = J.c.rank_score if by == "rank" else J.c.hybrid_score
+    with store.read() as conn:
+        if flt.run_id is not None:
+            run_ids = [flt.run_id]
+        else:
+            run_ids = list(conn.execute(select(func.max(R.c.id)).group_by(R.c.query_id)).scalars())
+        stmt = (
+            select(R.c.query_id, Q.c.source_query_id, R.c.model, J.c.doc_id, J.c.document_id,
+                   J.c.idx, J.c.score, column.label("value"))
+            .join(R, R.c.id == J.c.run_id).join(Q, Q.c.id == R.c.query_id)
+            .where(J.c.run_id.in_(run_ids), column.is_not(None))
+        )
+        rows = conn.execute(stmt).all()
+        keep = None
+        if flt.only_labelled or flt.min_disagreement is not None or flt.annotator is not None:
+            labels = {(r.query_id, r.doc_id): r for r in labelled_pairs(conn, ExportFilter(annotator=flt.annotator))}
+            keep = labels
+    out: list[tuple[str, str, int, float, str]] = []
+    groups: dict[int, list[Any]] = {}
+    for r in rows:
+        if keep is not None and (flt.only_labelled or flt.min_disagreement is not None):
+            lab = keep.get((r.query_id, r.doc_id))
+            if lab is None:
+                continue
+            if flt.min_disagreement is not None and (
+                r.score is None or abs(lab.score - r.score) < flt.min_disagreement
+            ):
+                continue
+        groups.setdefault(r.query_id, []).append(r)
+    for _, items in sorted(groups.items()):
+        items.sort(key=lambda r: (-r.value, r.idx, r.doc_id))
+        for rank, r in enumerate(items, start=1):
+            out.append((_trec_qid(r.query_id, r.source_query_id), r.doc_id, rank, float(r.value),
+                        "_".join(r.model.split()) or "model"))
+    return out
+
+
+def _write_run(by: str):
+    def write(store: Store, path: Path, flt: ExportFilter) -> int:
+        return trec.write_run(path, run_rows(store, flt, by))
+
+    return write
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+JUDGMENT_COLUMNS = [
+    "run_id", "query_id", "query", "source", "source_query_id", "model", "engine", "instruction",
+    "truncate_length", "alpha", "doc_id", "document_id", "index", "status", "failure",
+    "failure_detail", "model_score", "probability", "rank_score", "first_stage_score",
+    "first_stage_source", "hybrid_score", "prompt_tokens", "output_tokens", "latency_s",
+    "truncated", "trace", "raw_output", "judged_at",
+]
+LABEL_COLUMNS = ["label_id", "annotator", "human_score", "human_rationale", "note", "labelled_at"]
+
+
+def table(store: Store, flt: ExportFilter | None = None):
+    """A pandas DataFrame of judgments joined with current labels."""
+    import pandas as pd
+
+    flt = flt or ExportFilter()
+    with store.read() as conn:
+        stmt = (
+            select(
+                J.c.run_id, R.c.query_id, Q.c.text.label("query"), Q.c.source, Q.c.source_query_id,
+                R.c.model, R.c.engine, R.c.instruction, R.c.truncate_length, R.c.alpha, J.c.doc_id,
+                J.c.document_id, J.c.idx.label("index"), J.c.status, J.c.failure, J.c.failure_detail,
+                J.c.score.label("model_score"), J.c.probability, J.c.rank_score, J.c.first_stage_score,
+                J.c.first_stage_source, J.c.hybrid_score, J.c.prompt_tokens, J.c.output_tokens,
+                J.c.latency_s, J.c.query_tokens, J.c.query_tokens_kept, J.c.document_tokens,
+                J.c.document_tokens_kept, J.c.trace, J.c.raw_output, J.c.created_at.label("judged_at"),
+            )
+            .join(R, R.c.id == J.c.run_id).join(Q, Q.c.id == R.c.query_id).order_by(J.c.id)
+        )
+        if flt.run_id is not None:
+            stmt = stmt.where(J.c.run_id == flt.run_id)
+        judgments = pd.DataFrame(conn.execute(stmt).mappings().all())
+        latest = select(func.max(L.c.id)).group_by(L.c.query_id, L.c.doc_id, L.c.annotator_id)
+        lstmt = (
+            select(L.c.id.label("label_id"), L.c.query_id, L.c.doc_id, L.c.document_id,
+                   A.c.name.label("annotator"), L.c.score.label("human_score"),
+                   L.c.rationale.label("human_rationale"), L.c.note, L.c.created_at.label("labelled_at"),
+                   Q.c.text.label("query"), Q.c.source, Q.c.source_query_id)
+            .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id)
+            .where(L.c.id.in_(latest), L.c.retracted.is_(False)).order_by(L.c.id)
+        )
+        if flt.annotator is not None:
+            lstmt = lstmt.where(A.c.name == flt.annotator)
+        labels = pd.DataFrame(conn.execute(lstmt).mappings().all())
+    if judgments.empty:
+        judgments = pd.DataFrame(columns=[c for c in JUDGMENT_COLUMNS if c != "truncated"] + [
+            "query_tokens", "query_tokens_kept", "document_tokens", "document_tokens_kept"])
+    if labels.empty:
+        labels = pd.DataFrame(columns=LABEL_COLUMNS + ["query_id", "doc_id", "document_id", "query",
+                                                       "source", "source_query_id"])
+    judgments["truncated"] = (
+        (judgments["query_tokens_kept"] < judgments["query_tokens"])
+        | (judgments["document_tokens_kept"] < judgments["document_tokens"])
+    )
+    judgments = judgments.drop(columns=["query_tokens", "query_tokens_kept", "document_tokens",
+                                        "document_tokens_kept"])
+    filtering = flt.only_labelled or flt.min_disagreement is not None
+    how = "inner" if filtering else ("left" if flt.run_id is not None else "outer")
+    keys = ["query_id", "document_id", "doc_id"]
+    merged = judgments.merge(labels.drop(columns=["query", "source", "source_query_id"]),
+                             on=keys, how=how, sort=False)
+    # Labels with no judgment still carry their query's text and ids.
+    if how == "outer" and not labels.empty:
+        info = labels.drop_duplicates("query_id").set_index("query_id")
+        for col in ("query", "source", "source_query_id"):
+            missing = merged[col].isna()
+            if missing.any():
+                merged.loc[missing, col] = merged.loc[missing, "query_id"].map(info[col])
+    if flt.min_disagreement is not None:
+        diff = (merged["human_score"] - merged["model_score"]).abs()
+        merged = merged[diff >= flt.min_disagreement]
+    return merged[JUDGMENT_COLUMNS + LABEL_COLUMNS].reset_index(drop=True)
+
+
+def _write_csv(store: Store, path: Path, flt: ExportFilter) -> int:
+    frame = table(store, flt)
+    frame.to_csv(path, index=False)
+    return len(frame)
+
+
+def _write_parquet(store: Store, path: Path, flt: ExportFilter) -> int:
+    frame = table(store, flt)
+    frame.to_parquet(path, index=False)
+    return len(frame)
+
+
+# -- bundle ------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def bundle_records(store: Store, flt: ExportFilter | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of the bundle, in an order import can replay (filters: run_id, annotator)."""
+    flt = flt or ExportFilter()
+    yield {"kind": "bundle", "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+           "grade_rule": GRADE_RULE}
+    with store.read() as conn:
+        query_ids = None
+        if flt.run_id is not None:
+            query_ids = list(conn.execute(select(R.c.query_id).where(R.c.id == flt.run_id)).scalars())
+
+        def rows(stmt, kind: str, drop: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+            for r in conn.execute(stmt).mappings():
+                rec = {"kind": kind}
+                rec.update({k: _jsonable(v) for k, v in r.items() if k not in drop})
+                yield rec
+
+        qs = select(Q).order_by(Q.c.id)
+        cands = select(QD).order_by(QD.c.id)
+        runs = select(R).order_by(R.c.id)
+        labels = select(L, A.c.name.label("annotator")).join(A, A.c.id == L.c.annotator_id).order_by(L.c.id)
+        if query_ids is not None:
+            qs = qs.where(Q.c.id.in_(query_ids))
+            cands = cands.where(QD.c.query_id.in_(query_ids))
+            runs = runs.where(R.c.id == flt.run_id)
+            labels = labels.where(L.c.query_id.in_(query_ids))
+        if flt.annotator is not None:
+            labels = labels.where(A.c.name == flt.annotator)
+        judgments = select(J).where(J.c.run_id.in_(select(runs.subquery().c.id))).order_by(J.c.id)
+        doc_ids = (
+            select(QD.c.document_id).where(QD.c.id.in_(select(cands.subquery().c.id)))
+            .union(select(J.c.document_id).where(J.c.id.in_(select(judgments.subquery().c.id))))
+            .union(select(L.c.document_id).where(L.c.id.in_(select(labels.subquery().c.id))))
+        )
+        docs = select(D).where(D.c.id.in_(doc_ids)).order_by(D.c.id) if query_ids is not None \
+            else select(D).order_by(D.c.id)
+        yield from rows(qs, "query")
+        yield from rows(docs, "document", drop=("text_sha1",))
+        yield from rows(cands, "candidate", drop=("id",))
+        yield from rows(runs, "run")
+        yield from rows(judgments, "judgment", drop=("id",))
+        yield from rows(labels, "label", drop=("annotator_id",))
+        if query_ids is None:
+            yield from rows(select(QR).order_by(QR.c.id), "qrel", drop=("id",))
+
+
+def _write_bundle(store: Store, path: Path, flt: ExportFilter) -> int:
+    n = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for rec in bundle_records(store, flt):
+            out.write(json.dumps(rec, ensure_ascii=False))
+            out.write("\n")
+            n += 1
+    return n - 1  # records, header excluded
+
+
+_WRITERS = {
+    "sft-messages": _write_sft,
+    "alpaca": _write_alpaca,
+    "sharegpt": _write_sharegpt,
+    "qrels": _write_qrels,
+    "run-rank": _write_run("rank"),
+    "run-hybrid": _write_run("hybrid"),
+    "csv": _write_csv,
+    "parquet": _write_parquet,
+    "bundle": _write_bundle,
+}
+
+
+def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None) -> int:
+    """Write the export to ``path``; returns the number of rows / examples / records written.
+    The file appears whole or not at all (written beside it, then renamed)."""
+    if fmt not in _WRITERS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        n = _WRITERS[fmt](store, tmp, flt or ExportFilter())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n
+
+
+def export_to_tempfile(store: Store, fmt: str, flt: ExportFilter | None = None,
+                       directory: str | None = None) -> tuple[str, int]:
+    """Export to a new temporary file (for a UI download button): (path, rows)."""
+    fd, name = tempfile.mkstemp(prefix=f"erank-{fmt}-", suffix=SUFFIXES.get(fmt, ""), dir=directory)
+    os.close(fd)
+    return name, export(store, fmt, name, flt)
+
+
+def export_bytes(store: Store, fmt: str, flt: ExportFilter | None = None) -> bytes:
+    """The export's bytes (small exports, tests)."""
+    name, _ = export_to_tempfile(store, fmt, flt)
+    try:
+        return Path(name).read_bytes()
+    finally:
+        os.unlink(name)

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import pytest
+
+from erank_studio.store import LabelRow, Store
+from erank_studio.types import Document, GenerationSettings, Judgment, Truncation
+
+from .conftest import INSTRUCTION, run_judging
+
+
+def test_default_url_resolves_under_repo_db(monkeypatch):
+    from erank_studio.store import store as mod
+
+    monkeypatch.delenv("ERANK_DB_URL", raising=False)
+    assert mod.default_url() == mod.DEFAULT_URL
+    assert mod.DEFAULT_URL.endswith("/db/erank_studio.sqlite")
+    monkeypatch.setenv("ERANK_DB_URL", "sqlite:///elsewhere.sqlite")
+    assert mod.default_url() == "sqlite:///elsewhere.sqlite"
+
+
+def test_sqlite_pragmas(store):
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_upsert_query_identity(store):
+    a = store.upsert_query("what is a cell?")
+    assert store.upsert_query("what is a cell?") == a
+    b = store.upsert_query("what is a cell?", "bright/biology", "7")
+    assert b != a
+    assert store.upsert_query("other text, same id", "bright/biology", "7") == b
+    assert store.upsert_query("x", "bright/biology", "8") not in (a, b)
+
+
+def test_judgments_round_trip_and_runs(store):
+    query_id, run_id, judgments, _ = run_judging(store)
+    back = store.run_judgments(run_id)
+    assert back == judgments
+    assert any(j.truncated for j in back)
+    (row,) = store.runs(query_id)
+    assert row.id == run_id and row.n_judgments == 4 and row.status == "done" and row.alpha == 0.2
+    assert row.query_text.startswith("How do plants")
+    assert store.judged_doc_ids(query_id, "fake/erank-test") == {"d1", "d2", "d3", "d4"}
+    assert store.judged_doc_ids(query_id, "other") == set()
+    docs = store.documents_for_query(query_id)
+    assert [d.doc_id for d in docs] == ["d1", "d2", "d3", "d4"]
+    assert docs[0].title == "Plants" and docs[0].first_stage_score == 12.5
+    _, run2, _, _ = run_judging(store)
+    assert [r.id for r in store.runs()] == [run2, run_id]  # newest first
+
+
+def test_failed_judgments_are_kept_and_not_counted_as_judged(store):
+    q = store.upsert_query("q")
+    run = store.start_run(q, [Document("a", "text")], model="m", engine="e", instruction="i",
+                          truncate_length=5, generation=GenerationSettings(), alpha=0.2)
+    failed = Judgment(doc_id="a", index=0, raw_output="no tags", status="failed", failure="no_answer",
+                      failure_detail="no <answer>", extra={"k": [1, 2]})
+    store.add_judgment(run, failed)
+    assert store.run_judgments(run) == [failed]
+    assert store.judged_doc_ids(q, "m") == set()
+    assert store.judged_doc_ids(q, "m", include_failed=True) == {"a"}
+    with pytest.raises(ValueError, match="not among run"):
+        store.add_judgment(run, Judgment(doc_id="zz", index=1, raw_output="", status="ok"))
+    with pytest.raises(ValueError, match="status"):
+        store.finish_run(run, "exploded")
+    store.finish_run(run, "cancelled")
+    assert store.runs(q)[0].status == "cancelled"
+
+
+def test_bulk_judgments(store):
+    q = store.upsert_query("q")
+    docs = [Document(f"d{i}", f"text {i}") for i in range(50)]
+    run = store.start_run(q, docs, model="m", engine="e", instruction="i", truncate_length=5,
+                          generation=GenerationSettings(), alpha=0.2)
+    js = [Judgment(doc_id=f"d{i}", index=i, raw_output="r", status="ok", score=i % 11, rank_score=i / 3)
+          for i in range(50)]
+    assert store.add_judgments(run, js) == 50
+    assert store.run_judgments(run) == js
+
+
+def test_labels_append_only_history_and_current(store):
+    query_id, _, _, _ = run_judging(store)
+    first = store.add_label(query_id, "d1", "ann", 7, rationale="mostly right")
+    assert isinstance(first, LabelRow) and first.score == 7 and not first.retracted
+    store.add_label(query_id, "d1", "ann", 8)
+    store.add_label(query_id, "d1", "bob", 3, note="disagree")
+    store.add_label(query_id, "d2", "ann", None, note="unsure, come back")
+    assert store.current_labels(query_id, "ann")["d1"].score == 8
+    assert store.current_labels(query_id, "ann")["d2"].note == "unsure, come back"
+    assert store.current_labels(query_id, "bob") == {"d1": store.label_history(query_id, "d1", "bob")[0]}
+    assert store.current_labels(query_id)["d1"].annotator == "bob"  # the latest of anyone
+    assert store.current_labels(query_id, "nobody") == {}
+    assert [r.score for r in store.label_history(query_id, "d1")] == [7, 8, 3]
+    assert [r.score for r in store.label_history(query_id, "d1", "ann")] == [7, 8]
+    assert store.count_labels() == 4
+
+
+@pytest.mark.parametrize("score", [-1, 11, 3.5, "7", True])
+def test_label_score_validated(store, score):
+    query_id, _, _, _ = run_judging(store)
+    with pytest.raises(ValueError, match="0 to 10"):
+        store.add_label(query_id, "d1", "ann", score)
+    assert store.count_labels() == 0
+
+
+def test_label_needs_score_or_note_and_known_document(store):
+    query_id, _, _, _ = run_judging(store)
+    with pytest.raises(ValueError, match="note"):
+        store.add_label(query_id, "d1", "ann", None)
+    with pytest.raises(ValueError, match="annotator"):
+        store.add_label(query_id, "d1", "  ", 3)
+    with pytest.raises(ValueError, match="not a candidate"):
+        store.add_label(query_id, "nope", "ann", 3)
+    row = store.add_label(query_id, "new", "ann", 4, document=Document("new", "typed by hand"))
+    assert row.score == 4
+    assert "new" in {d.doc_id for d in store.documents_for_query(query_id)}
+
+
+def test_undo_walks_back_and_is_append_only(store):
+    q, _, _, _ = run_judging(store)
+    store.add_label(q, "d1", "ann", 2)
+    store.add_label(q, "d1", "ann", 5, rationale="r5")
+    store.add_label(q, "d1", "ann", 9)
+    back = store.undo_label(q, "d1", "ann")
+    assert (back.score, back.rationale) == (5, "r5")
+    assert store.current_labels(q, "ann")["d1"].score == 5
+    assert store.undo_label(q, "d1", "ann").score == 2
+    assert store.undo_label(q, "d1", "ann") is None
+    assert "d1" not in store.current_labels(q, "ann")
+    assert store.undo_label(q, "d1", "ann") is None  # nothing left to undo
+    history = store.label_history(q, "d1", "ann")
+    assert [(r.score, r.retracted) for r in history] == [(2, False), (5, False), (9, False), (5, False), (2, False), (None, True)]
+    store.add_label(q, "d1", "ann", 6)
+    assert store.current_labels(q, "ann")["d1"].score == 6
+
+
+def test_same_doc_id_different_text_under_two_queries(store):
+    a = store.upsert_query("query a")
+    b = store.upsert_query("query b")
+    store.add_documents(a, [Document("1", "text typed for a")])
+    store.add_documents(b, [Document("1", "a different text for b")])
+    store.add_label(a, "1", "ann", 9)
+    store.add_label(b, "1", "ann", 1)
+    assert store.documents_for_query(a)[0].text == "text typed for a"
+    assert store.documents_for_query(b)[0].text == "a different text for b"
+    assert store.current_labels(a)["1"].score == 9 and store.current_labels(b)["1"].score == 1
+
+
+def test_qrels(store):
+    q = store.upsert_query("topic 5", "beir/scifact", "5")
+    assert store.add_qrels([("5", "d1", 1), ("5", "d2", 0), ("6", "d1", 2)], "beir/scifact") == 3
+    assert store.qrels_for(q) == {"d1": 1, "d2": 0}
+    store.add_qrels([("5", "d2", 2)], "beir/scifact")
+    assert store.qrels_for(q) == {"d1": 1, "d2": 2}
+    assert store.qrels_for(store.upsert_query("hand typed")) == {}
+
+
+def test_store_reopens_existing_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x' / 'nested.sqlite'}"
+    with Store(url) as s:
+        q = s.upsert_query("persist me")
+        s.add_documents(q, [Document("a", "b")])
+        s.add_label(q, "a", "ann", 5)
+    with Store(url) as s:
+        assert s.current_labels(q)["a"].score == 5
+
+
+def test_store_never_imports_gradio_or_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, erank_studio.store, erank_studio.store.exports, erank_studio.store.imports;"
+            "bad=[m for m in ('gradio','torch') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
