@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select, text, union
 
 from .. import prompt
 from . import trec
@@ -368,10 +368,10 @@ def bundle_records(store: Store, flt: ExportFilter | None = None) -> Iterator[di
         if flt.annotator is not None:
             labels = labels.where(A.c.name == flt.annotator)
         judgments = select(J).where(J.c.run_id.in_(select(runs.subquery().c.id))).order_by(J.c.id)
-        doc_ids = (
-            select(QD.c.document_id).where(QD.c.id.in_(select(cands.subquery().c.id)))
-            .union(select(J.c.document_id).where(J.c.id.in_(select(judgments.subquery().c.id))))
-            .union(select(L.c.document_id).where(L.c.id.in_(select(labels.subquery().c.id))))
+        doc_ids = union(
+            select(QD.c.document_id).where(QD.c.id.in_(select(cands.subquery().c.id))),
+            select(J.c.document_id).where(J.c.id.in_(select(judgments.subquery().c.id))),
+            select(L.c.document_id).where(L.c.id.in_(select(labels.subquery().c.id))),
         )
         docs = select(D).where(D.c.id.in_(doc_ids)).order_by(D.c.id) if query_ids is not None \
             else select(D).order_by(D.c.id)
