@@ -1,0 +1,185 @@
+"""Rerank a whole benchmark, query by query, with every judgment in the store as it arrives.
+
+Resumable: what the store already holds for (query, model) is skipped, so a batch killed midway
+and started again judges only what is missing (a judgment in flight when the process died was
+never committed, and is judged on the restart). Failed judgments are retried on a restart.
+At the end, TREC runs for the first stage, the model (rank_score) and the hybrid are written
+from the store, so they cover earlier sessions' judgments too."""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import judge, metrics, scoring
+from .data import Dataset
+from .engines.base import CancelToken, Engine
+from .store import Store
+from .store.trec import write_qrels, write_run
+from .types import STATUS_FAILED, GenerationSettings, Judgment
+
+RUN_KINDS = ("first_stage", "model", "hybrid")
+
+
+@dataclass
+class BatchResult:
+    dataset: str
+    model: str
+    queries: int = 0
+    judged: int = 0  # judged in this session
+    skipped: int = 0  # already in the store
+    failed: int = 0  # candidates whose latest judgment failed
+    seconds: float = 0.0
+    runs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    ndcg: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.judged / self.seconds if self.seconds > 0 else 0.0
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip("/")).strip("_") or "run"
+
+
+def latest_judgments(store: Store, query_id: int, model: str) -> dict[str, tuple[int, Judgment]]:
+    """doc_id -> (run_id, judgment): the latest judgment of each document by this model, a
+    successful one preferred over a later failure."""
+    runs = sorted((r for r in store.runs(query_id=query_id) if r.model == model), key=lambda r: r.id)
+    latest: dict[str, tuple[int, Judgment]] = {}
+    for run in runs:
+        for j in store.run_judgments(run.id):
+            held = latest.get(j.doc_id)
+            if held is None or j.status != STATUS_FAILED or held[1].status == STATUS_FAILED:
+                latest[j.doc_id] = (run.id, j)
+    return latest
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="doc", desc="judging", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def rerank_dataset(
+    dataset: Dataset,
+    engine: Engine,
+    store: Store,
+    *,
+    top_k: int = 100,
+    limit: int | None = None,
+    instruction: str | None = None,
+    truncate_length: int = 2048,
+    settings: GenerationSettings | None = None,
+    alpha: float = scoring.DEFAULT_ALPHA,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    cancel: CancelToken | None = None,
+    on_judgment: Callable[[Judgment], Any] | None = None,
+) -> BatchResult:
+    """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries)."""
+    settings = settings or GenerationSettings()
+    instruction = instruction or dataset.instruction
+    model = engine.model
+    queries = dataset.queries()[: limit if limit is not None else None]
+    result = BatchResult(dataset=dataset.name, model=model, queries=len(queries))
+    qrels_rows = [(q.query_id, d, r) for q in queries for d, r in dataset.qrels(q.query_id).items()]
+    if qrels_rows:
+        store.add_qrels(qrels_rows, source=dataset.name)
+    runs: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in RUN_KINDS}
+    started = time.perf_counter()
+    bar = _progress(len(queries) * top_k, progress)
+    try:
+        for position, query in enumerate(queries, start=1):
+            if cancel is not None and cancel.cancelled:
+                break
+            query_id = store.upsert_query(query.text, source=dataset.name, source_query_id=query.query_id)
+            candidates = dataset.candidates(query.query_id, top_k)
+            done = store.judged_doc_ids(query_id, model)
+            todo = [d for d in candidates if d.doc_id not in done]
+            result.skipped += len(candidates) - len(todo)
+            bar.total -= top_k - len(todo)
+            bar.set_postfix_str(f"query {position}/{len(queries)}, skipped {result.skipped}")
+            bar.refresh()
+            if todo:
+                run_id = store.start_run(
+                    query_id, todo, model=model, engine=engine.name, instruction=instruction,
+                    truncate_length=truncate_length, generation=settings, alpha=alpha,
+                )
+                status = "cancelled"
+                try:
+                    for judgment in judge.judge(engine, query.text, todo, instruction, truncate_length, settings, cancel):
+                        store.add_judgment(run_id, judgment)
+                        result.judged += 1
+                        bar.update(1)
+                        if on_judgment is not None:
+                            on_judgment(judgment)
+                    status = "cancelled" if cancel is not None and cancel.cancelled else "done"
+                finally:
+                    store.finish_run(run_id, status)
+            _collect(store, query_id, query.query_id, candidates, model, alpha, runs, result)
+    finally:
+        bar.close()
+        result.seconds = time.perf_counter() - started
+    result.runs = runs
+    qrels = {q.query_id: dataset.qrels(q.query_id) for q in queries}
+    if any(qrels.values()):
+        for kind in RUN_KINDS:
+            mean, _ = metrics.ndcg_at_10(runs[kind], qrels)
+            result.ndcg[kind] = mean
+    if out_dir is not None:
+        result.files = write_runs(out_dir, dataset.name, model, runs, qrels)
+    return result
+
+
+def _collect(store, query_id, benchmark_qid, candidates, model, alpha, runs, result) -> None:
+    """The query's three rankings from the store; hybrid scores written back to the store."""
+    latest = latest_judgments(store, query_id, model)
+    judged = [(d, latest[d.doc_id]) for d in candidates if d.doc_id in latest]
+    result.failed += sum(1 for _, (_, j) in judged if j.status == STATUS_FAILED)
+    runs["first_stage"][benchmark_qid] = {
+        d.doc_id: float(d.first_stage_score) for d in candidates if d.first_stage_score is not None
+    }
+    runs["model"][benchmark_qid] = {d.doc_id: j.rank_score for d, (_, j) in judged if j.rank_score is not None}
+    hybrid = scoring.hybrid([d.first_stage_score for d, _ in judged], [j.rank_score for _, (_, j) in judged], alpha)
+    runs["hybrid"][benchmark_qid] = {d.doc_id: h for (d, _), h in zip(judged, hybrid) if h is not None}
+    by_run: dict[int, dict[str, float | None]] = {}
+    for (d, (run_id, j)), h in zip(judged, hybrid):
+        if j.hybrid_score != h:
+            by_run.setdefault(run_id, {})[d.doc_id] = h
+    for run_id, values in by_run.items():
+        store.set_hybrid_scores(run_id, values, alpha)
+
+
+def write_runs(
+    out_dir: str | Path,
+    dataset: str,
+    model: str,
+    runs: dict[str, dict[str, dict[str, float]]],
+    qrels: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Path]:
+    """TREC run files ``<dataset>.<model>.<kind>.run`` (and ``<dataset>.qrels``); ties in
+    score are broken by doc_id so the files are reproducible."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    tags = {"first_stage": "first_stage", "model": "erank", "hybrid": "hybrid"}
+    for kind, run in runs.items():
+        rows = []
+        for qid in run:
+            ranked = sorted(run[qid].items(), key=lambda x: (-x[1], x[0]))
+            rows += [(qid, d, rank, s, tags.get(kind, kind)) for rank, (d, s) in enumerate(ranked, start=1)]
+        name = f"{slug(dataset)}.first_stage.run" if kind == "first_stage" else f"{slug(dataset)}.{slug(model)}.{kind}.run"
+        files[kind] = out / name
+        write_run(files[kind], rows)
+    rows = [(q, d, r) for q, docs in (qrels or {}).items() for d, r in docs.items()]
+    if rows:
+        files["qrels"] = out / f"{slug(dataset)}.qrels"
+        write_qrels(files["qrels"], rows)
+    return files

@@ -1,0 +1,73 @@
+"""The ``rerank --dataset NAME`` part of the command line: a whole benchmark, resumable, with
+judgments in the store and TREC runs for the first stage, the model and the hybrid."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from . import UserError
+
+
+def _add(parser: argparse.ArgumentParser, *names: str, **kwargs) -> None:
+    # The rerank command's own parser may already define shared options (--db, ...).
+    if not any(name in parser._option_string_actions for name in names):
+        parser.add_argument(*names, **kwargs)
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("benchmarks (--dataset)")
+    _add(group, "--dataset", help="'sample', bright/<task>, trec-dl-2019, trec-dl-2020, beir/<name>, or a BEIR folder")
+    _add(group, "--top-k", type=int, default=100, help="first-stage candidates judged per query (default 100)")
+    _add(group, "--queries", type=int, default=None, metavar="N", help="only the first N queries")
+    _add(group, "--out", default=None, metavar="DIR", help="where the TREC runs go (default runs/)")
+    _add(group, "--no-progress", action="store_true", help="no progress bar")
+    _add(parser, "--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
+
+
+def run_dataset_command(args: argparse.Namespace) -> int:
+    from ..batch import rerank_dataset
+    from ..data import DatasetFormatError, DatasetUnavailable, load_dataset
+    from ..store import Store
+    from .common import engine_from, settings_from
+
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    if args.queries is not None and args.queries < 1:
+        raise UserError("--queries must be at least 1")
+    try:
+        dataset = load_dataset(args.dataset)
+    except (DatasetUnavailable, DatasetFormatError) as error:
+        raise UserError(str(error)) from None
+    for warning in dataset.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    instruction = None
+    if getattr(args, "task", None) or getattr(args, "instruction", None):
+        from .common import instruction_from
+
+        instruction = instruction_from(args)
+    engine = engine_from(args)
+    settings = settings_from(args, engine)
+    store = Store(args.db)
+    out_dir = Path(args.out) if args.out else Path("runs")
+    n = min(args.queries or len(dataset.queries()), len(dataset.queries()))
+    print(
+        f"{dataset.name}: {n} queries x top {args.top_k}, model {engine.model} ({engine.name}), store {store.url}",
+        file=sys.stderr,
+    )
+    result = rerank_dataset(
+        dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
+        truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
+        progress=not args.no_progress,
+    )
+    summary = {
+        "dataset": result.dataset, "model": result.model, "queries": result.queries,
+        "judged": result.judged, "skipped": result.skipped, "failed": result.failed,
+        "seconds": round(result.seconds, 2), "docs_per_s": round(result.docs_per_s, 2),
+        "ndcg@10": {k: (None if math.isnan(v) else round(v, 4)) for k, v in result.ndcg.items()},
+        "files": {k: str(v) for k, v in result.files.items()},
+    }
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,136 @@
+"""Metrics: nDCG@10 through ir_measures, and model-vs-human agreement (quadratic weighted
+Cohen's kappa over the 0..10 scale, Spearman through scipy).
+
+Runs and qrels are plain dicts: ``run[qid][docid] = score`` and ``qrels[qid][docid] = relevance``.
+Following trec_eval, a query counts when the run ranks documents for it and the qrels judge it."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ir_measures
+import numpy as np
+from ir_measures import nDCG
+
+from . import scoring
+
+Run = Mapping[str, Mapping[str, float]]
+Qrels = Mapping[str, Mapping[str, int]]
+NDCG_10 = nDCG @ 10
+SCALE = list(range(11))
+
+
+def _plain_run(run: Run) -> dict[str, dict[str, float]]:
+    return {str(q): {str(d): float(s) for d, s in docs.items()} for q, docs in run.items() if docs}
+
+
+def _plain_qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
+    return {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
+
+
+def ndcg_at_10(run: Run, qrels: Qrels) -> tuple[float, dict[str, float]]:
+    """(mean nDCG@10, {qid: nDCG@10}) over the queries both the run and the qrels have; the
+    mean is NaN when there are none."""
+    plain_run, plain_qrels = _plain_run(run), _plain_qrels(qrels)
+    common = set(plain_run) & set(plain_qrels)
+    if not common:
+        return math.nan, {}
+    per_query = {
+        m.query_id: float(m.value)
+        for m in ir_measures.iter_calc([NDCG_10], plain_qrels, {q: plain_run[q] for q in common})
+    }
+    mean = float(np.mean(list(per_query.values()))) if per_query else math.nan
+    return mean, dict(sorted(per_query.items()))
+
+
+def hybrid_run(first_stage: Run, model: Run, alpha: float = scoring.DEFAULT_ALPHA) -> dict[str, dict[str, float]]:
+    """The hybrid run: per query, alpha * z(first stage) + (1 - alpha) * z(model) over the
+    documents both runs score (scoring.hybrid, population z-scores)."""
+    out: dict[str, dict[str, float]] = {}
+    for qid, scores in model.items():
+        first = first_stage.get(qid, {})
+        docs = [d for d in scores if d in first]
+        values = scoring.hybrid([first[d] for d in docs], [scores[d] for d in docs], alpha)
+        out[qid] = {d: v for d, v in zip(docs, values) if v is not None}
+    return out
+
+
+def evaluate_runs(runs: Mapping[str, Run], qrels: Qrels) -> dict[str, Any]:
+    """nDCG@10 of several named runs: {"measure", "systems": {name: {"mean", "n_queries",
+    "per_query"}}, "queries": sorted qids}."""
+    systems = {}
+    qids: set[str] = set()
+    for name, run in runs.items():
+        mean, per_query = ndcg_at_10(run, qrels)
+        systems[name] = {"mean": mean, "n_queries": len(per_query), "per_query": per_query}
+        qids |= set(per_query)
+    return {"measure": str(NDCG_10), "systems": systems, "queries": sorted(qids)}
+
+
+def format_table(result: Mapping[str, Any], per_query: bool = True) -> str:
+    """A plain-text table: one column a system, one row a query, the mean last."""
+    names = list(result["systems"])
+    width = max([len("query"), len("mean")] + [len(q) for q in result["queries"]]) if per_query else 5
+    cols = [max(len(n), 7) for n in names]
+    lines = [f"{'query':<{width}}  " + "  ".join(f"{n:>{c}}" for n, c in zip(names, cols))]
+
+    def cell(value: float | None, c: int) -> str:
+        return f"{'-':>{c}}" if value is None or math.isnan(value) else f"{value:>{c}.4f}"
+
+    if per_query:
+        for qid in result["queries"]:
+            row = [result["systems"][n]["per_query"].get(qid) for n in names]
+            lines.append(f"{qid:<{width}}  " + "  ".join(cell(v, c) for v, c in zip(row, cols)))
+    means = [result["systems"][n]["mean"] for n in names]
+    lines.append(f"{'mean':<{width}}  " + "  ".join(cell(v, c) for v, c in zip(means, cols)))
+    counts = [result["systems"][n]["n_queries"] for n in names]
+    lines.append(f"{'queries':<{width}}  " + "  ".join(f"{v:>{c}}" for v, c in zip(counts, cols)))
+    return "\n".join(lines)
+
+
+def _check_scores(values: Sequence[int], what: str) -> list[int]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not float(v).is_integer() or not 0 <= int(v) <= 10:
+            raise ValueError(f"{what} scores must be integers from 0 to 10, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def agreement(model_scores: Sequence[int], human_scores: Sequence[int]) -> dict[str, Any]:
+    """How far the model's 0..10 scores agree with a person's on the same documents.
+
+    kappa_quadratic: Cohen's kappa with quadratic weights over the fixed 0..10 scale (None when
+    undefined: no pairs, or both raters constant); spearman: scipy's rank correlation (None when
+    undefined); confusion: 11 x 11 counts, rows the model's score, columns the human's."""
+    from scipy.stats import spearmanr
+
+    if len(model_scores) != len(human_scores):
+        raise ValueError("model and human score lists differ in length")
+    model = _check_scores(model_scores, "model")
+    human = _check_scores(human_scores, "human")
+    n = len(model)
+    confusion = np.zeros((11, 11), dtype=int)
+    for m, h in zip(model, human):
+        confusion[m, h] += 1
+    kappa = None
+    spearman = None
+    if n:
+        observed = confusion / n
+        expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+        grid = np.arange(11)
+        weights = (grid[:, None] - grid[None, :]) ** 2 / 100.0
+        denominator = float((weights * expected).sum())
+        if denominator > 0:
+            kappa = 1.0 - float((weights * observed).sum()) / denominator
+    if n >= 2 and len(set(model)) > 1 and len(set(human)) > 1:
+        rho = spearmanr(model, human).statistic
+        spearman = None if rho is None or math.isnan(rho) else float(rho)
+    return {
+        "kappa_quadratic": kappa,
+        "spearman": spearman,
+        "n": n,
+        "exact": (sum(int(m == h) for m, h in zip(model, human)) / n) if n else None,
+        "confusion": confusion.tolist(),
+    }
