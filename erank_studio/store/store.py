@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own locking alone
+    fcntl = None  # type: ignore[assignment]
 
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import schema
@@ -152,6 +158,13 @@ class Store:
     def __init__(self, url: str | None = None, *, migrate_on_open: bool = True) -> None:
         self.url: str = url or default_url()
         self.engine: Engine = _make_engine(self.url)
+        parsed = make_url(self.url)
+        self._lock_path: str | None = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self._lock_path = str(Path(parsed.database).expanduser()) + ".lock"
+        self._lock_fd: int | None = None
+        self._lock_pid: int | None = None
+        self._thread_lock = threading.Lock()
         self._write_engine = self.engine.execution_options(erank_write=True)
         if migrate_on_open:
             migrate(self.engine)
@@ -160,6 +173,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._lock_fd is not None and self._lock_pid == os.getpid():
+            os.close(self._lock_fd)
+        self._lock_fd = None
 
     def __enter__(self) -> Store:
         return self
@@ -169,10 +185,30 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction, committed on exit (rolled back on error)."""
-        with self._write_engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        """One write transaction, committed on exit (rolled back on error).
+
+        SQLite serialises writers itself (BEGIN IMMEDIATE + busy timeout); for a database file
+        writers also queue on an advisory lock file first, because SQLite's busy handler waits
+        by sleeping with back-off and many concurrent writers then spend most time asleep."""
+        with self._writer_lock():
+            with self._write_engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        if self._lock_path is None or fcntl is None:
+            yield
+            return
+        with self._thread_lock:
+            if self._lock_fd is None or self._lock_pid != os.getpid():
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock_pid = os.getpid()
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

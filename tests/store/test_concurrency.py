@@ -1,0 +1,47 @@
+"""8 processes x 500 labels at once: every label lands, nobody sees "database is locked"."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+
+from erank_studio.store import Store
+from erank_studio.types import Document
+
+PROCESSES = 8
+LABELS_EACH = 500
+
+
+def _writer(url: str, query_id: int, worker: int, errors) -> None:
+    try:
+        store = Store(url)  # each process opens (and checks migrations) on its own
+        for i in range(LABELS_EACH):
+            store.add_label(query_id, f"d{i % 20}", f"annotator-{worker}", i % 11, note=f"{worker}:{i}")
+        store.close()
+    except BaseException:  # noqa: BLE001 - reported to the parent
+        errors.put(traceback.format_exc())
+
+
+def test_eight_processes_writing_labels_at_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'concurrent.sqlite'}"
+    with Store(url) as store:
+        query_id = store.upsert_query("shared query")
+        store.add_documents(query_id, [Document(f"d{i}", f"text {i}") for i in range(20)])
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    barrier_procs = [ctx.Process(target=_writer, args=(url, query_id, w, errors)) for w in range(PROCESSES)]
+    for p in barrier_procs:
+        p.start()
+    for p in barrier_procs:
+        p.join(timeout=300)
+    problems = []
+    while not errors.empty():
+        problems.append(errors.get())
+    assert not problems, problems[0]
+    assert all(p.exitcode == 0 for p in barrier_procs)
+    with Store(url) as store:
+        assert store.count_labels() == PROCESSES * LABELS_EACH
+        notes = set()
+        for w in range(PROCESSES):
+            for d in range(20):
+                notes.update(r.note for r in store.label_history(query_id, f"d{d}", f"annotator-{w}"))
+        assert notes == {f"{w}:{i}" for w in range(PROCESSES) for i in range(LABELS_EACH)}

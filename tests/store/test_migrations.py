@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+
+from erank_studio.store import Store
+from erank_studio.store.schema import Base
+from erank_studio.store.store import _alembic_config
+from erank_studio.types import Document
+
+
+def _upgrade(url: str, revision: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+    engine.dispose()
+
+
+def _downgrade(url: str, revision: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), revision)
+    engine.dispose()
+
+
+def _version(url: str) -> str | None:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    return rows[0] if rows else None
+
+
+def test_empty_database_to_head_matches_the_models(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    _upgrade(url, "head")
+    assert _version(url) == "0002"
+    engine = create_engine(url)
+    insp = inspect(engine)
+    assert set(insp.get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    for name, table in Base.metadata.tables.items():
+        assert {c["name"] for c in insp.get_columns(name)} == {c.name for c in table.columns}, name
+    assert "ix_labels_lookup" in {i["name"] for i in insp.get_indexes("labels")}
+    engine.dispose()
+
+
+def test_downgrade_then_upgrade_keeps_data(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    with Store(url) as store:  # opening migrates to head
+        q = store.upsert_query("keep me", "src", "1")
+        store.add_documents(q, [Document("a", "text a")])
+        store.add_label(q, "a", "ann", 7, rationale="kept")
+        store.add_qrels([("1", "a", 2)], "src")
+    _downgrade(url, "-1")
+    assert _version(url) == "0001"
+    engine = create_engine(url)
+    assert "ix_labels_lookup" not in {i["name"] for i in inspect(engine).get_indexes("labels")}
+    engine.dispose()
+    _upgrade(url, "head")
+    assert _version(url) == "0002"
+    with Store(url) as store:
+        assert store.current_labels(q)["a"].rationale == "kept"
+        assert store.qrels_for(q) == {"a": 2}
+        store.add_label(q, "a", "ann", 8)
+        assert [r.score for r in store.label_history(q, "a")] == [7, 8]
+
+
+def test_store_open_upgrades_an_old_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _upgrade(url, "0001")
+    with Store(url):
+        pass
+    assert _version(url) == "0002"
