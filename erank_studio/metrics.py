@@ -38,7 +38,7 @@ def ndcg_at_10(run: Run, qrels: Qrels) -> tuple[float, dict[str, float]]:
         return math.nan, {}
     per_query = {
         m.query_id: float(m.value)
-        for m in ir_measures.iter_calc([NDCG_10], plain_qrels, {q: plain_run[q] for q in common})
+        for m in ir_measures.iter_calc([NDCG_10], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
     }
     mean = float(np.mean(list(per_query.values()))) if per_query else math.nan
     return mean, dict(sorted(per_query.items()))

@@ -1,0 +1,172 @@
+"""``evaluate``: nDCG@10 (ir_measures) of the first stage, the model and the hybrid, per query
+and mean, as a table and as JSON.
+
+From files:  evaluate --run model.run [--run other.run] --qrels qrels.txt
+             [--first-stage bm25.run --alpha 0.2]     (adds first stage and the hybrid of the two)
+From the store: evaluate --dataset sample [--model M] [--db URL] [--against qrels|labels]
+             (the judgments the store holds; benchmark qrels, or people's labels as relevance)"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import metrics
+from ..scoring import DEFAULT_ALPHA
+from . import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="nDCG@10 of runs against qrels or human labels",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--run", action="append", default=[], metavar="FILE", help="TREC run file (repeatable)")
+    parser.add_argument("--qrels", metavar="FILE", help="TREC qrels file")
+    parser.add_argument("--first-stage", metavar="FILE", help="first-stage TREC run; with one --run, the hybrid is added")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="hybrid weight of the first stage (default 0.2)")
+    parser.add_argument("--dataset", help="evaluate the store's judgments of this dataset's queries")
+    parser.add_argument("--model", help="with --dataset: whose judgments (needed when several models judged)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
+    parser.add_argument("--against", choices=["qrels", "labels"], default="qrels",
+                        help="with --dataset: benchmark qrels (default) or human labels (0..10 as graded relevance)")
+    parser.add_argument("--annotator", help="with --against labels: only this person's labels")
+    parser.add_argument("--per-query", action=argparse.BooleanOptionalAction, default=True,
+                        help="show one row per query (default on)")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON ('-' for stdout, then no table)")
+    parser.set_defaults(func=run)
+
+
+def _read_run(path: str) -> dict[str, dict[str, float]]:
+    from ..data.base import DatasetFormatError
+    from ..data.files import read_run
+
+    try:
+        ranked = read_run(path)
+    except DatasetFormatError as error:
+        raise UserError(str(error)) from None
+    return {q: dict(items) for q, items in ranked.items()}
+
+
+def _read_qrels(path: str) -> dict[str, dict[str, int]]:
+    from ..data.base import DatasetFormatError
+    from ..data.files import read_qrels
+
+    try:
+        return read_qrels(path)
+    except DatasetFormatError as error:
+        raise UserError(str(error)) from None
+
+
+def _unique_names(paths: list[str]) -> list[str]:
+    names = [Path(p).name for p in paths]
+    return [n if names.count(n) == 1 else p for n, p in zip(names, paths)]
+
+
+def from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not args.qrels:
+        raise UserError("--qrels FILE is required with --run")
+    qrels = _read_qrels(args.qrels)
+    runs: dict[str, Any] = {}
+    if args.first_stage:
+        runs["first_stage"] = _read_run(args.first_stage)
+    model_runs = {name: _read_run(path) for name, path in zip(_unique_names(args.run), args.run)}
+    runs.update(model_runs)
+    if args.first_stage and len(model_runs) == 1:
+        runs["hybrid"] = metrics.hybrid_run(runs["first_stage"], next(iter(model_runs.values())), args.alpha)
+    return runs, qrels
+
+
+def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    from ..batch import latest_judgments
+    from ..store import Store
+
+    store = Store(args.db)
+    queries = [q for q in store.queries() if q["source"] == args.dataset]
+    if not queries:
+        raise UserError(f"the store ({store.url}) holds no queries of dataset {args.dataset!r}")
+    models = sorted({r.model for q in queries for r in store.runs(query_id=q["id"])})
+    if args.model:
+        if args.model not in models:
+            raise UserError(f"no judgments by {args.model!r} for {args.dataset}; models in the store: {', '.join(models) or 'none'}")
+        model = args.model
+    elif len(models) == 1:
+        model = models[0]
+    else:
+        raise UserError(f"several models judged {args.dataset}: pass --model (one of {', '.join(models) or 'none'})")
+    file_qrels = _read_qrels(args.qrels) if args.qrels else None
+    runs: dict[str, dict[str, dict[str, float]]] = {"first_stage": {}, "model": {}, "hybrid": {}}
+    qrels: dict[str, dict[str, int]] = {}
+    pairs: tuple[list[int], list[int]] = ([], [])
+    for q in queries:
+        key = q["source_query_id"] or str(q["id"])
+        judged = [j for _, j in latest_judgments(store, q["id"], model).values()]
+        if not judged:
+            continue
+        runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
+        runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
+        hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, args.alpha)
+        runs["hybrid"][key] = hybrid.get(key, {})
+        if args.against == "labels":
+            labels = store.current_labels(q["id"], annotator=args.annotator)
+            qrels[key] = {d: row.score for d, row in labels.items() if row.score is not None}
+            for j in judged:
+                if j.score is not None and j.doc_id in qrels[key]:
+                    pairs[0].append(j.score)
+                    pairs[1].append(qrels[key][j.doc_id])
+        elif file_qrels is not None:
+            qrels[key] = file_qrels.get(key, {})
+        else:
+            qrels[key] = store.qrels_for(q["id"])
+    if not any(qrels.values()):
+        what = "human labels" if args.against == "labels" else "qrels"
+        raise UserError(f"no {what} for the judged queries of {args.dataset}")
+    agreement = metrics.agreement(*pairs) if args.against == "labels" else None
+    return runs, qrels, agreement
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError("--alpha must lie between 0 and 1")
+    agreement = None
+    if args.dataset:
+        if args.run:
+            raise UserError("use either --run FILE ... or --dataset NAME (the store), not both")
+        runs, qrels, agreement = from_store(args)
+    elif args.run:
+        runs, qrels = from_files(args)
+    else:
+        raise UserError("give --run FILE --qrels FILE, or --dataset NAME to evaluate the store's judgments")
+    result = metrics.evaluate_runs(runs, qrels)
+    result["alpha"] = args.alpha
+    result["against"] = args.against if args.dataset else "qrels"
+    if agreement is not None:
+        result["agreement"] = agreement
+    if not result["queries"]:
+        raise UserError("no query is both in the runs and in the qrels: check that the query ids match")
+    payload = json.dumps(_jsonable(result), indent=2)
+    if args.json == "-":
+        print(payload)
+        return 0
+    print(metrics.format_table(result, per_query=args.per_query))
+    if agreement is not None:
+        k, s = agreement["kappa_quadratic"], agreement["spearman"]
+        print(f"model vs labels: n={agreement['n']}, kappa (quadratic)="
+              f"{'-' if k is None else f'{k:.3f}'}, spearman={'-' if s is None else f'{s:.3f}'}")
+    if args.json:
+        Path(args.json).write_text(payload + "\n", encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
