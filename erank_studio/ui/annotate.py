@@ -1,0 +1,129 @@
+"""The annotation panel beside the trace: a person's 0..10 score, rationale and note for the
+selected document, each committed to the store the moment it is given. Keyboard shortcuts
+(assets/shortcuts.js) click these buttons by their elem_id."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import gradio as gr
+
+from . import session
+from .context import Context
+from .rerank_tab import RerankUI, detail_values
+from .session import RunView
+
+SCORES = list(range(11))
+# One queue for every annotation action, so key presses apply in the order they were typed.
+QUEUE = "erank-annotate"
+
+
+def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
+    buttons: dict[str, gr.Button] = {}
+    with ui.annotate_column:  # type: ignore[attr-defined]
+        gr.Markdown("### Your label", elem_id="erank-annotate-title")
+        ui.annotator = gr.Textbox(
+            value=ctx.defaults.annotator, label="Annotator", placeholder="your name",
+            interactive=not (ctx.defaults.on_spaces or ctx.defaults.auth), elem_id="erank-annotator",
+        )
+        ui.labelled = gr.Markdown("labelled 0 of 0", elem_id="erank-labelled")
+        with gr.Row(elem_classes=["erank-scores"]):
+            for k in SCORES:
+                buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")
+        with gr.Row():
+            buttons["accept"] = gr.Button("Accept model score (a)", size="sm", elem_id="erank-accept")
+            buttons["undo"] = gr.Button("Undo (u)", size="sm", elem_id="erank-undo")
+        with gr.Row():
+            buttons["prev"] = gr.Button("◀ Previous (k)", size="sm", elem_id="erank-prev")
+            buttons["next"] = gr.Button("Next (j) ▶", size="sm", elem_id="erank-next")
+        ui.rationale = gr.Textbox(label="Rationale (the model's trace; edit it to correct the reasoning)",
+                                  lines=5, max_lines=14, elem_id="erank-rationale")
+        ui.note = gr.Textbox(label="Note", lines=2, elem_id="erank-note")
+        buttons["save_text"] = gr.Button("Save rationale and note", size="sm", elem_id="erank-save-text")
+        ui.label_status = gr.Markdown("", elem_id="erank-label-status")
+        gr.Markdown("Keys (outside text boxes): **0–9** score, **t** = 10, **a** accept, **u** undo, "
+                    "**j / ↓** next, **k / ↑** previous. Saved the moment you act.",
+                    elem_classes=["erank-help"])
+    return buttons
+
+
+def _stamp(text: str) -> str:
+    return f"{text} · {datetime.now().strftime('%H:%M:%S')}"
+
+
+def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
+    outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled,
+               ui.label_status]
+    inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
+
+    def label_with(score_of):
+        def handler(view: RunView, annotator, rationale, note, sort_by):
+            if not view.selected:
+                gr.Warning("Select a document first (click a row).")
+                return (gr.skip(),) * len(outputs)
+            score = score_of(view)
+            if score == "missing":
+                gr.Warning("The model gave this document no score (parse failure): pick one yourself.")
+                return (gr.skip(),) * len(outputs)
+            try:
+                row = session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
+            except ValueError as error:
+                gr.Warning(str(error))
+                return (gr.skip(),) * len(outputs)
+            what = f"score {row.score}" if row.score is not None else "note"
+            return (*detail_values(ctx, view, annotator, sort_by),
+                    _stamp(f"saved ✓ {what} for `{view.selected}`".replace("`", "")))
+        return handler
+
+    for k in SCORES:
+        buttons[str(k)].click(label_with(lambda view, k=k: k), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
+                              trigger_mode="multiple")
+
+    def model_score(view: RunView):
+        j = view.judgment(view.selected)
+        return j.score if j is not None and j.score is not None else "missing"
+
+    buttons["accept"].click(label_with(model_score), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+
+    def save_text(view: RunView, annotator, rationale, note, sort_by):
+        if not view.selected:
+            gr.Warning("Select a document first (click a row).")
+            return (gr.skip(),) * len(outputs)
+        current = session.labels(ctx.store, view, annotator).get(view.selected)
+        score = current.score if current else None
+        try:
+            session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
+        except ValueError as error:
+            gr.Warning(f"{error} (give a score, or write a note)")
+            return (gr.skip(),) * len(outputs)
+        return (*detail_values(ctx, view, annotator, sort_by), _stamp("saved ✓ rationale and note"))
+
+    buttons["save_text"].click(save_text, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+
+    def undo(view: RunView, annotator, rationale, note, sort_by):
+        if not view.selected:
+            gr.Warning("Select a document first (click a row).")
+            return (gr.skip(),) * len(outputs)
+        try:
+            now = session.undo_label(ctx.store, view, view.selected, annotator)
+        except ValueError as error:
+            gr.Warning(str(error))
+            return (gr.skip(),) * len(outputs)
+        msg = f"undone ✓ now {now.score}" if now is not None and now.score is not None else "undone ✓ (no label)"
+        return (*detail_values(ctx, view, annotator, sort_by), _stamp(msg))
+
+    buttons["undo"].click(undo, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+
+    def move(step: int):
+        def handler(view: RunView, annotator, rationale, note, sort_by):
+            order = view.order(sort_by)
+            if not order:
+                return (gr.skip(),) * len(outputs)
+            if view.selected not in order:
+                view.selected = order[0]
+            else:
+                view.selected = order[max(0, min(len(order) - 1, order.index(view.selected) + step))]
+            return (*detail_values(ctx, view, annotator, sort_by), "")
+        return handler
+
+    buttons["next"].click(move(1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
+    buttons["prev"].click(move(-1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")

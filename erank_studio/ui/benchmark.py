@@ -1,0 +1,112 @@
+"""The Benchmark tab: pick a dataset (the bundled sample; BRIGHT, TREC DL and BEIR when online; the
+user's own files) and a query; its candidates (with first-stage scores) and qrels go to the
+Rerank view. Loading goes through erank_studio.data; qrels are kept in the store."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from .. import data
+from . import doc_input
+from .context import Context
+from .rerank_tab import PRESET_CUSTOM, RerankUI
+from .session import Benchmark
+
+_CACHE: dict[str, data.Dataset] = {}
+_LOCK = threading.Lock()
+USER_FILES = "your files"
+
+
+def _choices() -> list[tuple[str, str]]:
+    out = []
+    for info in data.list_datasets():
+        suffix = " (needs network)" if info.needs_network else ""
+        out.append((f"{info.name}: {info.title}{suffix}", info.name))
+    return out
+
+
+def _dataset(name: str) -> data.Dataset:
+    with _LOCK:
+        if name not in _CACHE:
+            _CACHE[name] = data.load_dataset(name)
+        return _CACHE[name]
+
+
+def _query_choices(ds: data.Dataset) -> list[tuple[str, str]]:
+    return [(f"{q.query_id}: {' '.join(q.text.split())[:90]}", q.query_id) for q in ds.queries()]
+
+
+def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None:
+    gr.Markdown("Load a benchmark query: its candidates arrive with first-stage scores, and its qrels show "
+                "beside the model's scores.")
+    with gr.Row():
+        dataset = gr.Dropdown(_choices(), value=data.SAMPLE_NAME, label="Dataset", scale=3,
+                              elem_id="erank-bench-dataset")
+        open_btn = gr.Button("Open dataset", elem_id="erank-bench-open", scale=1)
+    files = gr.File(label="…or your own files: a BEIR folder's files, or TREC topics + JSONL corpus "
+                          "(+ qrels, + run)", file_count="multiple", type="filepath", elem_id="erank-bench-files")
+    info = gr.Markdown("", elem_id="erank-bench-info")
+    with gr.Row():
+        query = gr.Dropdown([], label="Query", scale=4, elem_id="erank-bench-query")
+        top_k = gr.Number(value=20, precision=0, minimum=1, maximum=1000, label="candidates (top k)", scale=1)
+    load_btn = gr.Button("Load into Rerank", variant="primary", elem_id="erank-bench-load")
+    current = gr.State(None)  # the name of the open dataset
+
+    def open_dataset(name):
+        try:
+            ds = _dataset(name)
+        except (data.DatasetUnavailable, data.DatasetFormatError, ValueError, OSError) as error:
+            gr.Warning(str(error))
+            return gr.skip(), gr.update(choices=[], value=None), f"⛔ {error}"
+        choices = _query_choices(ds)
+        note = "".join(f"\n\n⚠ {w}" for w in getattr(ds, "warnings", []) or [])
+        return name, gr.update(choices=choices, value=choices[0][1] if choices else None), \
+            f"✓ {name}: {len(choices)} queries{note}"
+
+    open_btn.click(open_dataset, dataset, [current, query, info], api_visibility="private")
+
+    def open_files(paths):
+        if not paths:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
+        except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
+            gr.Warning(str(error))
+            return gr.skip(), gr.update(choices=[], value=None), f"⛔ {error}"
+        with _LOCK:
+            _CACHE[USER_FILES] = ds
+        choices = _query_choices(ds)
+        return USER_FILES, gr.update(choices=choices, value=choices[0][1] if choices else None), \
+            f"✓ your files: {len(choices)} queries"
+
+    files.upload(open_files, files, [current, query, info], api_visibility="private")
+
+    def load(name, query_id, k):
+        if not name or not query_id:
+            gr.Warning("Open a dataset and pick a query first.")
+            return (gr.skip(),) * 7
+        try:
+            ds = _CACHE[name]
+            q = ds.query(query_id)
+            docs = ds.candidates(query_id, top_k=int(k or 20))
+            qrels = ds.qrels(query_id)
+        except Exception as error:  # a loader problem is the dataset's, not a crash of the app
+            gr.Warning(f"Could not load {query_id}: {error}")
+            return (gr.skip(),) * 7
+        if not docs:
+            gr.Warning(f"{query_id} has no candidates in {name}.")
+            return (gr.skip(),) * 7
+        if qrels:
+            try:
+                ctx.store.add_qrels([(query_id, d, r) for d, r in qrels.items()], source=name)
+            except Exception as error:
+                gr.Warning(f"qrels could not be saved: {error}")
+        bench = Benchmark(source=name, source_query_id=query_id, query=q.text, qrels=dict(qrels))
+        return (q.text, ds.instruction, PRESET_CUSTOM, doc_input.documents_to_text(docs), None, bench,
+                gr.Tabs(selected=rerank_tab_id))
+
+    load_btn.click(load, [current, query, top_k],
+                   [ui.query, ui.instruction, ui.preset, ui.documents, ui.upload, ui.bench, tabs],
+                   api_visibility="private")

@@ -1,0 +1,319 @@
+"""The Rerank view: inputs, the streamed run, the ranked table, alpha / sort toggles, and the panel
+that shows one document with its whole reasoning trace (annotation controls: annotate.py)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from .. import prompt, scoring
+from ..engines import ENGINES
+from ..types import GenerationSettings
+from . import doc_input, render, session
+from .context import Context
+from .gpu import judge_fn
+from .session import Benchmark, RunView
+
+PRESET_CUSTOM = "custom"
+WAIT_STEP_S = 0.5
+
+
+@dataclass
+class RerankUI:
+    view: gr.State
+    bench: gr.State
+    query: gr.Textbox
+    preset: gr.Dropdown
+    instruction: gr.Textbox
+    documents: gr.Textbox
+    upload: gr.File
+    model: gr.Dropdown
+    engine: gr.Dropdown
+    base_url: gr.Textbox
+    truncate_length: gr.Number
+    max_new_tokens: gr.Number
+    force_answer: gr.Checkbox
+    model_status: gr.Markdown
+    engine_warning: gr.Markdown
+    run: gr.Button
+    cancel: gr.Button
+    progress: gr.Markdown
+    sort_by: gr.Radio
+    alpha: gr.Slider
+    table: gr.Dataframe
+    saved_runs: gr.Dropdown
+    detail: gr.Markdown
+    document: gr.Textbox
+    trace: gr.Textbox
+    # the annotation panel (filled in by annotate.build_panel)
+    annotator: Any = None
+    rationale: Any = None
+    note: Any = None
+    label_status: Any = None
+    labelled: Any = None
+
+
+def _preset_choices() -> list[str]:
+    return [*prompt.INSTRUCTIONS.keys(), PRESET_CUSTOM]
+
+
+def build(ctx: Context) -> RerankUI:
+    d = ctx.defaults
+    view = gr.State(RunView())
+    bench = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            query = gr.Textbox(label="Query", lines=2, placeholder="What are you looking for?", elem_id="erank-query")
+            with gr.Row():
+                preset = gr.Dropdown(_preset_choices(), value="beir", label="Instruction preset (the paper's)",
+                                     scale=1, elem_id="erank-preset")
+            instruction = gr.Textbox(label="Instruction (editable)", value=prompt.DEFAULT_INSTRUCTION, lines=2,
+                                     elem_id="erank-instruction")
+            documents = gr.Textbox(
+                label="Documents: one per line, or blocks separated by a blank line, or JSON lines "
+                      '({"id", "content", "first_stage_score"})',
+                lines=8, max_lines=20, elem_id="erank-documents",
+            )
+            upload = gr.File(label="…or upload documents (JSONL / CSV / TSV / TXT, UTF-8)",
+                             file_types=list(doc_input.FILE_SUFFIXES), type="filepath", elem_id="erank-upload")
+            with gr.Accordion("Model and settings", open=False):
+                model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=True,
+                                    label="Model (hub id, 'demo', or a local folder path)", elem_id="erank-model")
+                engine = gr.Dropdown(ENGINES, value=d.engine, label="Engine", elem_id="erank-engine")
+                base_url = gr.Textbox(value=d.base_url, label="Server base URL (openai engine)",
+                                      placeholder="http://localhost:8000/v1")
+                with gr.Row():
+                    truncate_length = gr.Number(value=d.truncate_length, precision=0, minimum=16, maximum=32768,
+                                                label="truncate_length (tokens)")
+                    max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, minimum=1, maximum=8192,
+                                               label="max new tokens")
+                force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
+                                           "(always on for models that are not rerankers)")
+            model_status = gr.Markdown("model not loaded yet", elem_id="erank-model-status")
+            engine_warning = gr.Markdown("", elem_id="erank-engine-warning", elem_classes=["erank-warning"])
+            with gr.Row():
+                run = gr.Button("Rerank", variant="primary", elem_id="erank-run")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="erank-cancel")
+        with gr.Column(scale=3, min_width=420):
+            progress = gr.Markdown("", elem_id="erank-progress")
+            with gr.Row():
+                sort_by = gr.Radio([render.SORT_RANK, render.SORT_HYBRID], value=render.SORT_RANK,
+                                   label="Rank by", elem_id="erank-sort")
+                alpha = gr.Slider(0.0, 1.0, value=scoring.DEFAULT_ALPHA, step=0.05,
+                                  label="alpha (hybrid: weight of the first stage)", elem_id="erank-alpha")
+            table = gr.Dataframe(
+                value=render.results_frame([], {}), interactive=False, wrap=True, max_height=520,
+                label="Results (click a row to open its trace)", elem_id="erank-results",
+                column_widths=["5%", "8%", "27%", "6%", "6%", "7%", "7%", "7%", "6%", "8%", "5%", "6%", "7%"],
+            )
+            saved_runs = gr.Dropdown([], value=None, label="Open a saved run", elem_id="erank-saved-runs")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            detail = gr.Markdown(render.callouts(None, None), elem_id="erank-detail")
+            document = gr.Textbox(label="Document (as given)", lines=6, max_lines=16, interactive=False,
+                                  elem_id="erank-document", buttons=["copy"])
+            trace = gr.Textbox(label="Model output (whole reasoning trace and answer)", lines=8, max_lines=24,
+                               interactive=False, elem_id="erank-trace", buttons=["copy"])
+        annotate_column = gr.Column(scale=2, min_width=320, elem_id="erank-annotate")
+    ui = RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
+                  truncate_length, max_new_tokens, force_answer, model_status, engine_warning, run, cancel,
+                  progress, sort_by, alpha, table, saved_runs, detail, document, trace)
+    ui.annotate_column = annotate_column  # type: ignore[attr-defined]
+    return ui
+
+
+# -- handlers --------------------------------------------------------------------------------------
+
+
+def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: str) -> tuple:
+    """(view, table, detail, document, trace, rationale, note, labelled) for the selected row."""
+    labels = session.labels(ctx.store, view, annotator)
+    scores = {k: v.score for k, v in labels.items()}
+    table = render.results_frame(view.judgments, view.documents, sort_by=sort_by, qrels=view.qrels,
+                                 labels=scores, selected=view.selected)
+    doc = view.documents.get(view.selected) if view.selected else None
+    j = view.judgment(view.selected)
+    mine = labels.get(view.selected) if view.selected else None
+    callout = render.callouts(j, doc)
+    if doc is not None:
+        if view.selected in view.qrels:
+            callout += f"\n\nqrel (benchmark relevance): **{view.qrels[view.selected]}**"
+        order = view.order(sort_by)
+        if view.selected in order:
+            callout += f"\n\nrow {order.index(view.selected) + 1} of {len(order)}"
+        if mine is not None:
+            callout += f"\n\nyour label: **{mine.score if mine.score is not None else '—'}**"
+            if render.disagrees(j.score if j else None, mine.score):
+                callout += " · ⚑ **disagrees with the model**"
+    rationale = (mine.rationale if mine and mine.rationale else (j.trace if j and j.trace else "")) or ""
+    note = (mine.note if mine and mine.note else "") or ""
+    return (view, table, callout, doc.text if doc else "", render.trace_text(j), rationale, note,
+            session.labelled_progress(view, scores))
+
+
+def _settings_from(max_new_tokens: Any, force: bool, engine: Any) -> GenerationSettings:
+    try:
+        max_new = int(max_new_tokens or 2048)
+    except (TypeError, ValueError):
+        max_new = 2048
+    return GenerationSettings(max_new_tokens=max(1, min(max_new, 8192)),
+                              force_answer=bool(force) or not getattr(engine, "is_reranker", True))
+
+
+def warning_text(engine: Any) -> str:
+    parts = []
+    if engine is not None and not engine.is_reranker:
+        parts.append("⚠ **This model is not a reranker.** It ignores ERank's format; its scores are forced "
+                     "from next-token digits and mean little.")
+    if engine is not None and engine.warning:
+        parts.append("⚠ " + render.md_escape(engine.warning))
+    return "\n\n".join(parts)
+
+
+def make_run_handler(ctx: Context):
+    def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
+                   alpha, max_new_tokens, force, sort_by, annotator, bench, request: gr.Request):
+        """Rerank the documents for the query, streaming each judgment as it is done."""
+        query = (query or "").strip()
+        if not query:
+            raise gr.Error("Type a query first.")
+        instruction = (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION
+        try:
+            docs = doc_input.parse_file(upload) if upload else doc_input.parse_text(documents_text)
+        except doc_input.DocumentInputError as error:
+            raise gr.Error(str(error)) from None
+        try:
+            truncate = int(truncate_length or 2048)
+            if truncate < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise gr.Error("truncate_length must be a whole number of tokens, at least 1") from None
+        token = ctx.new_cancel(getattr(request, "session_hash", None) or "api")
+        started = time.monotonic()
+        view = RunView()
+        engine = None
+        while engine is None:  # the model loads in the background: say so while waiting
+            engine, error, waited = ctx.provider.wait(model, engine_name, base_url, WAIT_STEP_S)
+            if error:
+                raise gr.Error(f"The model could not be loaded: {error}")
+            if token.cancelled:
+                yield (gr.skip(),) * 8 + ("cancelled while the model was loading", gr.skip(), gr.skip())
+                return
+            if engine is None:
+                yield (gr.skip(),) * 8 + (f"⏳ loading model… {waited:.0f} s (runs start once it is ready)",
+                                          ctx.provider.status(model, engine_name, base_url), gr.skip())
+        settings = _settings_from(max_new_tokens, force, engine)
+        bench_info = bench if isinstance(bench, Benchmark) else None
+        try:
+            view = session.start_run(ctx.store, engine, query, instruction, docs, truncate_length=truncate,
+                                     settings=settings, alpha=float(alpha), benchmark=bench_info)
+        except Exception as error:  # the store refused: nothing was judged yet
+            raise gr.Error(f"Could not start the run: {error}") from None
+        n = len(view.documents)
+        status_md = ctx.provider.status(model, engine_name, base_url)
+        warn = warning_text(engine)
+        yield (*detail_values(ctx, view, annotator, sort_by),
+               render.progress_text(0, n, time.monotonic() - started) + f" · run #{view.run_id}", status_md, warn)
+        try:
+            for view in session.stream_judgments(ctx.store, engine, view, truncate_length=truncate,
+                                                 settings=settings, cancel=token, judge_fn=judge_fn()):
+                yield (*detail_values(ctx, view, annotator, sort_by),
+                       render.progress_text(len(view.judgments), n, time.monotonic() - started)
+                       + f" · run #{view.run_id}", gr.skip(), gr.skip())
+        except Exception as error:  # an engine crash: what was judged is already saved
+            gr.Warning(f"The run stopped: {error}. The {len(view.judgments)} judgments done are saved.")
+        if view.selected is None and view.judgments:
+            view.selected = view.order(sort_by)[0]
+        state = {"done": "done", "cancelled": "cancelled", "failed": "failed"}.get(view.status, view.status)
+        failed = sum(1 for j in view.judgments if not j.ok)
+        summary = render.progress_text(len(view.judgments), n, time.monotonic() - started, state)
+        summary += f" · run #{view.run_id}"
+        if failed:
+            summary += f" · ⛔ {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
+        yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
+
+    return run_rerank
+
+
+def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None) -> None:
+    detail_outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled]
+
+    ui.preset.change(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
+                     ui.preset, ui.instruction, api_visibility="private")
+
+    run_event = ui.run.click(
+        make_run_handler(ctx),
+        [ui.query, ui.instruction, ui.documents, ui.upload, ui.model, ui.engine, ui.base_url, ui.truncate_length,
+         ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench],
+        [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning],
+        api_visibility="private", concurrency_limit=4,
+    )
+    if saved_state is not None:
+        def after_run(view: RunView, saved):
+            saved = dict(saved or {})
+            if view.run_id is not None:
+                saved["run_id"] = view.run_id
+            return gr.update(choices=session.run_choices(ctx.store), value=view.run_id), saved
+
+        run_event.then(after_run, [ui.view, saved_state], [ui.saved_runs, saved_state], api_visibility="private")
+
+    def on_cancel(request: gr.Request):
+        ctx.cancel(getattr(request, "session_hash", None) or "api")
+        return "cancelling… (what is done is kept)"
+
+    # The token stops the engine between decoding steps; ``cancels`` closes the event, whose
+    # generator then marks the run cancelled (session.stream_judgments' finally).
+    ui.cancel.click(on_cancel, None, ui.progress, cancels=[run_event], api_visibility="private", queue=False)
+
+    def on_rehybrid(view: RunView, alpha, annotator, sort_by):
+        session.rehybrid(view, alpha)
+        try:
+            session.save_alpha(ctx.store, view)
+        except Exception as error:
+            gr.Warning(f"alpha changed here but could not be saved: {error}")
+        return detail_values(ctx, view, annotator, sort_by)
+
+    ui.alpha.release(on_rehybrid, [ui.view, ui.alpha, ui.annotator, ui.sort_by], detail_outputs,
+                     api_visibility="private")
+    ui.sort_by.change(lambda v, a, s: detail_values(ctx, v, a, s), [ui.view, ui.annotator, ui.sort_by],
+                      detail_outputs, api_visibility="private")
+
+    def on_select(view: RunView, annotator, sort_by, evt: gr.SelectData):
+        row = evt.row_value or []
+        doc_id = str(row[1]) if len(row) > 1 else None
+        if doc_id in view.documents:
+            view.selected = doc_id
+        return detail_values(ctx, view, annotator, sort_by)
+
+    ui.table.select(on_select, [ui.view, ui.annotator, ui.sort_by], detail_outputs, api_visibility="private",
+                    concurrency_id="erank-annotate", concurrency_limit=1)
+
+    def on_open(run_id, annotator, sort_by, saved):
+        if run_id in (None, ""):
+            return (gr.skip(),) * 10 + (gr.skip(),)
+        try:
+            view = session.open_run(ctx.store, int(run_id))
+        except Exception as error:
+            gr.Warning(f"Cannot open run {run_id}: {error}")
+            return (gr.skip(),) * 11
+        if view.judgments:
+            view.selected = view.order(sort_by)[0]
+        saved = dict(saved or {})
+        saved["run_id"] = view.run_id
+        return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha,
+                f"run #{view.run_id} · {view.status} · {len(view.judgments)} documents · {render.md_escape(view.model)}")
+
+    outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
+    if saved_state is not None:
+        ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),
+                            [ui.saved_runs, ui.annotator, ui.sort_by, saved_state], [*outputs, saved_state],
+                            api_visibility="private")
+
+
+def _with_saved(values: tuple, saved: dict | None, run_id: Any) -> tuple:
+    saved = dict(saved or {})
+    if run_id not in (None, ""):
+        saved["run_id"] = int(run_id)
+    return (*values, saved)

@@ -1,0 +1,65 @@
+"""Start the app: read the settings (arguments over environment), open the store, print the URL,
+launch. Shared by app.py (also the Spaces entry point) and ``python -m erank_studio serve``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--db", default=None, help="store URL (default: $ERANK_DB_URL or sqlite:///db/erank_studio.sqlite)")
+    parser.add_argument("--model", default=None, help="model: hub id, 'demo' or a folder (default: $ERANK_MODEL or the best here)")
+    parser.add_argument("--engine", default=None, choices=["auto", "transformers", "vllm", "openai"],
+                        help="engine (default: $ERANK_ENGINE or auto)")
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai engine)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default 2048)")
+
+
+def serve(args: argparse.Namespace) -> int:
+    # Arguments become the environment the app reads, so app.py and the CLI behave the same.
+    for name, env in (("db", "ERANK_DB_URL"), ("model", "ERANK_MODEL"), ("engine", "ERANK_ENGINE"),
+                      ("base_url", "ERANK_BASE_URL"), ("max_new_tokens", "ERANK_MAX_NEW_TOKENS")):
+        value = getattr(args, name, None)
+        if value not in (None, ""):
+            os.environ[env] = str(value)
+    host = args.host or os.environ.get("GRADIO_SERVER_NAME") or (
+        "0.0.0.0" if os.environ.get("SPACE_ID") else DEFAULT_HOST)
+    port = args.port or int(os.environ.get("GRADIO_SERVER_PORT") or DEFAULT_PORT)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home at start
+
+    from ..store import Store
+    from .app import build_app, launch_kwargs
+    from .context import Defaults
+
+    try:
+        kwargs = launch_kwargs(os.environ.get("ERANK_AUTH"))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    url = os.environ.get("ERANK_DB_URL")
+    if not url and os.environ.get("SPACE_ID") and os.path.isdir("/data"):
+        url = "sqlite:////data/erank_studio.sqlite"  # a Space's persistent storage
+    try:
+        store = Store(url)
+    except Exception as error:  # a bad URL or unreadable file: one line, no traceback
+        print(f"error: cannot open the store {url or ''}: {error}", file=sys.stderr)
+        return 2
+    demo = build_app(store, defaults=Defaults.from_env())
+    demo.queue(default_concurrency_limit=4)
+    print(f"ERank Studio: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
+          f"(store: {store.url.split('@')[-1]})", flush=True)
+    demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
+                footer_links=["api", "settings"], **kwargs)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="ERank Studio web app")
+    add_arguments(parser)
+    return serve(parser.parse_args(argv))

@@ -1,0 +1,197 @@
+"""What one browser session is looking at (a run and its judgments), and every store call the UI
+makes: the tabs call these functions, never SQL and never the store's internals.
+
+Nothing here imports gradio, so it is tested directly (tests/ui/)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .. import judge, scoring
+from ..engines.base import CancelToken, Engine
+from ..store import LabelRow, Store
+from ..types import Document, GenerationSettings, Judgment
+from . import render
+
+
+@dataclass
+class Benchmark:
+    """Where the current query came from when it was loaded from a benchmark."""
+
+    source: str
+    source_query_id: str
+    query: str
+    qrels: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunView:
+    run_id: int | None = None
+    query_id: int | None = None
+    query: str = ""
+    instruction: str = ""
+    model: str = ""
+    engine: str = ""
+    status: str = ""
+    alpha: float = scoring.DEFAULT_ALPHA
+    documents: dict[str, Document] = field(default_factory=dict)
+    judgments: list[Judgment] = field(default_factory=list)
+    qrels: dict[str, int] = field(default_factory=dict)
+    selected: str | None = None
+
+    def judgment(self, doc_id: str | None) -> Judgment | None:
+        return next((j for j in self.judgments if j.doc_id == doc_id), None)
+
+    def order(self, sort_by: str) -> list[str]:
+        return [j.doc_id for j in render.ranked(self.judgments, sort_by)]
+
+
+def rehybrid(view: RunView, alpha: float) -> None:
+    """Hybrid scores again from the held judgments: no model call."""
+    view.alpha = float(alpha)
+    judge.apply_hybrid(view.judgments, view.alpha)
+
+
+def save_alpha(store: Store, view: RunView) -> None:
+    if view.run_id is not None and view.judgments:
+        store.set_hybrid_scores(view.run_id, {j.doc_id: j.hybrid_score for j in view.judgments}, view.alpha)
+
+
+def start_run(
+    store: Store,
+    engine: Engine,
+    query: str,
+    instruction: str,
+    documents: list[Document],
+    *,
+    truncate_length: int,
+    settings: GenerationSettings,
+    alpha: float,
+    benchmark: Benchmark | None = None,
+) -> RunView:
+    """Record the query and the run (documents get BM25 scores when they came without)."""
+    if benchmark is not None and benchmark.query.strip() == query.strip():
+        query_id = store.upsert_query(query, source=benchmark.source, source_query_id=benchmark.source_query_id)
+    else:
+        query_id = store.upsert_query(query)
+    docs = judge.ensure_first_stage(query, documents)
+    run_id = store.start_run(
+        query_id, docs, model=engine.model, engine=engine.name, instruction=instruction,
+        truncate_length=truncate_length, generation=settings, alpha=alpha,
+    )
+    return RunView(
+        run_id=run_id, query_id=query_id, query=query, instruction=instruction, model=engine.model,
+        engine=engine.name, status="running", alpha=alpha, documents={d.doc_id: d for d in docs},
+        qrels=store.qrels_for(query_id),
+    )
+
+
+def stream_judgments(
+    store: Store,
+    engine: Engine,
+    view: RunView,
+    *,
+    truncate_length: int,
+    settings: GenerationSettings,
+    cancel: CancelToken,
+    judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
+) -> Iterator[RunView]:
+    """Judge the run's documents, committing each judgment the moment it arrives; yields the view
+    after each. The run is marked done, cancelled or failed however the loop ends (a closed
+    generator included)."""
+    final = "failed"
+    try:
+        for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
+                          truncate_length, settings, cancel):
+            if cancel.cancelled and j.failure == "engine_error" and j.failure_detail == "cancelled":
+                continue  # documents the cancel stopped are not judgments
+            store.add_judgment(view.run_id, j)
+            view.judgments.append(j)
+            rehybrid(view, view.alpha)
+            yield view
+        final = "cancelled" if cancel.cancelled else "done"
+    except GeneratorExit:
+        final = "cancelled"
+        raise
+    finally:
+        view.status = final
+        try:
+            save_alpha(store, view)
+            store.finish_run(view.run_id, final)
+        except Exception:  # the run row stays "running"; nothing a person typed is lost
+            pass
+
+
+def open_run(store: Store, run_id: int) -> RunView:
+    info = store.run_info(run_id)
+    query_id = int(info["query_id"])
+    docs = {d.doc_id: d for d in store.documents_for_query(query_id)}
+    judgments = store.run_judgments(run_id)
+    for j in judgments:  # a document's first-stage score lives with the candidate list
+        if j.first_stage_score is None and j.doc_id in docs:
+            j.first_stage_score = docs[j.doc_id].first_stage_score
+    judged = {j.doc_id for j in judgments}
+    view = RunView(
+        run_id=run_id, query_id=query_id, query=store.query_text(query_id),
+        instruction=info.get("instruction") or "", model=info.get("model") or "",
+        engine=info.get("engine") or "", status=info.get("status") or "",
+        alpha=float(info.get("alpha") if info.get("alpha") is not None else scoring.DEFAULT_ALPHA),
+        documents={k: v for k, v in docs.items() if k in judged} or docs,
+        judgments=judgments, qrels=store.qrels_for(query_id),
+    )
+    rehybrid(view, view.alpha)
+    return view
+
+
+def run_choices(store: Store, limit: int = 50) -> list[tuple[str, int]]:
+    out = []
+    for r in store.runs()[:limit]:
+        text = render.snippet(r.query_text, 50)
+        out.append((f"#{r.id} · {text} · {r.model.split('/')[-1]} · {r.status} · {r.n_judgments} docs", r.id))
+    return out
+
+
+def labels(store: Store, view: RunView, annotator: str | None) -> dict[str, LabelRow]:
+    if view.query_id is None or not annotator:
+        return {}
+    return store.current_labels(view.query_id, annotator)
+
+
+def label_scores(store: Store, view: RunView, annotator: str | None) -> dict[str, int | None]:
+    return {k: v.score for k, v in labels(store, view, annotator).items()}
+
+
+def add_label(store: Store, view: RunView, doc_id: str, annotator: str, score: int | None,
+              rationale: str | None, note: str | None) -> LabelRow:
+    """Commit a label. The rationale is kept only when the person changed the model's trace."""
+    if view.query_id is None:
+        raise ValueError("run or open a query first")
+    annotator = (annotator or "").strip()
+    if not annotator:
+        raise ValueError("type your name in 'Annotator' first, so your labels are yours")
+    j = view.judgment(doc_id)
+    trace = (j.trace or "").strip() if j else ""
+    kept = (rationale or "").strip()
+    rationale_value = kept if kept and kept != trace else None
+    return store.add_label(view.query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
+
+
+def undo_label(store: Store, view: RunView, doc_id: str, annotator: str) -> LabelRow | None:
+    if view.query_id is None:
+        raise ValueError("run or open a query first")
+    return store.undo_label(view.query_id, doc_id, (annotator or "").strip())
+
+
+def labelled_progress(view: RunView, scores: dict[str, int | None]) -> str:
+    n = len(view.judgments)
+    k = sum(1 for j in view.judgments if scores.get(j.doc_id) is not None)
+    gaps = sum(1 for j in view.judgments if render.disagrees(j.score, scores.get(j.doc_id)))
+    text = f"labelled {k} of {n}"
+    if gaps:
+        text += f" · {gaps} disagreement{'s' if gaps != 1 else ''} (|human − model| ≥ {render.DISAGREEMENT_GAP})"
+    return text
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start
