@@ -27,6 +27,7 @@ class Generation:
     text: str
     pieces: list[str] = field(default_factory=list)  # each generated token's text
     logprobs: list[float] = field(default_factory=list)  # each generated token's logprob
+    token_ids: list[int] = field(default_factory=list)  # the generated tokens (EOS excluded)
     finish_reason: str = FINISH_STOP
     prompt_tokens: int = 0
     output_tokens: int = 0

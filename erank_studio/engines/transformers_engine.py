@@ -146,6 +146,7 @@ class TransformersEngine:
             position_ids=positions,
             past_key_values=cache,
             use_cache=True,
+            logits_to_keep=1,  # the prompt's other positions' logits are never read
         ).logits[:, -1, :]
         next_position = positions[:, -1:] + 1
         warpers = self._warpers(settings)
@@ -217,6 +218,7 @@ class TransformersEngine:
             text=self.tokenizer.decode(tokens, skip_special_tokens=True),
             pieces=pieces,
             logprobs=list(logprobs),
+            token_ids=list(tokens),
             finish_reason=reason,
             prompt_tokens=int(prompt_tokens),
             output_tokens=len(tokens) + (1 if reason == FINISH_STOP else 0),

@@ -1,0 +1,76 @@
+"""Arguments and helpers shared by commands that judge documents."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import prompt
+from ..engines import ENGINES, EngineUnavailable, load_engine
+from ..engines.base import Engine
+from ..scoring import DEFAULT_ALPHA
+from ..types import GenerationSettings
+from . import UserError
+
+
+def add_instruction_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--instruction", help="the relevance definition (default: the BEIR/TREC one)")
+    group.add_argument(
+        "--task",
+        help="use the paper's instruction for a task, e.g. bright/biology, beir, trec-dl, followir",
+    )
+
+
+def instruction_from(args: argparse.Namespace) -> str:
+    if getattr(args, "task", None):
+        return prompt.instruction_for(args.task)
+    instruction = getattr(args, "instruction", None)
+    if instruction is not None and not instruction.strip():
+        raise UserError("--instruction is empty")
+    return instruction or prompt.DEFAULT_INSTRUCTION
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="hub id, local folder, or 'demo' (default: best model here)")
+    parser.add_argument("--engine", default="auto", choices=ENGINES)
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server, for --engine openai")
+    parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
+    parser.add_argument("--max-new-tokens", type=int, default=2048)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="hybrid weight of the first stage")
+    parser.add_argument(
+        "--force-answer",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read a forced score when the model gives none (default: on for the demo model only)",
+    )
+    parser.add_argument("--no-fallback", action="store_true", help="fail instead of using the demo model")
+
+
+def check_engine_arguments(args: argparse.Namespace) -> None:
+    if args.truncate_length < 1:
+        raise UserError("--truncate-length must be at least 1")
+    if args.max_new_tokens < 1:
+        raise UserError("--max-new-tokens must be at least 1")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError("--alpha must lie between 0 and 1")
+    if args.temperature < 0:
+        raise UserError("--temperature cannot be negative")
+
+
+def engine_from(args: argparse.Namespace) -> Engine:
+    options = {"base_url": args.base_url} if args.engine == "openai" and args.base_url else {}
+    try:
+        engine = load_engine(args.model, args.engine, fallback=not args.no_fallback, **options)
+    except EngineUnavailable as error:
+        raise UserError(str(error)) from None
+    if engine.warning:
+        print(f"warning: {engine.warning}", file=sys.stderr)
+    return engine
+
+
+def settings_from(args: argparse.Namespace, engine: Engine) -> GenerationSettings:
+    force = args.force_answer if args.force_answer is not None else not engine.is_reranker
+    return GenerationSettings(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, force_answer=force
+    )

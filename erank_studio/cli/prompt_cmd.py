@@ -1,0 +1,60 @@
+"""``prompt``: print the exact text the model will read for one (query, document) pair."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import prompt
+from ..engines.tokenizers import TokenizerUnavailable, load_tokenizer
+from . import UserError
+from .common import add_instruction_arguments, instruction_from
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("prompt", help="print the exact prompt text and its token count")
+    parser.add_argument("--query", required=True)
+    document = parser.add_mutually_exclusive_group(required=True)
+    document.add_argument("--document")
+    document.add_argument("--document-file", help="read the document from a file ('-' for stdin)")
+    add_instruction_arguments(parser)
+    parser.add_argument("--model", default=None, help="whose tokenizer and chat template (default: ERank-4B's)")
+    parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
+    parser.set_defaults(func=run)
+
+
+def _document_text(args: argparse.Namespace) -> str:
+    if args.document is not None:
+        return args.document
+    try:
+        if args.document_file == "-":
+            return sys.stdin.read()
+        with open(args.document_file, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {args.document_file}: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.query.strip():
+        raise UserError("--query is empty")
+    document = _document_text(args)
+    if not document.strip():
+        raise UserError("the document is empty")
+    if args.truncate_length < 1:
+        raise UserError("--truncate-length must be at least 1")
+    try:
+        tokenizer, note = load_tokenizer(args.model)
+    except TokenizerUnavailable as error:
+        raise UserError(str(error)) from None
+    built = prompt.build(args.query, document, instruction_from(args), tokenizer, args.truncate_length)
+    sys.stdout.write(built.text or built.message)
+    sys.stdout.write("\n")
+    total = len(tokenizer(built.text, add_special_tokens=False)["input_ids"])
+    summary = [f"{total} tokens"]
+    for name, cut in (("query", built.query_truncation), ("document", built.document_truncation)):
+        state = f"truncated: kept {cut.kept_tokens} of {cut.original_tokens} tokens" if cut.truncated else f"{cut.original_tokens} tokens, whole"
+        summary.append(f"{name} {state}")
+    if note:
+        summary.append(note)
+    print("--- " + "; ".join(summary), file=sys.stderr)
+    return 0

@@ -1,0 +1,111 @@
+"""``rerank``: judge a file of documents for one query (JSON line per document, best first), or
+a whole benchmark with ``--dataset`` (resumable, judgments in the store, TREC runs written)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .. import judge
+from ..docfiles import DocumentFileError, read_documents
+from ..scoring import order
+from . import UserError
+from .common import (
+    add_engine_arguments,
+    add_instruction_arguments,
+    check_engine_arguments,
+    engine_from,
+    instruction_from,
+    settings_from,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("rerank", help="rerank documents for a query, or a whole benchmark")
+    parser.add_argument("--query", help="the query (with --docs)")
+    parser.add_argument("--docs", help="JSONL (content, optional id, first_stage_score), CSV, TSV or TXT")
+    parser.add_argument("--sort-by", choices=["rank", "hybrid"], default="rank")
+    parser.add_argument("--save", action="store_true", help="also record the run in the store (--db)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
+    add_instruction_arguments(parser)
+    add_engine_arguments(parser)
+    try:
+        from .batch_args import add_dataset_arguments
+    except ModuleNotFoundError:
+        add_dataset_arguments = None
+    if add_dataset_arguments is not None:
+        add_dataset_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_engine_arguments(args)
+    if getattr(args, "dataset", None):
+        if args.docs or args.query:
+            raise UserError("use either --dataset or --query with --docs, not both")
+        from .batch_args import run_dataset_command
+
+        return run_dataset_command(args)
+    if not args.query or not args.query.strip():
+        raise UserError("--query is required and must not be empty (or use --dataset)")
+    if not args.docs:
+        raise UserError("--docs FILE is required (or use --dataset)")
+    try:
+        documents = read_documents(args.docs)
+    except DocumentFileError as error:
+        raise UserError(str(error)) from None
+    instruction = instruction_from(args)
+    engine = engine_from(args)
+    settings = settings_from(args, engine)
+    documents = judge.ensure_first_stage(args.query, documents)
+    recorder = _Recorder(args, engine, documents, instruction, settings) if args.save else None
+    started = time.perf_counter()
+    judgments = []
+    try:
+        for judgment in judge.judge(engine, args.query, documents, instruction, args.truncate_length, settings):
+            judgments.append(judgment)
+            if recorder:
+                recorder.add(judgment)
+            shown = f"{judgment.score}" if judgment.score is not None else judgment.failure
+            print(
+                f"[{len(judgments)}/{len(documents)}] {judgment.doc_id}: {shown} "
+                f"({time.perf_counter() - started:.1f} s)",
+                file=sys.stderr,
+            )
+    finally:
+        judge.apply_hybrid(judgments, args.alpha)
+        if recorder:
+            recorder.finish(judgments, len(judgments) == len(documents))
+    key = [j.rank_score if args.sort_by == "rank" else j.hybrid_score for j in judgments]
+    by_id = {d.doc_id: d for d in documents}
+    for position, index in enumerate(order(key), start=1):
+        judgment = judgments[index]
+        row = {"rank": position, "id": judgment.doc_id, "content": by_id[judgment.doc_id].text}
+        row.update(judgment.to_dict())
+        row.pop("prompt_message", None)
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+class _Recorder:
+    """Saves the run and each judgment as it arrives (nothing is lost on Ctrl-C)."""
+
+    def __init__(self, args, engine, documents, instruction, settings) -> None:
+        from ..store import Store
+
+        self.store = Store(args.db)
+        query_id = self.store.upsert_query(args.query)
+        self.alpha = args.alpha
+        self.run_id = self.store.start_run(
+            query_id, documents, model=engine.model, engine=engine.name, instruction=instruction,
+            truncate_length=args.truncate_length, generation=settings, alpha=args.alpha,
+        )
+
+    def add(self, judgment) -> None:
+        self.store.add_judgment(self.run_id, judgment)
+
+    def finish(self, judgments, complete: bool) -> None:
+        self.store.set_hybrid_scores(self.run_id, {j.doc_id: j.hybrid_score for j in judgments}, self.alpha)
+        self.store.finish_run(self.run_id, "done" if complete else "cancelled")
+        print(f"saved run {self.run_id} to {self.store.url}", file=sys.stderr)

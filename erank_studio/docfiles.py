@@ -1,0 +1,163 @@
+"""Reading candidate documents from text: JSONL, CSV, TSV, or plain text blocks.
+
+Every problem is reported as a ``DocumentFileError`` naming the file and line, so the CLI and the
+UI can show it as one clear sentence. Accepted fields: ``content`` (or ``text``/``contents``),
+optional ``id`` (or ``doc_id``/``docid``/``_id``), ``title``, ``first_stage_score`` (or
+``score``)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable
+
+from .types import Document
+
+TEXT_FIELDS = ("content", "text", "contents")
+ID_FIELDS = ("id", "doc_id", "docid", "_id")
+SCORE_FIELDS = ("first_stage_score", "score")
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+class DocumentFileError(ValueError):
+    def __init__(self, source: str, line: int | None, problem: str) -> None:
+        where = f"{source} line {line}" if line else source
+        super().__init__(f"{where}: {problem}")
+        self.source, self.line, self.problem = source, line, problem
+
+
+def decode_bytes(data: bytes, source: str) -> str:
+    """UTF-8 (with or without BOM); otherwise name the first line that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DocumentFileError(
+            source, line, "is not UTF-8 text (save the file as UTF-8 and try again)"
+        ) from None
+
+
+def _pick(record: dict, names: Iterable[str]):
+    for name in names:
+        if name in record and record[name] is not None and record[name] != "":
+            return record[name]
+    return None
+
+
+def _score(value, source: str, line: int) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DocumentFileError(source, line, f"first-stage score {value!r} is not a number") from None
+
+
+def _document(record: dict, source: str, line: int, position: int) -> Document:
+    text = _pick(record, TEXT_FIELDS)
+    if not isinstance(text, str) or not text.strip():
+        raise DocumentFileError(source, line, "needs a non-empty 'content' field")
+    doc_id = _pick(record, ID_FIELDS)
+    score = _score(_pick(record, SCORE_FIELDS), source, line)
+    title = _pick(record, ("title",))
+    return Document(
+        doc_id=str(doc_id) if doc_id is not None else str(position),
+        text=text,
+        title=str(title) if title is not None else None,
+        first_stage_score=score,
+        first_stage_source="given" if score is not None else None,
+    )
+
+
+def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
+    documents = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise DocumentFileError(source, number, f"is not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise DocumentFileError(source, number, "must be a JSON object with a 'content' field")
+        documents.append(_document(record, source, number, len(documents) + 1))
+    return documents
+
+
+def parse_delimited(text: str, source: str = "<table>", delimiter: str = ",") -> list[Document]:
+    """CSV/TSV with a header naming a content column; or, for TSV without a header,
+    ``id<TAB>content[<TAB>first_stage_score]`` per line."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows_with_numbers = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
+    if not rows_with_numbers:
+        return []
+    header = [c.strip().lower() for c in rows_with_numbers[0][1]]
+    if any(name in header for name in TEXT_FIELDS):
+        body = rows_with_numbers[1:]
+    elif delimiter == "\t":
+        header, body = ["id", "content", "first_stage_score"], rows_with_numbers
+    else:
+        raise DocumentFileError(
+            source, 1, f"the header must name a 'content' column (found: {', '.join(header)})"
+        )
+    documents = []
+    for number, row in body:
+        if len(row) > len(header) or len(row) < min(2, len(header)):
+            raise DocumentFileError(
+                source, number, f"has {len(row)} columns, expected {len(header)} ({', '.join(header)})"
+            )
+        record = dict(zip(header, (c.strip() for c in row)))
+        documents.append(_document(record, source, number, len(documents) + 1))
+    return documents
+
+
+def parse_text_blocks(text: str) -> list[Document]:
+    """Plain text: documents separated by blank lines; without blank lines, one per line."""
+    normalized = text.replace("\r\n", "\n").strip()
+    if not normalized:
+        return []
+    if "\n\n" in normalized:
+        chunks = [c.strip() for c in normalized.split("\n\n")]
+    else:
+        chunks = [c.strip() for c in normalized.split("\n")]
+    return [Document(doc_id=str(i), text=c) for i, c in enumerate((c for c in chunks if c), start=1)]
+
+
+def parse_documents(text: str, source: str, kind: str | None = None) -> list[Document]:
+    """Documents from ``text`` by ``kind`` ("jsonl", "csv", "tsv", "txt"), else by file suffix."""
+    kind = (kind or os.path.splitext(source)[1].lstrip(".") or "txt").lower()
+    if kind in ("jsonl", "json", "ndjson"):
+        documents = parse_jsonl(text, source)
+    elif kind == "csv":
+        documents = parse_delimited(text, source, ",")
+    elif kind in ("tsv", "tab"):
+        documents = parse_delimited(text, source, "\t")
+    elif kind in ("txt", "text", "md"):
+        documents = parse_text_blocks(text)
+    else:
+        raise DocumentFileError(source, None, f"unknown document format {kind!r}; use .jsonl, .csv, .tsv or .txt")
+    if not documents:
+        raise DocumentFileError(source, None, "holds no documents")
+    seen: set[str] = set()
+    for document in documents:
+        if document.doc_id in seen:
+            raise DocumentFileError(source, None, f"document id {document.doc_id!r} appears twice")
+        seen.add(document.doc_id)
+    return documents
+
+
+def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> list[Document]:
+    """Documents from a file on disk (see ``parse_documents``)."""
+    source = os.path.basename(os.fspath(path))
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise DocumentFileError(source, None, f"is {size // 2**20} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise DocumentFileError(source, None, f"cannot be read ({error.strerror})") from None
+    if not data.strip():
+        raise DocumentFileError(source, None, "is empty")
+    return parse_documents(decode_bytes(data, source), source, kind or os.path.splitext(source)[1].lstrip("."))
