@@ -93,20 +93,17 @@ lj AS (
   FROM judgments j JOIN runs r ON r.id = j.run_id {run_where}
   GROUP BY r.query_id, j.document_id
 )
-SELECT l.id AS label_id, l.query_id, l.doc_id, a.name AS annotator, l.score, l.rationale,
-       l.note, l.created_at, q.text AS query_text, q.source_query_id, d.text AS doc_text,
-       j.id AS judgment_id, j.run_id, j.prompt_message, j.trace, j.score AS model_score,
-       ru.instruction
+SELECT l.id AS label_id, l.query_id, l.doc_id, l.document_id, a.name AS annotator, l.score,
+       q.source_query_id, lj.jid AS judgment_id {model_score}
 FROM cur JOIN labels l ON l.id = cur.id
 JOIN annotators a ON a.id = l.annotator_id
 JOIN queries q ON q.id = l.query_id
-JOIN documents d ON d.id = l.document_id
 {lj_join} JOIN lj ON lj.query_id = l.query_id AND lj.document_id = l.document_id
-LEFT JOIN judgments j ON j.id = lj.jid
-LEFT JOIN runs ru ON ru.id = j.run_id
+{model_join}
 WHERE l.retracted = :false AND l.score IS NOT NULL
 ORDER BY l.query_id, l.doc_id, a.name
 """
+_CHUNK = 500
 
 
 def _latest_instructions(conn: Connection) -> dict[int, str]:
@@ -116,8 +113,12 @@ def _latest_instructions(conn: Connection) -> dict[int, str]:
     return dict(conn.execute(latest).all())
 
 
-def labelled_pairs(conn: Connection, flt: ExportFilter) -> Iterator[Any]:
-    """Current scored labels with their latest judgment (see the module docstring)."""
+def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
+    """Current scored labels (label_id, query_id, doc_id, document_id, annotator, score,
+    source_query_id, judgment_id) with the id of their latest judgment, in export order.
+
+    Only small columns here: sorting rows that carry prompts and documents is what makes an
+    export slow; the texts are fetched by id afterwards (``_texts``)."""
     params: dict[str, Any] = {"false": False}
     ann_where = run_where = ""
     if flt.annotator is not None:
@@ -127,12 +128,17 @@ def labelled_pairs(conn: Connection, flt: ExportFilter) -> Iterator[Any]:
         run_where = "WHERE r.id = :run"
         params["run"] = flt.run_id
     need_judgment = flt.run_id is not None or flt.min_disagreement is not None
-    sql = _PAIRS_SQL.format(ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT")
-    for row in conn.execute(text(sql), params):
-        if flt.min_disagreement is not None:
-            if row.model_score is None or abs(row.score - row.model_score) < flt.min_disagreement:
-                continue
-        yield row
+    disagree = flt.min_disagreement is not None
+    sql = _PAIRS_SQL.format(
+        ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT",
+        model_score=", jm.score AS model_score" if disagree else "",
+        model_join="JOIN judgments jm ON jm.id = lj.jid" if disagree else "",
+    )
+    rows = conn.execute(text(sql), params).all()
+    if disagree:
+        rows = [r for r in rows if r.model_score is not None
+                and abs(r.score - r.model_score) >= flt.min_disagreement]
+    return rows
 
 
 def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
@@ -140,13 +146,32 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
     flt = flt or ExportFilter()
     with store.read() as conn:
         instructions = _latest_instructions(conn)
-        for row in labelled_pairs(conn, flt):
-            user = row.prompt_message
-            if user is None:
-                instruction = row.instruction or instructions.get(row.query_id) or prompt.DEFAULT_INSTRUCTION
-                user = prompt.user_message(row.query_text, row.doc_text, instruction)
-            rationale = row.rationale if row.rationale is not None else (row.trace or "")
-            yield user, assistant_content(rationale, row.score)
+        pairs = labelled_pairs(conn, flt)
+        for i in range(0, len(pairs), _CHUNK):
+            chunk = pairs[i:i + _CHUNK]
+            labels = {r.id: r for r in conn.execute(
+                select(L.c.id, L.c.rationale).where(L.c.id.in_([p.label_id for p in chunk])))}
+            judged = {r.id: r for r in conn.execute(
+                select(J.c.id, J.c.prompt_message, J.c.trace, R.c.instruction).join(R, R.c.id == J.c.run_id)
+                .where(J.c.id.in_([p.judgment_id for p in chunk if p.judgment_id is not None])))}
+            unprompted = [p for p in chunk if p.judgment_id is None or judged[p.judgment_id].prompt_message is None]
+            queries = docs = {}
+            if unprompted:
+                queries = dict(conn.execute(select(Q.c.id, Q.c.text).where(
+                    Q.c.id.in_({p.query_id for p in unprompted}))).all())
+                docs = dict(conn.execute(select(D.c.id, D.c.text).where(
+                    D.c.id.in_({p.document_id for p in unprompted}))).all())
+            for p in chunk:
+                j = judged.get(p.judgment_id)
+                user = j.prompt_message if j is not None else None
+                if user is None:
+                    instruction = (j.instruction if j is not None else None) or instructions.get(p.query_id) \
+                        or prompt.DEFAULT_INSTRUCTION
+                    user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction)
+                rationale = labels[p.label_id].rationale
+                if rationale is None:
+                    rationale = (j.trace if j is not None else None) or ""
+                yield user, assistant_content(rationale, p.score)
 
 
 def _trec_qid(query_id: int, source_query_id: str | None) -> str:
@@ -154,14 +179,14 @@ def _trec_qid(query_id: int, source_query_id: str | None) -> str:
 
 
 def _write_sft(store: Store, path: Path, flt: ExportFilter) -> int:
+    # The line is assembled around json-encoded strings: the same JSON as json.dumps of the
+    # dict, several times faster on 100,000 long prompts.
     n = 0
-    dumps = json.dumps
+    enc = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False semantics
     with open(path, "w", encoding="utf-8") as out:
         for user, target in sft_examples(store, flt):
-            out.write(dumps({"messages": [{"role": "user", "content": user},
-                                          {"role": "assistant", "content": target}]},
-                            ensure_ascii=False))
-            out.write("\n")
+            out.write('{"messages": [{"role": "user", "content": ' + enc(user)
+                      + '}, {"role": "assistant", "content": ' + enc(target) + "}]}\n")
             n += 1
     return n
 

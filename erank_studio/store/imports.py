@@ -165,9 +165,7 @@ def import_documents(store: Store, path: str | Path, source: str | None = None,
     with store.write() as conn:
         if query_id is not None:
             store._ensure_query(conn, query_id)
-            start = store._next_position(conn, query_id)
-            for i, doc in enumerate(docs):
-                store._link(conn, query_id, doc, start + i, source or "")
+            store._link_many(conn, query_id, docs, source or "")
         else:
             for doc in docs:
                 store._document_row(conn, doc, source or "")

@@ -116,6 +116,10 @@ class JudgmentRow(Base):
     prompt_message: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (
+        # Revision 0003: covering index for "latest judgment of each document" (SFT export).
+        Index("ix_judgments_run_document", "run_id", "document_id"),
+    )
 
 
 class Annotator(Base):

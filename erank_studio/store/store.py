@@ -287,6 +287,53 @@ class Store:
             conn.execute(QD.update().where(QD.c.id == row.id).values(**values))
         return document_id
 
+    def _link_many(
+        self, conn: Connection, query_id: int, docs: list[Document], source: str = ""
+    ) -> dict[str, int]:
+        """``_link`` for a whole candidate list in a few statements: doc_id -> document row."""
+        shas = [text_sha1(d.text) for d in docs]
+        wanted = {d.doc_id for d in docs}
+
+        def known() -> dict[tuple[str, str], int]:
+            found: dict[tuple[str, str], int] = {}
+            ids = sorted(wanted)
+            for i in range(0, len(ids), 500):
+                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
+                        D.c.source == source, D.c.doc_id.in_(ids[i:i + 500]))):
+                    found[(r.doc_id, r.text_sha1)] = r.id
+            return found
+
+        rows = known()
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        for d, sha in zip(docs, shas):
+            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
+                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
+                                        "source": source, "text_sha1": sha}
+        if new:
+            conn.execute(D.insert(), list(new.values()))
+            rows = known()
+        links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
+            select(QD.c.id, QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id))}
+        position = self._next_position(conn, query_id)
+        inserts, result = [], {}
+        for d, sha in zip(docs, shas):
+            document_id = rows[(d.doc_id, sha)]
+            result[d.doc_id] = document_id
+            if d.doc_id in links:
+                values: dict[str, Any] = {"document_id": document_id}
+                if d.first_stage_score is not None:
+                    values.update(first_stage_score=d.first_stage_score, first_stage_source=d.first_stage_source)
+                conn.execute(QD.update().where(QD.c.id == links[d.doc_id][0]).values(**values))
+            else:
+                inserts.append({"query_id": query_id, "doc_id": d.doc_id, "document_id": document_id,
+                                "position": position, "first_stage_score": d.first_stage_score,
+                                "first_stage_source": d.first_stage_source})
+                links[d.doc_id] = (None, document_id)
+                position += 1
+        if inserts:
+            conn.execute(QD.insert(), inserts)
+        return result
+
     def _ensure_query(self, conn: Connection, query_id: int) -> Any:
         row = conn.execute(select(Q).where(Q.c.id == query_id)).first()
         if row is None:
@@ -299,11 +346,9 @@ class Store:
         """Add documents to a query's candidate list (without judging them)."""
         with self.write() as conn:
             self._ensure_query(conn, query_id)
-            start = self._next_position(conn, query_id)
-            n = 0
-            for n, doc in enumerate(documents, start=1):
-                self._link(conn, query_id, doc, start + n - 1, source or "")
-            return n
+            docs = list(documents)
+            self._link_many(conn, query_id, docs, source or "")
+            return len(docs)
 
     @staticmethod
     def _next_position(conn: Connection, query_id: int) -> int:
@@ -355,9 +400,7 @@ class Store:
     ) -> int:
         with self.write() as conn:
             self._ensure_query(conn, query_id)
-            start = self._next_position(conn, query_id)
-            for i, doc in enumerate(documents):
-                self._link(conn, query_id, doc, start + i)
+            self._link_many(conn, query_id, list(documents))
             gen = generation.to_dict() if isinstance(generation, GenerationSettings) else dict(generation)
             return int(
                 conn.execute(
@@ -417,13 +460,16 @@ class Store:
             prompt_message=m["prompt_message"], extra=dict(m["extra"] or {}),
         )
 
-    def _run_doc_map(self, conn: Connection, run_id: int) -> dict[str, int]:
+    def _run_doc_map(self, conn: Connection, run_id: int, doc_ids: set[str]) -> dict[str, int]:
         query_id = conn.execute(select(R.c.query_id).where(R.c.id == run_id)).scalar()
         if query_id is None:
             raise ValueError(f"no run with id {run_id}")
-        return dict(
-            conn.execute(select(QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id)).all()
-        )
+        found: dict[str, int] = {}
+        ids = sorted(doc_ids)
+        for i in range(0, len(ids), 500):
+            found.update(conn.execute(select(QD.c.doc_id, QD.c.document_id).where(
+                QD.c.query_id == query_id, QD.c.doc_id.in_(ids[i:i + 500]))).all())
+        return found
 
     def add_judgment(self, run_id: int, judgment: Judgment) -> None:
         """Store one judgment, committed before returning (for streaming)."""
@@ -433,7 +479,7 @@ class Store:
         """Store many judgments of one run in one transaction (bulk import, benchmarks)."""
         judgments = list(judgments)
         with self.write() as conn:
-            docs = self._run_doc_map(conn, run_id)
+            docs = self._run_doc_map(conn, run_id, {j.doc_id for j in judgments})
             rows = []
             for j in judgments:
                 if j.doc_id not in docs:
@@ -553,6 +599,37 @@ class Store:
         with self.write() as conn:
             return self._insert_label(conn, query_id, doc_id, annotator, score, rationale, note,
                                       document=document)
+
+    def add_labels(
+        self, labels: Iterable[tuple[int, str, str, int | None, str | None, str | None]]
+    ) -> int:
+        """Many labels ``(query_id, doc_id, annotator, score, rationale, note)`` in one
+        transaction (imports, benchmarks); the UI uses ``add_label``, one commit per label."""
+        items = list(labels)
+        now = utcnow()
+        with self.write() as conn:
+            annotators: dict[str, int] = {}
+            docs: dict[tuple[int, str], int] = {}
+            loaded: set[int] = set()
+            rows = []
+            for query_id, doc_id, annotator, score, rationale, note in items:
+                score = self.validate_score(score)
+                if score is None and not (note or rationale):
+                    raise ValueError("a label without a score needs a note or a rationale")
+                if annotator not in annotators:
+                    annotators[annotator] = self._annotator_id(conn, annotator)
+                if query_id not in loaded:
+                    loaded.add(query_id)
+                    for r in conn.execute(select(QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id)):
+                        docs[(query_id, r.doc_id)] = r.document_id
+                if (query_id, doc_id) not in docs:
+                    raise ValueError(f"document {doc_id!r} is not a candidate of query {query_id}")
+                rows.append({"query_id": query_id, "document_id": docs[(query_id, doc_id)], "doc_id": doc_id,
+                             "annotator_id": annotators[annotator], "score": score, "rationale": rationale,
+                             "note": note, "retracted": False, "action": "set", "created_at": now})
+            if rows:
+                conn.execute(L.insert(), rows)
+        return len(items)
 
     def _insert_label(
         self, conn: Connection, query_id: int, doc_id: str, annotator: str, score: int | None,

@@ -167,3 +167,10 @@ def test_bundle_round_trip_without_loss(store, tmp_path):
         again = import_bundle(fresh, tmp_path / "b.jsonl")  # importing twice adds nothing
         assert again["labels"] == again["judgments"] == again["runs"] == 0
         assert dump(fresh) == before
+
+
+def test_sft_lines_are_plain_json_dumps(store):
+    q, _, _, _ = run_judging(store)
+    store.add_label(q, "d4", "ann", 3, rationale='quotes " and \\ backslash, newline\n, unicode ✓ \u2028')
+    line = export_bytes(store, "sft-messages").decode("utf-8").split("\n")[0]
+    assert line == json.dumps(json.loads(line), ensure_ascii=False)

@@ -34,13 +34,14 @@ def _version(url: str) -> str | None:
 def test_empty_database_to_head_matches_the_models(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.sqlite'}"
     _upgrade(url, "head")
-    assert _version(url) == "0002"
+    assert _version(url) == "0003"
     engine = create_engine(url)
     insp = inspect(engine)
     assert set(insp.get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     for name, table in Base.metadata.tables.items():
         assert {c["name"] for c in insp.get_columns(name)} == {c.name for c in table.columns}, name
     assert "ix_labels_lookup" in {i["name"] for i in insp.get_indexes("labels")}
+    assert "ix_judgments_run_document" in {i["name"] for i in insp.get_indexes("judgments")}
     engine.dispose()
 
 
@@ -52,12 +53,14 @@ def test_downgrade_then_upgrade_keeps_data(tmp_path):
         store.add_label(q, "a", "ann", 7, rationale="kept")
         store.add_qrels([("1", "a", 2)], "src")
     _downgrade(url, "-1")
+    assert _version(url) == "0002"
+    _downgrade(url, "-1")
     assert _version(url) == "0001"
     engine = create_engine(url)
     assert "ix_labels_lookup" not in {i["name"] for i in inspect(engine).get_indexes("labels")}
     engine.dispose()
     _upgrade(url, "head")
-    assert _version(url) == "0002"
+    assert _version(url) == "0003"
     with Store(url) as store:
         assert store.current_labels(q)["a"].rationale == "kept"
         assert store.qrels_for(q) == {"a": 2}
@@ -70,4 +73,4 @@ def test_store_open_upgrades_an_old_database(tmp_path):
     _upgrade(url, "0001")
     with Store(url):
         pass
-    assert _version(url) == "0002"
+    assert _version(url) == "0003"
