@@ -144,3 +144,47 @@ def test_killed_batch_loses_nothing_and_judges_nothing_twice(tmp_path, tiny_mode
         if (q, j.doc_id) in kept:
             assert kept[(q, j.doc_id)] == (j.raw_output, j.rank_score)
     assert (tmp_path / "runs" / "tinyset.first_stage.run").read_text().count("\n") == 12
+
+
+def test_rerank_dataset_cli_then_evaluate_from_store(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    import json
+
+    from erank_studio.cli import main
+
+    folder = tmp_path / "mini"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(["cats purr", "the sun", "dogs bark"])))
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n{"_id": "q2", "text": "sun"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\nq2\td1\t1\n")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    args = ["rerank", "--dataset", str(folder), "--top-k", "2", "--model", str(tiny_model_dir), "--engine",
+            "transformers", "--truncate-length", "16", "--max-new-tokens", "8", "--force-answer", "--db", url,
+            "--out", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["judged"], summary["skipped"], summary["queries"]) == (4, 0, 2)
+    assert set(summary["ndcg@10"]) == {"first_stage", "model", "hybrid"}
+    name = f"user/{folder.name}"
+    assert main(["evaluate", "--dataset", name, "--db", url, "--json", "-"]) == 0
+    from_store = json.loads(capsys.readouterr().out)
+    assert from_store["systems"]["model"]["mean"] == pytest.approx(summary["ndcg@10"]["model"], abs=1e-4)
+    # The model's run file evaluated from disk gives the same figure.
+    model_run = summary["files"]["model"]
+    assert main(["evaluate", "--run", model_run, "--qrels", summary["files"]["qrels"], "--json", "-"]) == 0
+    from_files = json.loads(capsys.readouterr().out)
+    assert from_files["systems"][Path(model_run).name]["mean"] == pytest.approx(from_store["systems"]["model"]["mean"])
+    # Against human labels.
+    store = store_at(tmp_path / "db.sqlite")
+    q1 = next(q for q in store.queries() if q["source_query_id"] == "q1")
+    store.add_label(q1["id"], "d0", "ann", 9)
+    store.add_label(q1["id"], "d1", "ann", 2)
+    assert main(["evaluate", "--dataset", name, "--db", url, "--against", "labels", "--json", "-"]) == 0
+    labelled = json.loads(capsys.readouterr().out)
+    assert labelled["against"] == "labels" and labelled["queries"] == ["q1"]
+    assert labelled["agreement"]["n"] == 2
+    # Offline benchmark: a clear one-line error, exit status 2.
+    monkeypatch.setenv("ERANK_OFFLINE", "1")
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    assert main(["rerank", "--dataset", "trec-dl-2019", "--model", str(tiny_model_dir), "--db", url]) == 2
+    assert "needs the network" in capsys.readouterr().err
