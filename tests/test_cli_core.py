@@ -1,0 +1,101 @@
+"""The `prompt` and `rerank --docs` commands, as a user runs them."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from erank_studio import docfiles
+from erank_studio.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "erank_studio", *args], cwd=ROOT, capture_output=True, text=True,
+        input=stdin, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}, timeout=300,
+    )
+
+
+def test_prompt_prints_the_exact_text_and_token_count():
+    result = run_cli("prompt", "--query", "why do cats purr", "--document", "Cats purr.", "--task", "bright/biology")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<|im_start|>user\nGiven a query and a document")
+    assert "Here is the query: why do cats purr\nHere is the document: Cats purr.\n" in result.stdout
+    assert result.stdout.endswith("<|im_start|>assistant\n\n")
+    assert "tokens" in result.stderr and "bundled Qwen3 tokenizer" in result.stderr
+
+
+def test_prompt_reports_truncation():
+    result = run_cli("prompt", "--query", "q", "--document", "one two three four five", "--truncate-length", "2")
+    assert result.returncode == 0
+    assert "document truncated: kept 2 of 5 tokens" in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["prompt", "--query", " ", "--document", "d"], "--query is empty"),
+    (["prompt", "--query", "q", "--document", ""], "the document is empty"),
+    (["rerank", "--docs", "x.jsonl"], "--query is required"),
+    (["rerank", "--query", "q", "--docs", "/nonexistent/docs.jsonl"], "docs.jsonl: cannot be read"),
+    (["rerank", "--query", "q", "--docs", "x.jsonl", "--alpha", "2"], "--alpha must lie between 0 and 1"),
+])
+def test_bad_input_gets_one_clear_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_rerank_prints_one_json_line_per_document_best_first(tmp_path, tiny_model_dir):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        '{"id": "a", "content": "Cats purr.", "first_stage_score": 3}\n'
+        '{"id": "b", "content": "Stocks fell.", "first_stage_score": 1}\n'
+        '{"id": "c", "content": "<script>alert(1)</script>", "first_stage_score": 2}\n'
+    )
+    result = run_cli("rerank", "--query", "why do cats purr", "--docs", str(docs), "--model", str(tiny_model_dir),
+                     "--max-new-tokens", "3", "--force-answer")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert sorted(r["id"] for r in rows) == ["a", "b", "c"]
+    assert [r["rank_score"] for r in rows] == sorted((r["rank_score"] for r in rows), reverse=True)
+    assert all(r["hybrid_score"] is not None and r["first_stage_source"] == "given" for r in rows)
+    assert "[3/3]" in result.stderr
+
+
+def test_rerank_reads_tsv_without_header(tmp_path, tiny_model_dir, capsys):
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("x\tfirst text\t1.5\ny\tsecond text\t0.5\n")
+    assert main(["rerank", "--query", "q", "--docs", str(docs), "--model", str(tiny_model_dir),
+                 "--max-new-tokens", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["id"] for r in rows} == {"x", "y"}
+    assert all(r["status"] == "failed" and r["rank_score"] is None for r in rows)  # no forcing: honest failure
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.jsonl", b"", "empty.jsonl: is empty"),
+    ("bad.jsonl", b'{"content": "ok"}\n{"content": \n', "bad.jsonl line 2: is not valid JSON"),
+    ("noid.jsonl", b'{"text": ""}\n', "noid.jsonl line 1: needs a non-empty 'content' field"),
+    ("latin1.jsonl", b'{"content": "ok"}\n{"content": "caf\xe9"}\n', "latin1.jsonl line 2: is not UTF-8"),
+    ("cols.csv", b"id,content\n1,a\n2,b,c,d\n", "cols.csv line 3: has 4 columns"),
+    ("nohead.csv", b"1,a\n", "the header must name a 'content' column"),
+    ("score.jsonl", b'{"content": "a", "first_stage_score": "high"}\n', "score.jsonl line 1: first-stage score 'high'"),
+    ("dup.jsonl", b'{"id": 1, "content": "a"}\n{"id": 1, "content": "b"}\n', "document id '1' appears twice"),
+    ("doc.pdf", b"%PDF", "unknown document format 'pdf'"),
+])
+def test_malformed_document_files_are_refused_with_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(docfiles.DocumentFileError) as error:
+        docfiles.read_documents(path)
+    assert message in str(error.value)
+
+
+def test_text_blocks_and_bom_and_odd_encodings():
+    assert [d.text for d in docfiles.parse_text_blocks("a\nb\n\nc")] == ["a\nb", "c"]
+    assert [d.text for d in docfiles.parse_text_blocks("a\nb\nc")] == ["a", "b", "c"]
+    text = docfiles.decode_bytes("\ufeff{\"content\": \"é\"}".encode("utf-8"), "x.jsonl")
+    assert docfiles.parse_jsonl(text)[0].text == "é"
