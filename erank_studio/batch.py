@@ -63,8 +63,10 @@ def latest_judgments(store: Store, query_id: int, model: str) -> dict[str, tuple
 def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
+    # rate_noinv: always documents per second (tqdm would flip to s/doc below 1 doc/s).
     return tqdm(total=total, unit="doc", desc="judging", disable=not enabled, file=sys.stderr,
-                dynamic_ncols=True, smoothing=0.1)
+                dynamic_ncols=True, smoothing=0.1,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]")
 
 
 def rerank_dataset(
