@@ -65,7 +65,8 @@ def _safe_url(url: str) -> str:
 
 def build_app(store: Store, provider: EngineProvider | None = None, defaults: Defaults | None = None) -> gr.Blocks:
     defaults = defaults or Defaults.from_env()
-    provider = provider or EngineProvider()
+    if provider is None:
+        provider = EngineProvider(**({"batch_size": defaults.batch_size} if defaults.batch_size else {}))
     ctx = Context(store=store, provider=provider, defaults=defaults)
     provider.start(defaults.model, defaults.engine, defaults.base_url)  # load while the page opens
 

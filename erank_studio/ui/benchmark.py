@@ -59,9 +59,9 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             ds = _dataset(name)
         except (data.DatasetUnavailable, data.DatasetFormatError, ValueError, OSError) as error:
             gr.Warning(str(error))
-            return gr.skip(), gr.update(choices=[], value=None), f"⛔ {error}"
+            return gr.skip(), gr.update(choices=[], value=None), f"{error}"
         choices = _query_choices(ds)
-        note = "".join(f"\n\n⚠ {w}" for w in getattr(ds, "warnings", []) or [])
+        note = "".join(f"\n\nWarning: {w}" for w in getattr(ds, "warnings", []) or [])
         return name, gr.update(choices=choices, value=choices[0][1] if choices else None), \
             f"✓ {name}: {len(choices)} queries{note}"
 
@@ -74,7 +74,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
         except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
             gr.Warning(str(error))
-            return gr.skip(), gr.update(choices=[], value=None), f"⛔ {error}"
+            return gr.skip(), gr.update(choices=[], value=None), f"{error}"
         with _LOCK:
             _CACHE[USER_FILES] = ds
         choices = _query_choices(ds)

@@ -19,6 +19,7 @@ class Defaults:
     max_new_tokens: int = 2048
     truncate_length: int = 2048
     annotator: str = ""
+    batch_size: int | None = None  # prompts decoded together (transformers); None: the engine's default
     on_spaces: bool = False
     auth: bool = False
 
@@ -37,6 +38,7 @@ class Defaults:
             max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 2048),
             truncate_length=int(os.environ.get("ERANK_TRUNCATE_LENGTH") or 2048),
             annotator=os.environ.get("ERANK_ANNOTATOR") or "",
+            batch_size=int(os.environ["ERANK_BATCH_SIZE"]) if os.environ.get("ERANK_BATCH_SIZE") else None,
             on_spaces=bool(os.environ.get("SPACE_ID")),
             auth=bool(os.environ.get("ERANK_AUTH")),
         )

@@ -35,8 +35,9 @@ def model_arg(model: str | None) -> str | None:
 class EngineProvider:
     """Loads each (model, engine, base_url) once, in a thread; never blocks the caller."""
 
-    def __init__(self, loader: Callable[..., Engine] = load_engine) -> None:
+    def __init__(self, loader: Callable[..., Engine] = load_engine, **options: Any) -> None:
         self._loader = loader
+        self._options = options  # passed to transformers loads (e.g. batch_size)
         self._slots: dict[tuple[str, str, str], _Slot] = {}
         self._lock = threading.Lock()
 
@@ -56,7 +57,7 @@ class EngineProvider:
 
     def _load(self, key: tuple[str, str, str], slot: _Slot) -> None:
         model, engine, base_url = key
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(self._options) if engine == "transformers" else {}
         if engine == "openai" and base_url:
             options["base_url"] = base_url
         try:
@@ -80,9 +81,9 @@ class EngineProvider:
         if slot is None:
             return "model not loaded yet (it loads when you run)"
         if not slot.done.is_set():
-            return f"⏳ loading model… {time.monotonic() - slot.started:.0f} s"
+            return f"loading model… {time.monotonic() - slot.started:.0f} s"
         if slot.engine is None:
-            return f"⛔ the model could not be loaded: {slot.error}"
+            return f"the model could not be loaded: {slot.error}"
         return describe(slot.engine)
 
 
@@ -91,5 +92,5 @@ def describe(engine: Engine) -> str:
 
     text = f"✓ ready: **{md_escape(engine.model)}** on {md_escape(engine.name)}"
     if not engine.is_reranker:
-        text += " · ⚠ **not a reranker: scores are forced and mean little**"
+        text += " · Warning: **not a reranker: scores are forced and mean little**"
     return text

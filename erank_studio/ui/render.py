@@ -17,11 +17,11 @@ from ..types import STATUS_FAILED, STATUS_FORCED, Document, Judgment
 SORT_RANK = "rank_score"
 SORT_HYBRID = "hybrid"
 DISAGREEMENT_GAP = 3  # |human - model| at or above this is flagged
-SNIPPET_CHARS = 90
+SNIPPET_CHARS = 70
 
 COLUMNS = [
     "rank", "doc_id", "document", "score", "P(N)", "rank_score", "first_stage", "hybrid",
-    "out_tokens", "status", "qrel", "human", "flag",
+    "tokens", "status", "qrel", "human", "flag",
 ]
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -84,7 +84,7 @@ def results_frame(
     for position, j in enumerate(ranked(judgments, sort_by), start=1):
         doc = documents.get(j.doc_id)
         human = labels.get(j.doc_id)
-        flag = "⚑ disagree" if disagrees(j.score, human) else ""
+        flag = "disagree" if disagrees(j.score, human) else ""
         if j.doc_id == selected:
             flag = ("▶ " + flag).strip()
         rows.append({
@@ -96,7 +96,7 @@ def results_frame(
             "rank_score": _round(j.rank_score),
             "first_stage": _round(j.first_stage_score),
             "hybrid": _round(j.hybrid_score),
-            "out_tokens": j.output_tokens,
+            "tokens": j.output_tokens,
             "status": status_text(j),
             "qrel": qrels.get(j.doc_id),
             "human": human,
@@ -125,16 +125,16 @@ def callouts(j: Judgment | None, doc: Document | None) -> str:
         return "\n\n".join(lines)
     if j.document_truncation and j.document_truncation.truncated:
         t = j.document_truncation
-        lines.append(f"⚠ **document truncated**: the model read {t.kept_tokens} of {t.original_tokens} tokens")
+        lines.append(f"**Document truncated**: the model read {t.kept_tokens} of {t.original_tokens} tokens")
     if j.query_truncation and j.query_truncation.truncated:
         t = j.query_truncation
-        lines.append(f"⚠ **query truncated**: the model read {t.kept_tokens} of {t.original_tokens} tokens")
+        lines.append(f"**Query truncated**: the model read {t.kept_tokens} of {t.original_tokens} tokens")
     if j.status == STATUS_FAILED:
         detail = f" ({md_escape(j.failure_detail)})" if j.failure_detail else ""
-        lines.append(f"⛔ **parse failure: {md_escape(j.failure or 'unknown')}**{detail}: no score was given; "
+        lines.append(f"**Parse failure: {md_escape(j.failure or 'unknown')}**{detail}: no score was given; "
                      "the raw output is shown below")
     elif j.status == STATUS_FORCED:
-        lines.append(f"⚠ **forced answer**: the output had no parsable answer ({md_escape(j.failure or '')}); "
+        lines.append(f"**Forced answer**: the output had no parsable answer ({md_escape(j.failure or '')}); "
                      f"the score {j.score} was read from the model's next-token digits")
     if j.score is not None:
         p = f"{j.probability:.3f}" if j.probability is not None else "?"
@@ -148,4 +148,8 @@ def trace_text(j: Judgment | None) -> str:
     """What goes in the trace box: the whole raw output (trace and answer), never interpreted."""
     if j is None:
         return ""
-    return j.raw_output or "(the model wrote nothing)"
+    if not j.raw_output:
+        return "(the model wrote nothing)"
+    if not j.raw_output.strip():
+        return f"(the model wrote only whitespace: {len(j.raw_output)} characters)"
+    return j.raw_output

@@ -63,52 +63,52 @@ def build(ctx: Context) -> RerankUI:
     d = ctx.defaults
     view = gr.State(RunView())
     bench = gr.State(None)
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
             query = gr.Textbox(label="Query", lines=2, placeholder="What are you looking for?", elem_id="erank-query")
-            with gr.Row():
-                preset = gr.Dropdown(_preset_choices(), value="beir", label="Instruction preset (the paper's)",
-                                     scale=1, elem_id="erank-preset")
+            preset = gr.Dropdown(_preset_choices(), value="beir", label="Instruction preset (the paper's)",
+                                 elem_id="erank-preset")
             instruction = gr.Textbox(label="Instruction (editable)", value=prompt.DEFAULT_INSTRUCTION, lines=2,
                                      elem_id="erank-instruction")
+        with gr.Column(scale=1, min_width=320):
             documents = gr.Textbox(
                 label="Documents: one per line, or blocks separated by a blank line, or JSON lines "
                       '({"id", "content", "first_stage_score"})',
-                lines=8, max_lines=20, elem_id="erank-documents",
+                lines=7, max_lines=16, elem_id="erank-documents",
             )
-            upload = gr.File(label="…or upload documents (JSONL / CSV / TSV / TXT, UTF-8)",
+            upload = gr.File(label="…or upload documents (JSONL / CSV / TSV / TXT, UTF-8)", height=110,
                              file_types=list(doc_input.FILE_SUFFIXES), type="filepath", elem_id="erank-upload")
-            with gr.Accordion("Model and settings", open=False):
-                model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=True,
-                                    label="Model (hub id, 'demo', or a local folder path)", elem_id="erank-model")
-                engine = gr.Dropdown(ENGINES, value=d.engine, label="Engine", elem_id="erank-engine")
-                base_url = gr.Textbox(value=d.base_url, label="Server base URL (openai engine)",
-                                      placeholder="http://localhost:8000/v1")
-                with gr.Row():
-                    truncate_length = gr.Number(value=d.truncate_length, precision=0, minimum=16, maximum=32768,
-                                                label="truncate_length (tokens)")
-                    max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, minimum=1, maximum=8192,
-                                               label="max new tokens")
-                force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
-                                           "(always on for models that are not rerankers)")
+    with gr.Accordion("Model and settings", open=False):
+        with gr.Row():
+            model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=True, scale=2,
+                                label="Model (hub id, 'demo', or a local folder path)", elem_id="erank-model")
+            engine = gr.Dropdown(ENGINES, value=d.engine, label="Engine", elem_id="erank-engine", scale=1)
+            base_url = gr.Textbox(value=d.base_url, label="Server base URL (openai engine)", scale=2,
+                                  placeholder="http://localhost:8000/v1")
+        with gr.Row():
+            truncate_length = gr.Number(value=d.truncate_length, precision=0, minimum=16, maximum=32768,
+                                        label="truncate_length (tokens)", elem_id="erank-truncate")
+            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, minimum=1, maximum=8192,
+                                       label="max new tokens", elem_id="erank-max-new-tokens")
+            force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
+                                       "(always on for models that are not rerankers)", elem_id="erank-force")
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=2):
             model_status = gr.Markdown("model not loaded yet", elem_id="erank-model-status")
             engine_warning = gr.Markdown("", elem_id="erank-engine-warning", elem_classes=["erank-warning"])
-            with gr.Row():
-                run = gr.Button("Rerank", variant="primary", elem_id="erank-run")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="erank-cancel")
-        with gr.Column(scale=3, min_width=420):
-            progress = gr.Markdown("", elem_id="erank-progress")
-            with gr.Row():
-                sort_by = gr.Radio([render.SORT_RANK, render.SORT_HYBRID], value=render.SORT_RANK,
-                                   label="Rank by", elem_id="erank-sort")
-                alpha = gr.Slider(0.0, 1.0, value=scoring.DEFAULT_ALPHA, step=0.05,
-                                  label="alpha (hybrid: weight of the first stage)", elem_id="erank-alpha")
-            table = gr.Dataframe(
-                value=render.results_frame([], {}), interactive=False, wrap=True, max_height=520,
-                label="Results (click a row to open its trace)", elem_id="erank-results",
-                column_widths=["5%", "8%", "27%", "6%", "6%", "7%", "7%", "7%", "6%", "8%", "5%", "6%", "7%"],
-            )
-            saved_runs = gr.Dropdown([], value=None, label="Open a saved run", elem_id="erank-saved-runs")
+        run = gr.Button("Rerank", variant="primary", elem_id="erank-run", scale=1)
+        cancel = gr.Button("Cancel", variant="stop", elem_id="erank-cancel", scale=1)
+    with gr.Row(equal_height=True):
+        progress = gr.Markdown("", elem_id="erank-progress")
+        sort_by = gr.Radio([render.SORT_RANK, render.SORT_HYBRID], value=render.SORT_RANK,
+                           label="Rank by", elem_id="erank-sort")
+        alpha = gr.Slider(0.0, 1.0, value=scoring.DEFAULT_ALPHA, step=0.05,
+                          label="alpha (hybrid: weight of the first stage)", elem_id="erank-alpha")
+        saved_runs = gr.Dropdown([], value=None, label="Open a saved run", elem_id="erank-saved-runs")
+    table = gr.Dataframe(
+        value=render.results_frame([], {}), interactive=False, wrap=True, max_height=480,
+        label="Results (click a row to open its trace)", elem_id="erank-results",
+    )
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
             detail = gr.Markdown(render.callouts(None, None), elem_id="erank-detail")
@@ -146,7 +146,7 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
         if mine is not None:
             callout += f"\n\nyour label: **{mine.score if mine.score is not None else '—'}**"
             if render.disagrees(j.score if j else None, mine.score):
-                callout += " · ⚑ **disagrees with the model**"
+                callout += " · **disagrees with the model**"
     rationale = (mine.rationale if mine and mine.rationale else (j.trace if j and j.trace else "")) or ""
     note = (mine.note if mine and mine.note else "") or ""
     return (view, table, callout, doc.text if doc else "", render.trace_text(j), rationale, note,
@@ -165,10 +165,10 @@ def _settings_from(max_new_tokens: Any, force: bool, engine: Any) -> GenerationS
 def warning_text(engine: Any) -> str:
     parts = []
     if engine is not None and not engine.is_reranker:
-        parts.append("⚠ **This model is not a reranker.** It ignores ERank's format; its scores are forced "
+        parts.append("Warning: **This model is not a reranker.** It ignores ERank's format; its scores are forced "
                      "from next-token digits and mean little.")
     if engine is not None and engine.warning:
-        parts.append("⚠ " + render.md_escape(engine.warning))
+        parts.append("Warning: " + render.md_escape(engine.warning))
     return "\n\n".join(parts)
 
 
@@ -202,7 +202,7 @@ def make_run_handler(ctx: Context):
                 yield (gr.skip(),) * 8 + ("cancelled while the model was loading", gr.skip(), gr.skip())
                 return
             if engine is None:
-                yield (gr.skip(),) * 8 + (f"⏳ loading model… {waited:.0f} s (runs start once it is ready)",
+                yield (gr.skip(),) * 8 + (f"loading model… {waited:.0f} s (runs start once it is ready)",
                                           ctx.provider.status(model, engine_name, base_url), gr.skip())
         settings = _settings_from(max_new_tokens, force, engine)
         bench_info = bench if isinstance(bench, Benchmark) else None
@@ -231,7 +231,7 @@ def make_run_handler(ctx: Context):
         summary = render.progress_text(len(view.judgments), n, time.monotonic() - started, state)
         summary += f" · run #{view.run_id}"
         if failed:
-            summary += f" · ⛔ {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
+            summary += f" · {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
         yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
 
     return run_rerank

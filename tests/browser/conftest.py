@@ -1,0 +1,80 @@
+"""The app running as a subprocess on loopback, with a tiny Qwen3 and a fresh SQLite store."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class RunningApp:
+    url: str
+    db_url: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    db_url = f"sqlite:///{folder}/t.sqlite"
+    log = folder / "app.log"
+    env = {
+        **os.environ,
+        "ERANK_DB_URL": db_url,
+        "ERANK_MODEL": str(tiny_model_dir),
+        "ERANK_ENGINE": "transformers",
+        "ERANK_MAX_NEW_TOKENS": "8",
+        "ERANK_BATCH_SIZE": "1",  # one document at a time: rows visibly arrive one by one
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ERANK_AUTH": "",
+    }
+    handle = open(log, "w")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=str(folder), env=env, stdout=handle, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() - started > START_TIMEOUT_S:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        startup_s = time.monotonic() - started
+        assert startup_s < 30, f"the app took {startup_s:.1f} s to start (limit 30 s)"
+        yield RunningApp(url=url, db_url=db_url, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        handle.close()
