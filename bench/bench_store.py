@@ -7,6 +7,7 @@ The database is a fresh SQLite file in a temporary folder unless --db is given."
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -60,30 +61,32 @@ def main() -> int:
     parser.add_argument("--judgments", type=int, default=10_000)
     parser.add_argument("--db", default=None)
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine inflates wall time)")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(args.db or f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
         t = time.perf_counter()
         setup(store, args.labels)
         print(f"setup: {args.labels} labels and judgments in {time.perf_counter() - t:.1f} s")
 
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         n = export(store, "sft-messages", Path(tmp) / "sft.jsonl", ExportFilter())
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         size = (Path(tmp) / "sft.jsonl").stat().st_size / 1e6
-        print(f"export SFT JSONL: {n} labels in {seconds:.2f} s = {n / seconds:,.0f} rows/s ({size:.0f} MB)"
-              f"  [target <= 5 s] {'OK' if seconds <= 5 else 'SLOW'}")
+        print(f"export SFT JSONL: {n} labels in {seconds:.2f} s = {n / seconds:,.0f} rows/s ({size:.0f} MB; "
+              f"{cpu:.2f} s CPU)  [target <= 5 s] {'OK' if seconds <= 5 else 'SLOW'}")
 
         qid = store.upsert_query("insert benchmark query")
         docs = [Document(f"ins{i}", text(i, 150), first_stage_score=float(i)) for i in range(args.judgments)]
         run = store.start_run(qid, docs, model="bench/model", engine="none", instruction=prompt.DEFAULT_INSTRUCTION,
                               truncate_length=2048, generation=GenerationSettings(), alpha=0.2)
         js = [judgment(d, i, "insert benchmark query") for i, d in enumerate(docs)]
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(js), 1000):
             store.add_judgments(run, js[i:i + 1000])
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         rate = len(js) / seconds
         print(f"insert judgments (batches of 1000): {len(js)} rows in {seconds:.2f} s = {rate:,.0f} rows/s"
+              f" ({cpu:.2f} s CPU)"
               f"  [target >= 5,000 rows/s] {'OK' if rate >= 5000 else 'SLOW'}")
 
         sample = js[:500]

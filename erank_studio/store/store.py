@@ -413,7 +413,8 @@ class Store:
             )
 
     @staticmethod
-    def _judgment_values(judgment: Judgment, run_id: int, document_id: int) -> dict[str, Any]:
+    def _judgment_values(judgment: Judgment, run_id: int, document_id: int,
+                         now: datetime | None = None) -> dict[str, Any]:
         qt, dt = judgment.query_truncation, judgment.document_truncation
         return {
             "run_id": run_id,
@@ -440,7 +441,7 @@ class Store:
             "document_tokens_kept": dt.kept_tokens if dt else None,
             "prompt_message": judgment.prompt_message,
             "extra": judgment.extra or {},
-            "created_at": utcnow(),
+            "created_at": now or utcnow(),
         }
 
     @staticmethod
@@ -481,10 +482,11 @@ class Store:
         with self.write() as conn:
             docs = self._run_doc_map(conn, run_id, {j.doc_id for j in judgments})
             rows = []
+            now = utcnow()
             for j in judgments:
                 if j.doc_id not in docs:
                     raise ValueError(f"document {j.doc_id!r} is not among run {run_id}'s documents")
-                rows.append(self._judgment_values(j, run_id, docs[j.doc_id]))
+                rows.append(self._judgment_values(j, run_id, docs[j.doc_id], now))
             if rows:
                 conn.execute(J.insert(), rows)
             return len(rows)
