@@ -1,9 +1,38 @@
 """The label store: SQLAlchemy schema, the Store facade, exports and imports.
 
+- ``Store`` (store.py): queries, documents, runs, judgments, append-only labels, qrels.
+- ``exports`` (exports.py): ``export(store, fmt, path, ExportFilter(...))`` and friends.
+- ``imports`` (imports.py): ``import_file(store, fmt, path, source=..., query_id=...)``.
+- ``trec`` (trec.py): strict TREC readers ``read_qrels`` / ``read_run`` and writers.
+
 Never imports gradio or torch."""
 from __future__ import annotations
+
+from typing import Any
 
 from .errors import FileFormatError
 from .store import DEFAULT_URL, LabelRow, RunRow, Store, default_url, migrate
 
-__all__ = ["Store", "LabelRow", "RunRow", "FileFormatError", "DEFAULT_URL", "default_url", "migrate"]
+__all__ = [
+    "Store", "LabelRow", "RunRow", "FileFormatError", "DEFAULT_URL", "default_url", "migrate",
+    "ExportFilter", "export", "export_bytes", "export_to_tempfile", "EXPORT_FORMATS", "import_file",
+]
+
+_LAZY = {
+    "ExportFilter": ("exports", "ExportFilter"),
+    "export": ("exports", "export"),
+    "export_bytes": ("exports", "export_bytes"),
+    "export_to_tempfile": ("exports", "export_to_tempfile"),
+    "EXPORT_FORMATS": ("exports", "FORMATS"),
+    "import_file": ("imports", "import_file"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Exports and imports load ir_measures (and pandas for tables) only when asked for.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(name)

@@ -45,3 +45,33 @@ def test_eight_processes_writing_labels_at_once(tmp_path):
             for d in range(20):
                 notes.update(r.note for r in store.label_history(query_id, f"d{d}", f"annotator-{w}"))
         assert notes == {f"{w}:{i}" for w in range(PROCESSES) for i in range(LABELS_EACH)}
+
+
+def _open_and_write(url: str, worker: int, errors) -> None:
+    try:
+        store = Store(url)
+        query_id = store.upsert_query("created by whoever comes first")
+        store.add_documents(query_id, [Document(f"d{i}", f"text {i}") for i in range(5)])
+        for i in range(20):
+            store.add_label(query_id, f"d{i % 5}", f"w{worker}", i % 11)
+        store.close()
+    except BaseException:  # noqa: BLE001
+        errors.put(traceback.format_exc())
+
+
+def test_processes_creating_a_fresh_database_at_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    procs = [ctx.Process(target=_open_and_write, args=(url, w, errors)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    problems = []
+    while not errors.empty():
+        problems.append(errors.get())
+    assert not problems, problems[0]
+    with Store(url) as store:
+        assert store.count_labels() == 80
+        assert len(store.queries()) == 1
