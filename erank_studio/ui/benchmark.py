@@ -50,7 +50,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     info = gr.Markdown("", elem_id="erank-bench-info")
     with gr.Row():
         query = gr.Dropdown([], label="Query", scale=4, elem_id="erank-bench-query")
-        top_k = gr.Number(value=20, precision=0, minimum=1, maximum=1000, label="candidates (top k)", scale=1)
+        top_k = gr.Number(value=20, precision=0, minimum=1, maximum=1000, label="candidates (top k)", scale=1, elem_id="erank-bench-topk")
     load_btn = gr.Button("Load into Rerank", variant="primary", elem_id="erank-bench-load")
     current = gr.State(None)  # the name of the open dataset
 
@@ -66,6 +66,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             f"✓ {name}: {len(choices)} queries{note}"
 
     open_btn.click(open_dataset, dataset, [current, query, info], api_visibility="private")
+    dataset.input(open_dataset, dataset, [current, query, info], api_visibility="private")
 
     def open_files(paths):
         if not paths:

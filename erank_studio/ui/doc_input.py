@@ -11,6 +11,7 @@ is shown per judgment.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ def parse_text(text: str | None) -> list[Document]:
     if not text.strip():
         raise DocumentInputError("no documents: type at least one, or upload a file")
     kind = "jsonl" if text.lstrip().startswith("{") else "txt"
+    if kind == "txt":  # a line of spaces separates blocks like an empty one
+        text = re.sub(r"(?m)^[ \t]+$", "", text)
     try:
         docs = docfiles.parse_documents(text, "the documents box" if kind == "txt" else "documents box", kind)
     except docfiles.DocumentFileError as error:

@@ -18,6 +18,7 @@ SORT_RANK = "rank_score"
 SORT_HYBRID = "hybrid"
 DISAGREEMENT_GAP = 3  # |human - model| at or above this is flagged
 SNIPPET_CHARS = 70
+COLUMN_WIDTHS = ["4%", "11%", "25%", "5%", "6%", "7%", "7%", "6%", "5%", "10%", "4%", "5%", "5%"]
 
 COLUMNS = [
     "rank", "doc_id", "document", "score", "P(N)", "rank_score", "first_stage", "hybrid",
@@ -117,7 +118,7 @@ def callouts(j: Judgment | None, doc: Document | None) -> str:
     """Markdown (escaped) naming what a person must know about a judgment: truncation, failure."""
     if doc is None:
         return "Select a row to see the document and the model's reasoning."
-    lines = [f"**Document `{md_escape(doc.doc_id)}`**"
+    lines = [f"**Document {md_escape(doc.doc_id)}**"
              + (f" · first-stage score {doc.first_stage_score:.3f} ({md_escape(doc.first_stage_source or 'given')})"
                 if doc.first_stage_score is not None else "")]
     if j is None:

@@ -108,6 +108,7 @@ def build(ctx: Context) -> RerankUI:
     table = gr.Dataframe(
         value=render.results_frame([], {}), interactive=False, wrap=True, max_height=480,
         label="Results (click a row to open its trace)", elem_id="erank-results",
+        column_widths=render.COLUMN_WIDTHS,
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):

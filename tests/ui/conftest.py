@@ -1,0 +1,55 @@
+"""A fake engine (counts its calls) and a fresh store for the UI's unit tests."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from erank_studio.engines.base import FINISH_CANCELLED, FINISH_STOP, Generation
+
+
+class FakeEngine:
+    """Scores document i with (i * 3) % 11 at probability 0.5; cancels between documents."""
+
+    name = "fake"
+    model = "fake-model"
+    tokenizer = None
+    is_reranker = True
+    warning = None
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.prompts_seen = 0
+
+    def generate(self, prompts, settings, cancel=None):
+        self.calls += 1
+        for index, _prompt in enumerate(prompts):
+            self.prompts_seen += 1
+            if cancel is not None and cancel.cancelled:
+                yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
+                continue
+            score = (index * 3) % 11
+            pieces = ["<think>because</think><answer>", str(score), "</answer>"]
+            yield Generation(index=index, text="".join(pieces), pieces=pieces,
+                             logprobs=[0.0, math.log(0.5), 0.0], finish_reason=FINISH_STOP,
+                             prompt_tokens=10, output_tokens=3)
+
+    def force_scores(self, prompt, partial_output):
+        return None
+
+    def describe(self):
+        return {"model": self.model, "engine": self.name}
+
+
+@pytest.fixture
+def fake_engine():
+    return FakeEngine()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from erank_studio.store import Store
+
+    s = Store(f"sqlite:///{tmp_path}/ui.sqlite")
+    yield s
+    s.close()
