@@ -89,6 +89,15 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.goto(running_app.url)
     page.wait_for_selector("#erank-query textarea")
 
+    # -- bad input gets a message, not a traceback ----------------------------------------------
+    page.click("#erank-run")
+    page.get_by_text("Type a query first.").first.wait_for()
+    _fill(page, "erank-query", QUERY)
+    _fill(page, "erank-documents", '{"id": "a", "content": "x"}\n{broken')
+    page.click("#erank-run")
+    page.get_by_text(re.compile(r"line 2: is not valid JSON")).first.wait_for()
+    assert "Traceback" not in page.content()
+
     # -- run: five documents, streamed ------------------------------------------------------
     _fill(page, "erank-annotator", "alice")
     _fill(page, "erank-query", QUERY)
@@ -181,10 +190,16 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.click("#erank-bench-open")
     _wait_text(page, "#erank-bench-info", "queries")
     _shot(page, "6-benchmark")
+    _fill(page, "erank-bench-topk", "4")
     page.click("#erank-bench-load")
     page.wait_for_function("document.querySelector('#erank-query textarea').value.length > 0 && "
                            "document.querySelector('#erank-query textarea').value !== " + json.dumps(QUERY))
     assert page.locator("#erank-documents textarea").input_value().startswith('{"id"')
+    page.click("#erank-run")
+    _wait_text(page, "#erank-progress", r"done: 4 of 4 documents")
+    qrel_cells = [_cell(page, r, 10).inner_text().strip() for r in range(4)]
+    assert any(c.isdigit() for c in qrel_cells), f"no qrels shown beside the scores: {qrel_cells}"
+    _shot(page, "7-benchmark-run")
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()
     if os.environ.get("ERANK_KEEP_APP_LOG"):
