@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,6 +33,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 PROBE_TIMEOUT_S = 5.0
 FORCE_TOP_LOGPROBS = 20  # the most OpenAI's API (and vLLM's default max_logprobs) allows
 _CANCEL_POLL_S = 0.1
+_SPECIAL_LOOKING = re.compile(r"^(<\|[^<>]*\|>|</?s>|<eos>|<end_of_turn>)$")
 
 
 class ServerUnavailable(EngineUnavailable):
@@ -110,6 +112,9 @@ class OpenAIEngine:
         notes = [w for w in (warning, problem) if w]
         self.warning = " ".join(notes) if notes else None
         self._digits = digit_token_ids(self.tokenizer) if self.tokenizer is not None else None
+        self._exact_forcing = True  # until the server refuses vLLM's logprob_token_ids
+        special = getattr(self.tokenizer, "all_special_tokens", None) if self.tokenizer is not None else None
+        self._special_tokens = set(special or [])
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -191,11 +196,14 @@ class OpenAIEngine:
         latency = time.perf_counter() - started
         try:
             choice = response.choices[0]
-            content = (choice.logprobs.content or []) if choice.logprobs is not None else []
+            content = list(choice.logprobs.content or []) if choice.logprobs is not None else []
+            text = choice.message.content or ""
+            if choice.finish_reason == "stop" and content and self._is_stop_token(content[-1].token, text):
+                content.pop()  # vLLM lists the EOS that ended the output; it is not in the text
             usage = response.usage
             return Generation(
                 index=index,
-                text=choice.message.content or "",
+                text=text,
                 pieces=[entry.token for entry in content],
                 logprobs=[float(entry.logprob) for entry in content],
                 finish_reason=FINISH_LENGTH if choice.finish_reason == "length" else FINISH_STOP,
@@ -208,6 +216,13 @@ class OpenAIEngine:
                 index=index, text="", finish_reason=FINISH_ERROR, latency_s=latency,
                 error=f"the server at {self.base_url} sent a response without the expected fields ({error})",
             )
+
+    def _is_stop_token(self, token: str, text: str) -> bool:
+        if text.endswith(token):
+            return False
+        if self._special_tokens:
+            return token in self._special_tokens
+        return bool(_SPECIAL_LOOKING.match(token))
 
     def generate(
         self,
@@ -241,15 +256,29 @@ class OpenAIEngine:
     # -- answer forcing ---------------------------------------------------------------------
 
     def _next_token_digits(self, token_ids: list[int]) -> dict[str, float]:
-        """Probabilities of the digit tokens after ``token_ids`` (the top 20 the server returns;
-        a digit outside them counts as 0)."""
-        response = self.client.completions.create(
+        """Probabilities of the digit tokens after ``token_ids``. Exact where the server takes
+        vLLM's ``logprob_token_ids``; otherwise from the top 20 it returns (a digit outside them
+        counts as 0)."""
+        import openai
+
+        assert self._digits is not None
+        request: dict[str, Any] = dict(
             model=self.model,
             prompt=token_ids,  # token ids, so the server neither re-tokenizes nor re-templates
             max_tokens=1,
             temperature=0.0,
             logprobs=FORCE_TOP_LOGPROBS,
         )
+        response = None
+        if self._exact_forcing:
+            try:
+                response = self.client.completions.create(
+                    **request, extra_body={"logprob_token_ids": list(self._digits.values())}
+                )
+            except openai.BadRequestError:  # not vLLM: ask for the top 20 from now on
+                self._exact_forcing = False
+        if response is None:
+            response = self.client.completions.create(**request)
         top = response.choices[0].logprobs.top_logprobs[0] or {}
         return {d: math.exp(top[d]) for d in DIGITS if d in top}
 

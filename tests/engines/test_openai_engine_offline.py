@@ -35,6 +35,7 @@ class FakeState:
         self.max_in_flight = 0
         self.calls: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []
+        self.refuse_logprob_token_ids = False  # act like a server that is not vLLM
 
 
 def _answer(score: str) -> tuple[list[str], list[float]]:
@@ -107,9 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             "choices": [{
                 "index": 0, "finish_reason": finish,
                 "message": {"role": "assistant", "content": "".join(pieces)},
+                # like vLLM, the EOS that ended the output is listed, though not in the content
                 "logprobs": {"content": [
                     {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
-                    for t, lp in zip(pieces, logprobs)
+                    for t, lp in zip(pieces + (["<|im_end|>"] if finish == "stop" else []), logprobs + [-0.01])
                 ]},
             }],
             "usage": {"prompt_tokens": 100 + len(document), "completion_tokens": len(pieces) + 1,
@@ -118,6 +120,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _completion(self, body: dict[str, Any]) -> None:
         ids = body["prompt"]
+        if "logprob_token_ids" in body and self.state.refuse_logprob_token_ids:
+            self._send(400, {"error": {"message": "unknown field logprob_token_ids", "type": "invalid_request_error"}})
+            return
         assert isinstance(ids, list) and all(isinstance(i, int) for i in ids), "token ids expected"
         # after "...<answer>": P("3")=0.5, P("1")=0.3; after "...<answer>1": P("0")=0.25
         top = {"0": math.log(0.25), "</": math.log(0.7)} if ids[-1] == self.state.one_id else {
@@ -322,6 +327,12 @@ def test_force_scores_through_the_completions_endpoint(server, qwen_tokenizer) -
     expected = engine.tokenizer(prompt.text + "<think> unfinished</think><answer>", add_special_tokens=False)["input_ids"]
     assert first["prompt"] == expected and second["prompt"] == expected + [state.one_id]
     assert first["max_tokens"] == 1 and first["logprobs"] == 20
+    digit_ids = [engine.tokenizer(str(d), add_special_tokens=False)["input_ids"][0] for d in range(10)]
+    assert first["logprob_token_ids"] == digit_ids  # vLLM's exact digit logprobs asked for
+    # a server that refuses that field: the top 20 instead, and no more asking
+    state.refuse_logprob_token_ids = True
+    assert engine.force_scores(prompt, "<think> unfinished") == pytest.approx(distribution)
+    assert engine._exact_forcing is False and "logprob_token_ids" not in state.requests[-1]
     # and the pipeline uses it for a parse failure when forcing is on
     judged = list(judge_module.judge(engine, "q", [Document("d", "LONG", first_stage_score=0.0)],
                                      DEFAULT_INSTRUCTION, settings=GenerationSettings(force_answer=True)))
