@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable
 
+from .errors import FileFormatError
 from .types import Document
 
 TEXT_FIELDS = ("content", "text", "contents")
@@ -20,11 +21,8 @@ SCORE_FIELDS = ("first_stage_score", "score")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
-class DocumentFileError(ValueError):
-    def __init__(self, source: str, line: int | None, problem: str) -> None:
-        where = f"{source} line {line}" if line else source
-        super().__init__(f"{where}: {problem}")
-        self.source, self.line, self.problem = source, line, problem
+class DocumentFileError(FileFormatError):
+    """A document file or box that cannot be read (file, line, what is wrong)."""
 
 
 def decode_bytes(data: bytes, source: str) -> str:
@@ -70,17 +68,26 @@ def _document(record: dict, source: str, line: int, position: int) -> Document:
     )
 
 
-def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
-    documents = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+def jsonl_records(lines: Iterable[str], source: str, error: type[FileFormatError] = FileFormatError) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; ``error`` names the file and line of the
+    first line that is not a JSON object."""
+    records = []
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise DocumentFileError(source, number, f"is not valid JSON ({error.msg})") from None
+        except json.JSONDecodeError as problem:
+            raise error(source, number, f"is not valid JSON ({problem.msg}, column {problem.colno})") from None
         if not isinstance(record, dict):
-            raise DocumentFileError(source, number, "must be a JSON object with a 'content' field")
+            raise error(source, number, f"must be a JSON object, not {type(record).__name__}")
+        records.append((number, record))
+    return records
+
+
+def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
+    documents = []
+    for number, record in jsonl_records(text.splitlines(), source, DocumentFileError):
         documents.append(_document(record, source, number, len(documents) + 1))
     return documents
 

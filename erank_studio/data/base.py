@@ -2,6 +2,8 @@
 first-stage scores, qrels."""
 from __future__ import annotations
 
+from ..errors import FileFormatError
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,15 +19,8 @@ class DatasetUnavailable(RuntimeError):
     """The dataset cannot be loaded here (typically: it needs the network); the message says why."""
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(FileFormatError):
     """A malformed user file. ``str(error)`` names the file and, where known, the line."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.reason = message
-        where = f"{self.path} line {line}" if line else self.path
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..store import trec
-from ..store.errors import FileFormatError
+from ..docfiles import jsonl_records
+from ..errors import FileFormatError
 from .base import Dataset, DatasetFormatError, Query, make_dataset, ranked_run
 
 PathLike = str | os.PathLike[str]
@@ -32,17 +32,7 @@ def _lines(path: Path) -> list[str]:
 
 
 def _json_rows(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    for number, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DatasetFormatError(str(path), number, f"not valid JSON ({error.msg})") from None
-        if not isinstance(row, dict):
-            raise DatasetFormatError(str(path), number, "each line must be a JSON object")
-        rows.append((number, row))
+    rows = jsonl_records(_lines(path), str(path), DatasetFormatError)
     if not rows:
         raise DatasetFormatError(str(path), None, "file is empty")
     return rows

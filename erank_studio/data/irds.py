@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from pathlib import Path
 
+from .. import network
 from ..prompt import instruction_for
 from .base import Dataset, DatasetInfo, DatasetUnavailable, Query, make_dataset
 
 log = logging.getLogger(__name__)
-PROBE_TIMEOUT_S = 3.0
 
 BRIGHT_TASKS = [
     "biology", "earth-science", "economics", "psychology", "robotics", "stackoverflow",
@@ -74,21 +73,6 @@ def irds_id(name: str) -> str | None:
     return None
 
 
-def offline_forced() -> bool:
-    return any(
-        os.environ.get(var, "").lower() in ("1", "true", "yes")
-        for var in ("ERANK_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    )
-
-
-def host_reachable(host: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _cached(irds_name: str) -> bool:
     """Whether ir_datasets' home already holds files for this family (then try it offline)."""
     home = Path(os.environ.get("IR_DATASETS_HOME") or Path.home() / ".ir_datasets")
@@ -102,11 +86,11 @@ def check_available(name: str, irds_name: str) -> None:
     if _cached(irds_name):
         return
     why = None
-    if offline_forced():
+    if network.offline_forced():
         why = "offline mode is on (ERANK_OFFLINE / HF_HUB_OFFLINE)"
     else:
         hosts = HOSTS.get(family, [])
-        down = [h for h in hosts if not host_reachable(h)]
+        down = [h for h in hosts if not network.host_reachable(h)]
         if down:
             why = f"{', '.join(down)} cannot be reached"
     if why:

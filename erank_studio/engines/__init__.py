@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from typing import Any
 
+from ..network import host_reachable, offline_forced
 from ..models import DEFAULT_MODEL, DEMO_GGUF, DEMO_MODEL, DEMO_WARNING, demo_model_folder
 from .base import CancelToken, Engine, Generation
 
 log = logging.getLogger(__name__)
 
 ENGINES = ["auto", "transformers", "vllm", "openai"]
-HUB_PROBE_TIMEOUT_S = 3.0
 
 __all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable"]
 
@@ -35,14 +34,10 @@ def _cuda_available() -> bool:
 
 
 def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if offline_forced():
         return False
     host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("//")[-1].split("/")[0]
-    try:
-        with socket.create_connection((host, 443), timeout=HUB_PROBE_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
+    return host_reachable(host)
 
 
 def _cached_locally(model: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import FileFormatError
+from ..errors import FileFormatError
 from .store import DEFAULT_URL, LabelRow, RunRow, Store, default_url, migrate
 
 __all__ = [

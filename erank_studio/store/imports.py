@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
 from ..types import Document
 from . import trec
-from .errors import FileFormatError
+from ..docfiles import jsonl_records
+from ..errors import FileFormatError
 from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
 from .store import D, J, L, Q, QD, R, Store, text_sha1
 
@@ -62,17 +62,7 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
         if not out:
             raise FileFormatError(str(path), None, "no rows after the header")
         return out
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise FileFormatError(str(path), number, f"not valid JSON: {error.msg} (column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise FileFormatError(str(path), number, f"expected a JSON object, got {type(record).__name__}")
-        out.append((number, record))
-    return out
+    return jsonl_records(lines, str(path))
 
 
 def _float(value: Any, path: Path, line: int, name: str) -> float | None:

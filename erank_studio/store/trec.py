@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ir_measures
 
-from .errors import FileFormatError
+from ..errors import FileFormatError
 
 QREL_COLUMNS = "qid iter docid relevance"
 RUN_COLUMNS = "qid Q0 docid rank score tag"

@@ -46,7 +46,7 @@ def test_unreachable_host_fails_fast(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     probed = []
-    monkeypatch.setattr(irds, "host_reachable", lambda host, timeout=3.0: probed.append(host) or False)
+    monkeypatch.setattr(irds.network, "host_reachable", lambda host, timeout=3.0: probed.append(host) or False)
     with pytest.raises(DatasetUnavailable, match="cannot be reached"):
         load_dataset("beir/nfcorpus")
     assert probed == ["public.ukp.informatik.tu-darmstadt.de"]

@@ -70,7 +70,7 @@ MALFORMED = [
     ("run", "runs.txt", "q1 Q0 a 1 9.5 bm25\nq1 Q0 b 2 1.5 bm25\nq1 Q0 b 3\n", "runs.txt line 3: expected 6 columns 'qid Q0 docid rank score tag', got 4"),
     ("run", "score.run", "q1 Q0 a 1 nan? bm25\n", "score.run line 1: score must be a number"),
     ("run", "unknown.run", "q1 Q0 a 1 9.5 bm25\nq9 Q0 a 1 9.5 bm25\n", "unknown.run line 2: unknown query 'q9'"),
-    ("documents", "docs.jsonl", '{"_id": "x", "text": "ok"}\n{"_id": "y", "text": \n', "docs.jsonl line 2: not valid JSON"),
+    ("documents", "docs.jsonl", '{"_id": "x", "text": "ok"}\n{"_id": "y", "text": \n', "docs.jsonl line 2: is not valid JSON"),
     ("documents", "notext.jsonl", '{"_id": "x", "text": "ok"}\n{"_id": "y"}\n', "notext.jsonl line 2: missing document text"),
     ("documents", "cols.csv", "id,body_text\n1,hello\n", "cols.csv line 1: missing column 'text'"),
     ("documents", "ragged.csv", "doc_id,text\n1,hello\n2,hi,extra\n", "ragged.csv line 3: expected 2 columns"),

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from erank_studio.store import LabelRow, Store
-from erank_studio.types import Document, GenerationSettings, Judgment, Truncation
+from erank_studio.types import Document, GenerationSettings, Judgment
 
-from .conftest import INSTRUCTION, run_judging
+from .conftest import run_judging
 
 
 def test_default_url_resolves_under_repo_db(monkeypatch):

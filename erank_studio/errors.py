@@ -1,10 +1,10 @@
-"""The store's input error: which file, which line, what is wrong."""
+"""The one error for malformed input files: which file, which line, what is wrong."""
 from __future__ import annotations
 
 
 class FileFormatError(ValueError):
     """A malformed input file. ``str(error)`` reads like ``runs.txt line 7: expected 6 columns
-    'qid Q0 docid rank score tag', got 4``; nothing was written to the database."""
+    'qid Q0 docid rank score tag', got 4``; whoever raised it has written nothing."""
 
     def __init__(self, path: str, line: int | None, message: str) -> None:
         self.path = str(path)
