@@ -30,11 +30,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 def md_escape(text: object) -> str:
     """Text safe inside gr.Markdown: HTML-escaped, then Markdown punctuation backslashed."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    # quote=False: Gradio's Markdown shows "&#x27;" literally, and quotes are harmless in text.
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def html_escape(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(str(text), quote=False)
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -165,7 +165,7 @@ def _settings_from(max_new_tokens: Any, force: bool, engine: Any) -> GenerationS
 
 def warning_text(engine: Any) -> str:
     parts = []
-    if engine is not None and not engine.is_reranker:
+    if engine is not None and not engine.is_reranker and not engine.warning:
         parts.append("Warning: **This model is not a reranker.** It ignores ERank's format; its scores are forced "
                      "from next-token digits and mean little.")
     if engine is not None and engine.warning:
@@ -260,13 +260,16 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
         run_event.then(after_run, [ui.view, saved_state], [ui.saved_runs, saved_state], api_visibility="private")
 
-    def on_cancel(request: gr.Request):
-        ctx.cancel(getattr(request, "session_hash", None) or "api")
-        return "cancelling… (what is done is kept)"
+    def on_cancel(request: gr.Request) -> None:
+        # No output: the run's own last update ("cancelled: k of n") must not be overwritten.
+        if not ctx.cancel(getattr(request, "session_hash", None) or "api"):
+            gr.Info("Nothing is running.")
 
-    # The token stops the engine between decoding steps; ``cancels`` closes the event, whose
-    # generator then marks the run cancelled (session.stream_judgments' finally).
-    ui.cancel.click(on_cancel, None, ui.progress, cancels=[run_event], api_visibility="private", queue=False)
+    # The token stops the engine between decoding steps; the run's generator then ends by itself,
+    # marks the run cancelled and shows "cancelled: k of n" with every finished row kept. (Gradio's
+    # ``cancels=`` would close the generator before that last update; session.stream_judgments
+    # still marks the run cancelled if a closed connection closes it.)
+    ui.cancel.click(on_cancel, None, None, api_visibility="private", queue=False)
 
     def on_rehybrid(view: RunView, alpha, annotator, sort_by):
         session.rehybrid(view, alpha)
@@ -276,8 +279,8 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
             gr.Warning(f"alpha changed here but could not be saved: {error}")
         return detail_values(ctx, view, annotator, sort_by)
 
-    ui.alpha.release(on_rehybrid, [ui.view, ui.alpha, ui.annotator, ui.sort_by], detail_outputs,
-                     api_visibility="private")
+    ui.alpha.change(on_rehybrid, [ui.view, ui.alpha, ui.annotator, ui.sort_by], detail_outputs,
+                    api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     ui.sort_by.change(lambda v, a, s: detail_values(ctx, v, a, s), [ui.view, ui.annotator, ui.sort_by],
                       detail_outputs, api_visibility="private")
 

@@ -54,10 +54,14 @@ def _shot(page, name: str) -> None:
 
 
 def _wait_text(page, selector: str, pattern: str, timeout: int = TIMEOUT_MS) -> None:
-    page.wait_for_function(
-        "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
-        arg=[selector, pattern], timeout=timeout,
-    )
+    try:
+        page.wait_for_function(
+            "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
+            arg=[selector, pattern], timeout=timeout,
+        )
+    except sync_api.TimeoutError:
+        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
+        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}")
 
 
 def _cell(page, row: int, col: int):
@@ -120,6 +124,20 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator("script", has_text="alert(1)").count() == 0
     _shot(page, "1-rerank-results")
+
+    # -- alpha and the hybrid toggle re-rank at once (no model call) ------------------------------
+    by_rank = [_cell(page, r, 1).inner_text().strip() for r in range(5)]
+    page.locator("#erank-sort label", has_text="hybrid").click()
+    page.locator("#erank-alpha input[type=number]").fill("1")
+    page.locator("#erank-alpha input[type=number]").press("Enter")
+    _wait_text(page, "#erank-results", "d1")
+    page.wait_for_function("document.querySelector('#erank-results [data-testid=\"cell-0-1\"]').innerText.trim() === 'd1'")
+    assert page.inner_text("#erank-progress").startswith("done: 5 of 5")  # no new run
+    page.locator("#erank-alpha input[type=number]").fill("0.2")
+    page.locator("#erank-alpha input[type=number]").press("Enter")
+    page.locator("#erank-sort label", has_text="rank_score").click()
+    page.wait_for_function("document.querySelector('#erank-results [data-testid=\"cell-0-1\"]').innerText.trim() === "
+                           + json.dumps(by_rank[0]))
 
     # -- inspect: open the first row's trace ------------------------------------------------
     first_doc = _cell(page, 0, 1).inner_text().strip()
@@ -200,6 +218,20 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     qrel_cells = [_cell(page, r, 10).inner_text().strip() for r in range(4)]
     assert any(c.isdigit() for c in qrel_cells), f"no qrels shown beside the scores: {qrel_cells}"
     _shot(page, "7-benchmark-run")
+
+    # -- Cancel stops a run and keeps what is done ---------------------------------------------
+    page.get_by_text("Model and settings").click()  # closed again after the reload
+    _fill(page, "erank-max-new-tokens", "600")
+    page.click("#erank-run")
+    _wait_text(page, "#erank-progress", r"running: [1-3] of 4")
+    page.click("#erank-cancel")
+    _wait_text(page, "#erank-progress", r"cancelled: [1-3] of 4")
+    store = Store(running_app.db_url)
+    try:
+        last = store.runs()[0]
+        assert last.status == "cancelled" and 1 <= last.n_judgments <= 3
+    finally:
+        store.close()
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()
     if os.environ.get("ERANK_KEEP_APP_LOG"):

@@ -34,3 +34,14 @@ def test_parse_auth():
         ui_app.parse_auth("nopassword")
     kwargs = ui_app.launch_kwargs("u:p")
     assert kwargs["auth"] == [("u", "p")] and "erank-score-" in kwargs["head"]
+
+
+def test_models_that_are_not_rerankers_are_called_out(fake_engine):
+    from erank_studio.ui.rerank_tab import warning_text
+
+    assert warning_text(fake_engine) == ""
+    fake_engine.is_reranker = False
+    assert "not a reranker" in warning_text(fake_engine)
+    fake_engine.warning = "Demo model in use: it is NOT a reranker <b>"
+    text = warning_text(fake_engine)
+    assert "NOT a reranker" in text and "<b>" not in text
