@@ -97,6 +97,32 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             return (gr.skip(),) * len(outputs)
         return (*detail_values(ctx, view, annotator, sort_by), _stamp("saved ✓ rationale and note"))
 
+    def autosave(view: RunView, annotator, rationale, note, sort_by):
+        """Leaving the rationale or note box saves what changed (nothing when nothing did)."""
+        if not view.selected or not (annotator or "").strip():
+            return gr.skip(), gr.skip()
+        current = session.labels(ctx.store, view, annotator).get(view.selected)
+        j = view.judgment(view.selected)
+        trace = (j.trace or "").strip() if j else ""
+        new_rationale = (rationale or "").strip()
+        new_rationale = None if not new_rationale or new_rationale == trace else new_rationale
+        new_note = (note or "").strip() or None
+        if current is None and new_rationale is None and new_note is None:
+            return gr.skip(), gr.skip()
+        if current is not None and (current.rationale or None, current.note or None) == (new_rationale, new_note):
+            return gr.skip(), gr.skip()
+        try:
+            session.add_label(ctx.store, view, view.selected, annotator, current.score if current else None,
+                              rationale, note)
+        except ValueError as error:
+            gr.Warning(str(error))
+            return gr.skip(), gr.skip()
+        return detail_values(ctx, view, annotator, sort_by)[1], _stamp("saved ✓ rationale and note")
+
+    for box in (ui.rationale, ui.note):
+        box.blur(autosave, inputs, [ui.table, ui.label_status], api_visibility="private",
+                 concurrency_id=QUEUE, concurrency_limit=1)
+
     buttons["save_text"].click(save_text, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
 
     def undo(view: RunView, annotator, rationale, note, sort_by):

@@ -16,6 +16,7 @@ from ..types import GenerationSettings
 from . import analyze, annotate, benchmark, doc_input, export_tab, rerank_tab, session
 from .context import Context, Defaults
 from .engine_provider import EngineProvider
+from .gpu import judge_fn
 from .session import RunView
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -185,7 +186,7 @@ def _api(ctx: Context) -> None:
                                  truncate_length=int(truncate_length), settings=settings, alpha=float(alpha))
         token = ctx.new_cancel(f"api-{view.run_id}")
         for view in session.stream_judgments(ctx.store, engine, view, truncate_length=int(truncate_length),
-                                             settings=settings, cancel=token):
+                                             settings=settings, cancel=token, judge_fn=judge_fn()):
             yield _run_json(view)
         yield _run_json(view)
 

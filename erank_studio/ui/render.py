@@ -111,6 +111,28 @@ def results_frame(
     return frame
 
 
+DISAGREE_STYLE = "background-color: #fde68a"
+SELECTED_STYLE = "background-color: #dbeafe"
+FAILED_STYLE = "color: #b91c1c"
+
+
+def styled(frame: pd.DataFrame):
+    """The table with disagreements (amber), the selected row (blue) and failures (red) marked;
+    blanks for missing values. Gradio's Dataframe shows a pandas Styler's cell styles."""
+
+    def row_style(row: pd.Series) -> list[str]:
+        style = ""
+        if "disagree" in str(row["flag"]):
+            style = DISAGREE_STYLE
+        elif str(row["flag"]).startswith("▶"):
+            style = SELECTED_STYLE
+        if str(row["status"]).startswith("failed"):
+            style = f"{style}; {FAILED_STYLE}" if style else FAILED_STYLE
+        return [style] * len(row)
+
+    return frame.style.apply(row_style, axis=1).format(na_rep="", precision=3)
+
+
 def progress_text(done: int, total: int, elapsed_s: float, state: str = "running") -> str:
     return f"{state}: {done} of {total} documents · {elapsed_s:.1f} s"
 

@@ -132,8 +132,8 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
     """(view, table, detail, document, trace, rationale, note, labelled) for the selected row."""
     labels = session.labels(ctx.store, view, annotator)
     scores = {k: v.score for k, v in labels.items()}
-    table = render.results_frame(view.judgments, view.documents, sort_by=sort_by, qrels=view.qrels,
-                                 labels=scores, selected=view.selected)
+    table = render.styled(render.results_frame(view.judgments, view.documents, sort_by=sort_by,
+                                               qrels=view.qrels, labels=scores, selected=view.selected))
     doc = view.documents.get(view.selected) if view.selected else None
     j = view.judgment(view.selected)
     mine = labels.get(view.selected) if view.selected else None

@@ -159,6 +159,10 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.keyboard.press("3")
     _wait_text(page, "#erank-label-status", "saved ✓ score 3")
     _wait_text(page, "#erank-labelled", "labelled 2 of 5")
+    _fill(page, "erank-rationale", "The document is <b>about</b> purring.")
+    _fill(page, "erank-note", "edited by hand")
+    page.locator("#erank-detail").click()  # leaving the box saves it
+    _wait_text(page, "#erank-label-status", "saved ✓ rationale and note")
     _shot(page, "3-annotate")
     assert not dialogs, f"a dialog fired: {dialogs}"
 
@@ -175,6 +179,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     finally:
         store.close()
     assert {d: r.score for d, r in labels.items()} == {first_doc: 7, second_doc: 3}
+    assert labels[second_doc].note == "edited by hand"
+    assert labels[second_doc].rationale == "The document is <b>about</b> purring."
 
     # -- analyze, benchmark views ------------------------------------------------------------
     page.click("button[role=tab]:has-text('Analyze')")
@@ -203,6 +209,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
         assert match, assistant["content"]
         answers.add(int(match.group(2)))
     assert answers == {7, 3}
+    assert any("<think>The document is <b>about</b> purring.</think><answer>3</answer>" == e["messages"][1]["content"]
+               for e in examples), "the edited rationale is the exported reasoning"
 
     page.click("button[role=tab]:has-text('Benchmark')")
     page.click("#erank-bench-open")
