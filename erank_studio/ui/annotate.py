@@ -46,6 +46,12 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
     return buttons
 
 
+def who(annotator: str | None, request: gr.Request | None) -> str:
+    """The signed-in user when password auth is on (the browser cannot claim another name), else
+    the name typed."""
+    return getattr(request, "username", None) or (annotator or "").strip()
+
+
 def _stamp(text: str) -> str:
     return f"{text} · {datetime.now().strftime('%H:%M:%S')}"
 
@@ -56,7 +62,8 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
     inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
 
     def label_with(score_of):
-        def handler(view: RunView, annotator, rationale, note, sort_by):
+        def handler(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+            annotator = who(annotator, request)
             if not view.selected:
                 gr.Warning("Select a document first (click a row).")
                 return (gr.skip(),) * len(outputs)
@@ -84,7 +91,8 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
     buttons["accept"].click(label_with(model_score), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
 
-    def save_text(view: RunView, annotator, rationale, note, sort_by):
+    def save_text(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        annotator = who(annotator, request)
         if not view.selected:
             gr.Warning("Select a document first (click a row).")
             return (gr.skip(),) * len(outputs)
@@ -97,8 +105,9 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             return (gr.skip(),) * len(outputs)
         return (*detail_values(ctx, view, annotator, sort_by), _stamp("saved ✓ rationale and note"))
 
-    def autosave(view: RunView, annotator, rationale, note, sort_by):
+    def autosave(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
         """Leaving the rationale or note box saves what changed (nothing when nothing did)."""
+        annotator = who(annotator, request)
         if not view.selected or not (annotator or "").strip():
             return gr.skip(), gr.skip()
         current = session.labels(ctx.store, view, annotator).get(view.selected)
@@ -125,7 +134,8 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
     buttons["save_text"].click(save_text, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
 
-    def undo(view: RunView, annotator, rationale, note, sort_by):
+    def undo(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        annotator = who(annotator, request)
         if not view.selected:
             gr.Warning("Select a document first (click a row).")
             return (gr.skip(),) * len(outputs)
@@ -140,7 +150,8 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
     buttons["undo"].click(undo, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
 
     def move(step: int):
-        def handler(view: RunView, annotator, rationale, note, sort_by):
+        def handler(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+            annotator = who(annotator, request)
             order = view.order(sort_by)
             if not order:
                 return (gr.skip(),) * len(outputs)

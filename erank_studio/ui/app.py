@@ -190,8 +190,11 @@ def _api(ctx: Context) -> None:
             yield _run_json(view)
         yield _run_json(view)
 
-    def label_document(run_id: int, doc_id: str, annotator: str, score: int, rationale: str = "", note: str = "") -> dict:
-        """Save a person's 0..10 label for a document of a run; returns the label."""
+    def label_document(run_id: int, doc_id: str, annotator: str, score: int, rationale: str = "", note: str = "",
+                       request: gr.Request = None) -> dict:
+        """Save a person's 0..10 label for a document of a run; returns the label. With password
+        auth on, the label is the signed-in user's whatever ``annotator`` says."""
+        annotator = getattr(request, "username", None) or annotator
         try:
             view = session.open_run(ctx.store, int(run_id))
             row = session.add_label(ctx.store, view, str(doc_id), annotator, int(score), rationale, note)
