@@ -215,7 +215,8 @@ def _api(ctx: Context) -> None:
             item["human"] = scores.get(item["doc_id"])
         return out
 
-    gr.api(rerank_documents, api_name="rerank_documents")
+    gr.api(rerank_documents, api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
+           concurrency_limit=1)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
 

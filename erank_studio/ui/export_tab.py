@@ -32,8 +32,8 @@ def build(ctx: Context, ui: RerankUI) -> None:
         this_run = gr.Checkbox(value=False, label="only the open run", elem_id="erank-export-run")
     with gr.Row():
         only_labelled = gr.Checkbox(value=False, label="only labelled documents (tables, runs)")
-        min_gap = gr.Number(value=None, precision=0, minimum=0, maximum=10,
-                            label="only |human − model| ≥ (blank: all)")
+        min_gap = gr.Dropdown(["all", *[str(k) for k in range(1, 11)]], value="all",
+                              label="only pairs where |human − model| ≥", elem_id="erank-export-gap")
     build_btn = gr.Button("Build export", variant="primary", elem_id="erank-export-build")
     message = gr.Markdown("", elem_id="erank-export-message")
     download = gr.DownloadButton("Download", value=None, visible=True, interactive=False, elem_id="erank-export-download")
@@ -42,10 +42,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
         if run_only and (view is None or view.run_id is None):
             gr.Warning("No run is open: untick 'only the open run', or open one in the Rerank view.")
             return gr.skip(), gr.update(value=None, interactive=False)
-        try:
-            gap_value = None if gap in (None, "") else int(gap)
-        except (TypeError, ValueError):
-            gap_value = None
+        gap_value = int(gap) if str(gap).isdigit() else None
         flt = exports.ExportFilter(
             annotator=(annotator or "").strip() or None if mine_only else None,
             run_id=view.run_id if run_only else None, only_labelled=bool(labelled_only),

@@ -18,6 +18,9 @@ from .session import Benchmark, RunView
 
 PRESET_CUSTOM = "custom"
 WAIT_STEP_S = 0.5
+# One model run at a time (UI and API share it): an engine batches one request's documents, and
+# two runs at once would compete for the same GPU memory.
+RUN_QUEUE = "erank-run"
 
 
 @dataclass
@@ -249,7 +252,7 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         [ui.query, ui.instruction, ui.documents, ui.upload, ui.model, ui.engine, ui.base_url, ui.truncate_length,
          ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench],
         [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning],
-        api_visibility="private", concurrency_limit=4,
+        api_visibility="private", concurrency_id=RUN_QUEUE, concurrency_limit=1,
     )
     if saved_state is not None:
         def after_run(view: RunView, saved):

@@ -240,6 +240,17 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
         assert last.status == "cancelled" and 1 <= last.n_judgments <= 3
     finally:
         store.close()
+    # -- an uploaded CSV with first-stage scores ------------------------------------------------
+    csv_path = tmp_path / "docs.csv"
+    csv_path.write_text("id,content,score\nu1,cats purr,2.5\nu2,<b>bold</b> dogs,1.0\n", encoding="utf-8")
+    _fill(page, "erank-max-new-tokens", "8")
+    page.locator("#erank-upload input[type=file]").set_input_files(str(csv_path))
+    page.get_by_text("docs.csv").first.wait_for()
+    page.click("#erank-run")
+    _wait_text(page, "#erank-progress", r"done: 2 of 2 documents")
+    table = _table_text(page)
+    assert "u1" in table and "<b>bold</b> dogs" in table and "2.5" in table
+
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()
     if os.environ.get("ERANK_KEEP_APP_LOG"):
