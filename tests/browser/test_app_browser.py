@@ -45,7 +45,10 @@ RECORD_PROGRESS = """
 
 
 def _fill(page, elem_id: str, value: str) -> None:
-    page.locator(f"#{elem_id}").locator("textarea, input").first.fill(value)
+    box = page.locator(f"#{elem_id}").locator("textarea, input").first
+    box.fill(value)
+    box.press("Tab")  # commit the value (number boxes update on change)
+    page.wait_for_timeout(200)
 
 
 def _shot(page, name: str) -> None:
