@@ -215,6 +215,8 @@ def make_run_handler(ctx: Context):
                                      settings=settings, alpha=float(alpha), benchmark=bench_info)
         except Exception as error:  # the store refused: nothing was judged yet
             raise gr.Error(f"Could not start the run: {error}") from None
+        for note in view.notes:
+            gr.Warning(note)
         n = len(view.documents)
         status_md = ctx.provider.status(model, engine_name, base_url)
         warn = warning_text(engine)

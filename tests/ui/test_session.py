@@ -98,3 +98,14 @@ def test_benchmark_queries_show_their_qrels(store, fake_engine):
     view = session.start_run(store, fake_engine, "cats?", "instr", _docs(), truncate_length=64,
                              settings=GenerationSettings(), alpha=0.2, benchmark=bench)
     assert view.qrels == {"d1": 2}
+
+
+def test_documents_bm25_cannot_index_still_run(store, fake_engine):
+    docs = [Document("d1", "a"), Document("d2", "b")]
+    view = session.start_run(store, fake_engine, "q", "instr", docs, truncate_length=64,
+                             settings=GenerationSettings(), alpha=0.2)
+    assert len(view.documents) == 2
+    for _ in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=GenerationSettings(),
+                                      cancel=CancelToken()):
+        pass
+    assert view.status == "done" and len(view.judgments) == 2
