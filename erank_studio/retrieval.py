@@ -13,21 +13,12 @@ def _tokenize(texts: Sequence[str]):
 
 def bm25_scores(query: str, texts: Sequence[str]) -> list[float]:
     """BM25 score of ``query`` against each text, the texts forming the corpus."""
-    if not texts:
-        return []
-    retriever = bm25s.BM25()
-    retriever.index(_tokenize(texts), show_progress=False)
-    query_tokens = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)[0]
-    if not query_tokens:
-        return [0.0] * len(texts)
-    return [float(s) for s in np.asarray(retriever.get_scores(query_tokens), dtype=float)]
+    return Bm25Index(texts).scores(query).tolist()
 
 
 def bm25_top_k(query: str, texts: Sequence[str], k: int) -> list[tuple[int, float]]:
     """The ``k`` best (index, score) pairs of ``texts`` for ``query``, best first."""
-    scores = np.asarray(bm25_scores(query, texts))
-    top = np.argsort(-scores, kind="stable")[: max(0, k)]
-    return [(int(i), float(scores[i])) for i in top]
+    return Bm25Index(texts).top_k(query, k)
 
 
 class Bm25Index:
@@ -36,12 +27,15 @@ class Bm25Index:
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
         self._retriever = bm25s.BM25()
-        if texts:
-            self._retriever.index(_tokenize(texts), show_progress=False)
+        corpus = _tokenize(texts) if texts else None
+        # A corpus with no indexable word at all (stopwords, punctuation, empty) scores 0 everywhere.
+        self._empty = corpus is None or not corpus.vocab
+        if not self._empty:
+            self._retriever.index(corpus, show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
-        if not self.size:
-            return np.zeros(0)
+        if self._empty:
+            return np.zeros(self.size)
         tokens = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)[0]
         if not tokens:
             return np.zeros(self.size)

@@ -85,3 +85,13 @@ def test_order_is_descending_with_missing_scores_last():
 def test_reranker_rejects_documents_without_content(tiny_engine):
     with pytest.raises(ValueError, match="document 2"):
         Reranker(engine=tiny_engine).rerank("q", [{"content": "x"}, {"text": "y"}])
+
+
+def test_bm25_scores_corpora_without_indexable_words_as_zero():
+    from erank_studio.retrieval import bm25_scores
+
+    assert bm25_scores("why do cats purr", ["a", "b"]) == [0.0, 0.0]
+    assert bm25_scores("why do cats purr", ["", "!!"]) == [0.0, 0.0]
+    assert bm25_scores("q", []) == []
+    scores = bm25_scores("cats purr", ["the", "cats purr loudly", "dogs"])
+    assert scores[1] > 0 and scores[0] == scores[2] == 0.0
