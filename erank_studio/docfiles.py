@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Iterable
 
@@ -47,9 +48,12 @@ def _score(value, source: str, line: int) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise DocumentFileError(source, line, f"first-stage score {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DocumentFileError(source, line, f"first-stage score {value!r} is not a finite number")
+    return number
 
 
 def _document(record: dict, source: str, line: int, position: int) -> Document:
