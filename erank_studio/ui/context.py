@@ -65,3 +65,9 @@ class Context:
             return False
         token.cancel()
         return True
+
+    def finished(self, session: str, token: CancelToken) -> None:
+        """The run holding ``token`` ended: Cancel now says nothing is running."""
+        with self._lock:
+            if self._cancels.get(session) is token:
+                del self._cancels[session]

@@ -176,6 +176,40 @@ def warning_text(engine: Any) -> str:
     return "\n\n".join(parts)
 
 
+class StreamPace:
+    """Streams each judgment at once while the page keeps up, but never spends more than about a
+    third of a run re-rendering: each update re-sends the whole table, so with hundreds of rows an
+    update per judgment made the run several times slower than the model."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._began = 0.0
+        self._cost = 0.0  # seconds the last update took (render, send)
+        self._last = float("-inf")
+
+    def due(self) -> bool:
+        return self._clock() - self._last >= 2 * self._cost
+
+    def sending(self) -> None:
+        self._began = self._clock()
+
+    def sent(self) -> None:
+        self._last = self._clock()
+        self._cost = self._last - self._began
+
+
+def remember_run(updates, saved: dict | None):
+    """The run handler's updates with one more output, the browser's saved state: it names the run
+    as soon as the run exists, so a page reloaded mid-run reopens it (with what was judged). Every
+    update carries the whole saved value: a gr.skip() sent to a BrowserState is stored into it."""
+    saved = {k: v for k, v in (saved or {}).items() if k != "__type__"}
+    for values in updates:
+        view = values[0]
+        if isinstance(view, RunView) and view.run_id is not None:
+            saved["run_id"] = view.run_id
+        yield (*values, dict(saved))
+
+
 def make_run_handler(ctx: Context):
     def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
                    alpha, max_new_tokens, force, sort_by, annotator, bench, request: gr.Request):
@@ -203,6 +237,7 @@ def make_run_handler(ctx: Context):
             if error:
                 raise gr.Error(f"The model could not be loaded: {error}")
             if token.cancelled:
+                ctx.finished(getattr(request, "session_hash", None) or "api", token)
                 yield (gr.skip(),) * 8 + ("cancelled while the model was loading", gr.skip(), gr.skip())
                 return
             if engine is None:
@@ -222,14 +257,20 @@ def make_run_handler(ctx: Context):
         warn = warning_text(engine)
         yield (*detail_values(ctx, view, annotator, sort_by),
                render.progress_text(0, n, time.monotonic() - started) + f" · run #{view.run_id}", status_md, warn)
+        pace = StreamPace()
         try:
             for view in session.stream_judgments(ctx.store, engine, view, truncate_length=truncate,
                                                  settings=settings, cancel=token, judge_fn=judge_fn()):
+                if not pace.due():  # the last yield is always sent below
+                    continue
+                pace.sending()
                 yield (*detail_values(ctx, view, annotator, sort_by),
                        render.progress_text(len(view.judgments), n, time.monotonic() - started)
                        + f" · run #{view.run_id}", gr.skip(), gr.skip())
+                pace.sent()
         except Exception as error:  # an engine crash: what was judged is already saved
             gr.Warning(f"The run stopped: {error}. The {len(view.judgments)} judgments done are saved.")
+        ctx.finished(getattr(request, "session_hash", None) or "api", token)
         if view.selected is None and view.judgments:
             view.selected = view.order(sort_by)[0]
         state = {"done": "done", "cancelled": "cancelled", "failed": "failed"}.get(view.status, view.status)
@@ -249,13 +290,21 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     ui.preset.change(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
                      ui.preset, ui.instruction, api_visibility="private")
 
-    run_event = ui.run.click(
-        make_run_handler(ctx),
-        [ui.query, ui.instruction, ui.documents, ui.upload, ui.model, ui.engine, ui.base_url, ui.truncate_length,
-         ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench],
-        [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning],
-        api_visibility="private", concurrency_id=RUN_QUEUE, concurrency_limit=1,
-    )
+    run_inputs = [ui.query, ui.instruction, ui.documents, ui.upload, ui.model, ui.engine, ui.base_url,
+                  ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench]
+    run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning]
+    run_handler = handler = make_run_handler(ctx)
+    if saved_state is not None:
+        def run_and_remember(query, instruction, documents_text, upload, model, engine_name, base_url,
+                             truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, saved,
+                             request: gr.Request):
+            yield from remember_run(run_handler(query, instruction, documents_text, upload, model, engine_name,
+                                            base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
+                                            annotator, bench, request), saved)
+
+        handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
+    run_event = ui.run.click(handler, run_inputs, run_outputs, api_visibility="private",
+                             concurrency_id=RUN_QUEUE, concurrency_limit=1)
     if saved_state is not None:
         def after_run(view: RunView, saved):
             saved = dict(saved or {})
@@ -274,7 +323,10 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     # marks the run cancelled and shows "cancelled: k of n" with every finished row kept. (Gradio's
     # ``cancels=`` would close the generator before that last update; session.stream_judgments
     # still marks the run cancelled if a closed connection closes it.)
-    ui.cancel.click(on_cancel, None, None, api_visibility="private", queue=False)
+    # Its own queue (never behind the run's): a queue=False event cannot show the "Nothing is
+    # running." toast.
+    ui.cancel.click(on_cancel, None, None, api_visibility="private", concurrency_id="erank-cancel",
+                    concurrency_limit=None)
 
     def on_rehybrid(view: RunView, alpha, annotator, sort_by):
         session.rehybrid(view, alpha)

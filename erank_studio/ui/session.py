@@ -187,7 +187,13 @@ def add_label(store: Store, view: RunView, doc_id: str, annotator: str, score: i
 def undo_label(store: Store, view: RunView, doc_id: str, annotator: str) -> LabelRow | None:
     if view.query_id is None:
         raise ValueError("run or open a query first")
-    return store.undo_label(view.query_id, doc_id, (annotator or "").strip())
+    annotator = (annotator or "").strip()
+    before = len(store.label_history(view.query_id, doc_id, annotator))
+    now = store.undo_label(view.query_id, doc_id, annotator)
+    if len(store.label_history(view.query_id, doc_id, annotator)) == before:
+        # the store wrote nothing: say so rather than "undone"
+        raise ValueError(f"Nothing to undo for {doc_id}" + (f" by {annotator}" if annotator else ""))
+    return now
 
 
 def labelled_progress(view: RunView, scores: dict[str, int | None]) -> str:

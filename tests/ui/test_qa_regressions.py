@@ -1,0 +1,63 @@
+"""Regressions found by hand in the browser: reload mid-run, streaming pace, undo, idle Cancel."""
+from __future__ import annotations
+
+import pytest
+
+from erank_studio.engines.base import CancelToken
+from erank_studio.types import Document, GenerationSettings
+from erank_studio.ui import session
+from erank_studio.ui.context import Context, Defaults
+from erank_studio.ui.rerank_tab import StreamPace, remember_run
+from erank_studio.ui.session import RunView
+
+
+def test_the_run_is_remembered_as_soon_as_it_exists():
+    skip = object()
+    started = RunView(run_id=7)
+    updates = [(skip, "loading"), (started, "running 0"), (started, "running 1")]
+    out = list(remember_run(iter(updates), {"annotator": "ann", "run_id": 3}))
+    assert out[0][-1] == {"annotator": "ann", "run_id": 3}  # no run yet: the saved value as it was
+    assert out[1][-1] == out[2][-1] == {"annotator": "ann", "run_id": 7}
+    # never an update dict: Gradio would store {"__type__": "update"} into the browser's state
+    assert all("__type__" not in values[-1] for values in out)
+    assert list(remember_run(iter([(skip,)]), {"run_id": 1, "__type__": "update"}))[0][-1] == {"run_id": 1}
+
+
+def test_stream_pace_sends_every_update_while_cheap_and_paces_slow_ones():
+    now = [0.0]
+    pace = StreamPace(clock=lambda: now[0])
+    assert pace.due()
+    pace.sending(); now[0] += 0.01; pace.sent()
+    now[0] += 0.03
+    assert pace.due()  # a cheap update: the next judgment streams at once
+    pace.sending(); now[0] += 1.0; pace.sent()  # a slow update (a big table)
+    now[0] += 0.5
+    assert not pace.due()
+    now[0] += 1.6
+    assert pace.due()
+
+
+def test_undo_with_nothing_to_undo_says_so(store, fake_engine):
+    settings = GenerationSettings(max_new_tokens=8)
+    docs = [Document(f"d{i}", f"document {i} about cats") for i in range(2)]
+    view = session.start_run(store, fake_engine, "cats?", "instr", docs, truncate_length=64, settings=settings,
+                             alpha=0.2)
+    for view in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=settings,
+                                         cancel=CancelToken()):
+        pass
+    with pytest.raises(ValueError, match="Nothing to undo"):
+        session.undo_label(store, view, "d0", "alice")
+    session.add_label(store, view, "d0", "alice", 5, None, None)
+    assert session.undo_label(store, view, "d0", "alice") is None  # back to no label: a real undo
+    with pytest.raises(ValueError, match="Nothing to undo"):
+        session.undo_label(store, view, "d0", "alice")
+
+
+def test_cancel_after_the_run_ended_reports_nothing_running(store):
+    ctx = Context(store=store, provider=None, defaults=Defaults())  # type: ignore[arg-type]
+    token = ctx.new_cancel("s")
+    ctx.finished("s", token)
+    assert ctx.cancel("s") is False
+    newer = ctx.new_cancel("s")
+    ctx.finished("s", CancelToken())  # an older run's end leaves the newer run cancellable
+    assert ctx.cancel("s") is True and newer.cancelled
