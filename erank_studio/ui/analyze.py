@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import plots, session
+from . import plots, render, session
 from .context import Context
 from .rerank_tab import RerankUI
 from .session import RunView
@@ -25,7 +25,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         try:
             human = session.label_scores(ctx.store, view, annotator)
         except Exception as error:
-            gr.Warning(f"Could not read labels: {error}")
+            gr.Warning(render.html_escape(f"Could not read labels: {error}"))
             human = {}
         colors, name = (view.qrels, "qrel") if view.qrels else (human, "human label")
         conf, text = plots.agreement_figure(view.judgments, human)

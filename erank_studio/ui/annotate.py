@@ -7,7 +7,7 @@ from datetime import datetime
 
 import gradio as gr
 
-from . import session
+from . import render, session
 from .context import Context
 from .rerank_tab import RerankUI, detail_values
 from .session import RunView
@@ -74,11 +74,11 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             try:
                 row = session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
             except ValueError as error:
-                gr.Warning(str(error))
+                gr.Warning(render.html_escape(error))
                 return (gr.skip(),) * len(outputs)
             what = f"score {row.score}" if row.score is not None else "note"
             return (*detail_values(ctx, view, annotator, sort_by),
-                    _stamp(f"saved ✓ {what} for `{view.selected}`".replace("`", "")))
+                    _stamp(f"saved ✓ {what} for {render.md_escape(view.selected)}"))
         return handler
 
     for k in SCORES:
@@ -101,7 +101,7 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
         try:
             session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
         except ValueError as error:
-            gr.Warning(f"{error} (give a score, or write a note)")
+            gr.Warning(render.html_escape(f"{error} (give a score, or write a note)"))
             return (gr.skip(),) * len(outputs)
         return (*detail_values(ctx, view, annotator, sort_by), _stamp("saved ✓ rationale and note"))
 
@@ -124,7 +124,7 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             session.add_label(ctx.store, view, view.selected, annotator, current.score if current else None,
                               rationale, note)
         except ValueError as error:
-            gr.Warning(str(error))
+            gr.Warning(render.html_escape(error))
             return gr.skip(), gr.skip()
         return detail_values(ctx, view, annotator, sort_by)[1], _stamp("saved ✓ rationale and note")
 
@@ -142,7 +142,7 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
         try:
             now = session.undo_label(ctx.store, view, view.selected, annotator)
         except ValueError as error:
-            gr.Warning(str(error))
+            gr.Warning(render.html_escape(error))
             return (gr.skip(),) * len(outputs)
         msg = f"undone ✓ now {now.score}" if now is not None and now.score is not None else "undone ✓ (no label)"
         return (*detail_values(ctx, view, annotator, sort_by), _stamp(msg))

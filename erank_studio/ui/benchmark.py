@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import data
-from . import doc_input
+from . import doc_input, render
 from .context import Context
 from .rerank_tab import PRESET_CUSTOM, RerankUI
 from .session import Benchmark
@@ -58,10 +58,10 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
         try:
             ds = _dataset(name)
         except (data.DatasetUnavailable, data.DatasetFormatError, ValueError, OSError) as error:
-            gr.Warning(str(error))
-            return gr.skip(), gr.update(choices=[], value=None), f"{error}"
+            gr.Warning(render.html_escape(error))
+            return gr.skip(), gr.update(choices=[], value=None), render.md_escape(error)
         choices = _query_choices(ds)
-        note = "".join(f"\n\nWarning: {w}" for w in getattr(ds, "warnings", []) or [])
+        note = "".join(f"\n\nWarning: {render.md_escape(w)}" for w in getattr(ds, "warnings", []) or [])
         return name, gr.update(choices=choices, value=choices[0][1] if choices else None), \
             f"✓ {name}: {len(choices)} queries{note}"
 
@@ -74,8 +74,8 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
         try:
             ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
         except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
-            gr.Warning(str(error))
-            return gr.skip(), gr.update(choices=[], value=None), f"{error}"
+            gr.Warning(render.html_escape(error))
+            return gr.skip(), gr.update(choices=[], value=None), render.md_escape(error)
         with _LOCK:
             _CACHE[USER_FILES] = ds
         choices = _query_choices(ds)
@@ -94,16 +94,16 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             docs = ds.candidates(query_id, top_k=int(k or 20))
             qrels = ds.qrels(query_id)
         except Exception as error:  # a loader problem is the dataset's, not a crash of the app
-            gr.Warning(f"Could not load {query_id}: {error}")
+            gr.Warning(render.html_escape(f"Could not load {query_id}: {error}"))
             return (gr.skip(),) * 7
         if not docs:
-            gr.Warning(f"{query_id} has no candidates in {name}.")
+            gr.Warning(render.html_escape(f"{query_id} has no candidates in {name}."))
             return (gr.skip(),) * 7
         if qrels:
             try:
                 ctx.store.add_qrels([(query_id, d, r) for d, r in qrels.items()], source=name)
             except Exception as error:
-                gr.Warning(f"qrels could not be saved: {error}")
+                gr.Warning(render.html_escape(f"qrels could not be saved: {error}"))
         bench = Benchmark(source=name, source_query_id=query_id, query=q.text, qrels=dict(qrels))
         return (q.text, ds.instruction, PRESET_CUSTOM, doc_input.documents_to_text(docs), None, bench,
                 gr.Tabs(selected=rerank_tab_id))

@@ -83,7 +83,9 @@ class EngineProvider:
         if not slot.done.is_set():
             return f"loading model… {time.monotonic() - slot.started:.0f} s"
         if slot.engine is None:
-            return f"the model could not be loaded: {slot.error}"
+            from .render import md_escape
+
+            return f"the model could not be loaded: {md_escape(slot.error)}"
         return describe(slot.engine)
 
 

@@ -6,6 +6,7 @@ import tempfile
 import gradio as gr
 
 from ..store import exports
+from . import render
 from .context import Context
 from .rerank_tab import RerankUI
 from .session import RunView
@@ -51,7 +52,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
         try:
             path, n = exports.export_to_tempfile(ctx.store, fmt_name, flt, directory=tempfile.gettempdir())
         except Exception as error:  # a bad filter or an unwritable temp dir: say so
-            gr.Warning(f"Export failed: {error}")
+            gr.Warning(render.html_escape(f"Export failed: {error}"))
             return gr.skip(), gr.update(value=None, interactive=False)
         return (f"✓ {n} {'row' if n == 1 else 'rows'} in {fmt_name} · click Download",
                 gr.update(value=path, interactive=True, label=f"Download {fmt_name}"))

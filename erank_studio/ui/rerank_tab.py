@@ -221,7 +221,7 @@ def make_run_handler(ctx: Context):
         try:
             docs = doc_input.parse_file(upload) if upload else doc_input.parse_text(documents_text)
         except doc_input.DocumentInputError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(render.html_escape(error)) from None
         try:
             truncate = int(truncate_length or 2048)
             if truncate < 1:
@@ -235,7 +235,7 @@ def make_run_handler(ctx: Context):
         while engine is None:  # the model loads in the background: say so while waiting
             engine, error, waited = ctx.provider.wait(model, engine_name, base_url, WAIT_STEP_S)
             if error:
-                raise gr.Error(f"The model could not be loaded: {error}")
+                raise gr.Error(render.html_escape(f"The model could not be loaded: {error}"))
             if token.cancelled:
                 ctx.finished(getattr(request, "session_hash", None) or "api", token)
                 yield (gr.skip(),) * 8 + ("cancelled while the model was loading", gr.skip(), gr.skip())
@@ -249,9 +249,9 @@ def make_run_handler(ctx: Context):
             view = session.start_run(ctx.store, engine, query, instruction, docs, truncate_length=truncate,
                                      settings=settings, alpha=float(alpha), benchmark=bench_info)
         except Exception as error:  # the store refused: nothing was judged yet
-            raise gr.Error(f"Could not start the run: {error}") from None
+            raise gr.Error(render.html_escape(f"Could not start the run: {error}")) from None
         for note in view.notes:
-            gr.Warning(note)
+            gr.Warning(render.html_escape(note))
         n = len(view.documents)
         status_md = ctx.provider.status(model, engine_name, base_url)
         warn = warning_text(engine)
@@ -269,7 +269,7 @@ def make_run_handler(ctx: Context):
                        + f" · run #{view.run_id}", gr.skip(), gr.skip())
                 pace.sent()
         except Exception as error:  # an engine crash: what was judged is already saved
-            gr.Warning(f"The run stopped: {error}. The {len(view.judgments)} judgments done are saved.")
+            gr.Warning(render.html_escape(f"The run stopped: {error}. The {len(view.judgments)} judgments done are saved."))
         ctx.finished(getattr(request, "session_hash", None) or "api", token)
         if view.selected is None and view.judgments:
             view.selected = view.order(sort_by)[0]
@@ -333,7 +333,7 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         try:
             session.save_alpha(ctx.store, view)
         except Exception as error:
-            gr.Warning(f"alpha changed here but could not be saved: {error}")
+            gr.Warning(render.html_escape(f"alpha changed here but could not be saved: {error}"))
         return detail_values(ctx, view, annotator, sort_by)
 
     ui.alpha.change(on_rehybrid, [ui.view, ui.alpha, ui.annotator, ui.sort_by], detail_outputs,
@@ -357,7 +357,7 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         try:
             view = session.open_run(ctx.store, int(run_id))
         except Exception as error:
-            gr.Warning(f"Cannot open run {run_id}: {error}")
+            gr.Warning(render.html_escape(f"Cannot open run {run_id}: {error}"))
             return (gr.skip(),) * 11
         if view.judgments:
             view.selected = view.order(sort_by)[0]

@@ -61,3 +61,41 @@ def test_cancel_after_the_run_ended_reports_nothing_running(store):
     newer = ctx.new_cancel("s")
     ctx.finished("s", CancelToken())  # an older run's end leaves the newer run cancellable
     assert ctx.cancel("s") is True and newer.cancelled
+
+
+def test_untrusted_ids_are_escaped_in_toasts_and_the_label_status(store, fake_engine):
+    import warnings
+
+    from erank_studio.ui import app as ui_app
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    provider = EngineProvider(loader=lambda *a, **k: fake_engine)
+    demo = ui_app.build_app(store, provider, Defaults(model="fake"))
+    fns = {d.fn.__name__: d.fn for d in demo.fns.values() if d.fn is not None}
+    handlers = [d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "handler"]
+    settings = GenerationSettings(max_new_tokens=8)
+    evil = "<img src=z onerror=alert(9)>"
+    view = session.start_run(store, fake_engine, "q", "i", [Document(evil, "text")], truncate_length=64,
+                             settings=settings, alpha=0.2)
+    for view in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=settings,
+                                         cancel=CancelToken()):
+        pass
+    view.selected = evil
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fns["undo"](view, "<b>me</b>", "", "", "rank_score", None)
+    shown = " ".join(str(w.message) for w in caught)
+    assert "Nothing to undo" in shown and "<img" not in shown and "<b>" not in shown
+    statuses = [str(h(view, "me", "", "", "rank_score", None)[-1]) for h in handlers]  # score buttons, moves
+    assert any("saved ✓ score" in s for s in statuses) and not any("<img" in s for s in statuses)
+
+
+def test_a_load_error_in_the_model_status_is_escaped():
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("<img src=x onerror=alert(1)> not found")
+
+    provider = EngineProvider(loader=broken)
+    provider.wait("m", "auto", "", timeout=5)
+    assert "<img" not in provider.status("m", "auto", "")
