@@ -165,7 +165,20 @@ def test_rerank_dataset_cli_then_evaluate_from_store(tmp_path, tiny_model_dir, c
     summary = json.loads(capsys.readouterr().out)
     assert (summary["judged"], summary["skipped"], summary["queries"]) == (4, 0, 2)
     assert set(summary["ndcg@10"]) == {"first_stage", "model", "hybrid"}
-    name = f"user/{folder.name}"
+    name = summary["dataset"]
+    assert name.startswith("user/mini-")
+    # The folder itself names the same stored dataset.
+    assert main(["evaluate", "--dataset", str(folder), "--db", url, "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["systems"]["model"]["mean"] == pytest.approx(summary["ndcg@10"]["model"], abs=1e-4)
+    # Another folder of the same name is another dataset: nothing of the first is reused.
+    other = tmp_path / "elsewhere" / "mini"
+    (other / "qrels").mkdir(parents=True)
+    (other / "corpus.jsonl").write_text('{"_id": "d0", "text": "volcanoes erupt"}\n{"_id": "d1", "text": "rivers"}\n')
+    (other / "queries.jsonl").write_text('{"_id": "q1", "text": "volcano"}\n')
+    (other / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\n")
+    assert main([*args[:2], str(other), *args[3:]]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["dataset"] != name and (second["judged"], second["skipped"]) == (2, 0)
     assert main(["evaluate", "--dataset", name, "--db", url, "--json", "-"]) == 0
     from_store = json.loads(capsys.readouterr().out)
     assert from_store["systems"]["model"]["mean"] == pytest.approx(summary["ndcg@10"]["model"], abs=1e-4)

@@ -84,6 +84,12 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     from ..batch import latest_judgments
     from ..store import Store
 
+    from pathlib import Path
+
+    from ..data.files import user_dataset_name
+
+    if Path(args.dataset).is_dir():  # a BEIR folder, named as ``rerank --dataset FOLDER`` stored it
+        args.dataset = user_dataset_name(args.dataset)
     store = Store(args.db)
     queries = [q for q in store.queries() if q["source"] == args.dataset]
     if not queries:

@@ -6,6 +6,7 @@ of ir_measures); their FileFormatError becomes a DatasetFormatError with the sam
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -171,6 +172,15 @@ def read_beir_qrels(path: PathLike) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def user_dataset_name(*paths: PathLike) -> str:
+    """The store name of a dataset read from the user's files: ``user/<name>-<hash>``, the hash
+    of the files' absolute paths, so two folders that share a name (every BEIR download is
+    called after its set, many topic files are ``queries``) never share stored judgments."""
+    first = Path(paths[0])
+    key = "\n".join(str(Path(p).resolve()) for p in paths)
+    return f"user/{first.stem if first.is_file() else first.name}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
 def load_beir_folder(folder: PathLike, split: str = "test", name: str | None = None) -> Dataset:
     """A BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (queries limited to those
     the split judges; all queries when there is no qrels folder)."""
@@ -188,7 +198,7 @@ def load_beir_folder(folder: PathLike, split: str = "test", name: str | None = N
     elif (folder / "qrels").is_dir():
         found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise DatasetFormatError(str(qrels_path), None, f"no such split; found: {', '.join(found) or 'none'}")
-    return make_dataset(name or f"user/{folder.name}", queries, corpus, qrels, instruction=None,
+    return make_dataset(name or user_dataset_name(folder), queries, corpus, qrels, instruction=None,
                         title=f"BEIR folder {folder}")
 
 
@@ -255,6 +265,6 @@ def load_user_dataset(
     qrels_map = read_qrels(roles["qrels"]) if "qrels" in roles else {}
     run_map = read_run(roles["run"]) if "run" in roles else None
     return make_dataset(
-        name or f"user/{roles['topics'].stem}", queries, docs, qrels_map, run_map,
+        name or user_dataset_name(*(roles[r] for r in ("topics", "corpus", "qrels", "run") if r in roles)), queries, docs, qrels_map, run_map,
         instruction=instruction, title=f"files {', '.join(p.name for p in roles.values())}",
     )
