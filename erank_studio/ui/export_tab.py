@@ -42,7 +42,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
     def make(fmt_name, mine_only, run_only, labelled_only, gap, view: RunView, annotator):
         if run_only and (view is None or view.run_id is None):
             gr.Warning("No run is open: untick 'only the open run', or open one in the Rerank view.")
-            return gr.skip(), gr.update(value=None, interactive=False)
+            return "No run is open.", gr.update(value=None, interactive=False)
         gap_value = int(gap) if str(gap).isdigit() else None
         flt = exports.ExportFilter(
             annotator=(annotator or "").strip() or None if mine_only else None,
@@ -53,7 +53,8 @@ def build(ctx: Context, ui: RerankUI) -> None:
             path, n = exports.export_to_tempfile(ctx.store, fmt_name, flt, directory=tempfile.gettempdir())
         except Exception as error:  # a bad filter or an unwritable temp dir: say so
             gr.Warning(render.html_escape(f"Export failed: {error}"))
-            return gr.skip(), gr.update(value=None, interactive=False)
+            # not gr.skip(): the last export's "✓ n rows in …" must not stay beside a disabled button
+            return f"Export failed: {render.md_escape(error)}", gr.update(value=None, interactive=False)
         return (f"✓ {n} {'row' if n == 1 else 'rows'} in {fmt_name} · click Download",
                 gr.update(value=path, interactive=True, label=f"Download {fmt_name}"))
 

@@ -99,3 +99,19 @@ def test_a_load_error_in_the_model_status_is_escaped():
     provider = EngineProvider(loader=broken)
     provider.wait("m", "auto", "", timeout=5)
     assert "<img" not in provider.status("m", "auto", "")
+
+
+def test_a_failed_export_replaces_the_last_success_message(store, fake_engine):
+    import warnings
+
+    from erank_studio.ui import app as ui_app
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
+    make = next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "make")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        message, _ = make("no-such-format", False, False, False, "all", RunView(), "")
+        assert message.startswith("Export failed")
+        message, _ = make("csv", False, True, False, "all", RunView(), "")  # only the open run, none open
+        assert "No run is open" in message
