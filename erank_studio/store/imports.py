@@ -21,7 +21,7 @@ from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
 from .store import D, J, L, Q, QD, R, Store, text_sha1
 
 ID_KEYS = ("doc_id", "docid", "id", "_id")
-TEXT_KEYS = ("text", "contents", "body", "passage")
+TEXT_KEYS = ("content", "text", "contents", "body", "passage")  # "content": as rerank --docs reads
 SCORE_KEYS = ("score", "first_stage_score")
 QUERY_ID_KEYS = ("query_id", "qid", "id", "_id")
 QUERY_TEXT_KEYS = ("text", "query", "title")
@@ -94,7 +94,7 @@ def read_documents(path: str | Path) -> list[Document]:
         if doc_id is None or str(doc_id).strip() == "":
             raise FileFormatError(str(path), line, "missing document id (doc_id, id or _id)")
         if body is None or not isinstance(body, str):
-            raise FileFormatError(str(path), line, "missing document text (text or contents)")
+            raise FileFormatError(str(path), line, "missing document text (content, text or contents)")
         doc_id = str(doc_id).strip()
         if doc_id in seen:
             raise FileFormatError(str(path), line, f"document id {doc_id!r} appears twice")

@@ -122,3 +122,11 @@ def test_bundle_with_a_broken_late_record_writes_nothing(store, tmp_path):
 def test_read_documents_is_pure(tmp_path):
     docs = read_documents(_write(tmp_path / "d.jsonl", '{"id": 7, "contents": "x", "score": "1.5"}\n'))
     assert docs[0].doc_id == "7" and docs[0].first_stage_score == 1.5 and docs[0].first_stage_source == "given"
+
+
+def test_documents_with_a_content_field_import_as_rerank_docs_reads_them(tmp_path):
+    # The README's document file (JSONL "content", CSV "content" column) imports as it reranks.
+    docs = read_documents(_write(tmp_path / "d.jsonl", '{"id": "a", "content": "cells", "first_stage_score": 2}\n'))
+    assert (docs[0].doc_id, docs[0].text, docs[0].first_stage_score) == ("a", "cells", 2.0)
+    docs = read_documents(_write(tmp_path / "d.csv", "id,content\nb,stocks\n"))
+    assert (docs[0].doc_id, docs[0].text) == ("b", "stocks")
