@@ -38,6 +38,13 @@ def _query_choices(ds: data.Dataset) -> list[tuple[str, str]]:
     return [(f"{q.query_id}: {' '.join(q.text.split())[:90]}", q.query_id) for q in ds.queries()]
 
 
+def without_upload_folders(message: str, paths) -> str:
+    """An error about an uploaded file names the file, not Gradio's temporary folder for it."""
+    for folder in sorted({str(Path(p).parent) for p in paths}, key=len, reverse=True):
+        message = message.replace(folder + "/", "")
+    return message
+
+
 def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None:
     gr.Markdown("Load a benchmark query: its candidates arrive with first-stage scores, and its qrels show "
                 "beside the model's scores.")
@@ -74,8 +81,9 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
         try:
             ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
         except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
-            gr.Warning(render.html_escape(error))
-            return gr.skip(), gr.update(choices=[], value=None), render.md_escape(error)
+            text = without_upload_folders(str(error), paths)
+            gr.Warning(render.html_escape(text))
+            return gr.skip(), gr.update(choices=[], value=None), render.md_escape(text)
         with _LOCK:
             _CACHE[USER_FILES] = ds
         choices = _query_choices(ds)

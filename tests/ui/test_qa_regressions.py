@@ -115,3 +115,11 @@ def test_a_failed_export_replaces_the_last_success_message(store, fake_engine):
         assert message.startswith("Export failed")
         message, _ = make("csv", False, True, False, "all", RunView(), "")  # only the open run, none open
         assert "No run is open" in message
+
+
+def test_upload_errors_name_the_file_not_the_temporary_folder():
+    from erank_studio.ui.benchmark import without_upload_folders
+
+    paths = ["/tmp/gradio/abc123/queries.jsonl", "/tmp/gradio/def456/corpus.jsonl"]
+    message = "/tmp/gradio/abc123/queries.jsonl line 2: is not valid JSON"
+    assert without_upload_folders(message, paths) == "queries.jsonl line 2: is not valid JSON"
