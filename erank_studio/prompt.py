@@ -70,6 +70,16 @@ INSTRUCTIONS: dict[str, str] = {
 DEFAULT_INSTRUCTION = INSTRUCTIONS["beir"]
 
 
+_TASK_FAMILIES = ("beir", "trec-dl", "trec_dl", "followir")
+
+
+def known_task(task: str) -> bool:
+    """Whether ``instruction_for`` has a rule for ``task`` (rather than its default)."""
+    key = task.strip().lower().replace("-", "_")
+    names = {name.replace("-", "_") for name in INSTRUCTIONS}
+    return key in names or any(key.startswith(f.replace("-", "_")) for f in _TASK_FAMILIES)
+
+
 def instruction_for(task: str) -> str:
     """The paper's instruction for a task name such as ``bright/biology``, ``beir/scifact`` or
     ``trec-dl-2019``; the passage instruction when the task is unknown."""

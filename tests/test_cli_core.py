@@ -40,6 +40,7 @@ def test_prompt_reports_truncation():
     (["rerank", "--docs", "x.jsonl"], "--query is required"),
     (["rerank", "--query", "q", "--docs", "/nonexistent/docs.jsonl"], "docs.jsonl: cannot be read"),
     (["rerank", "--query", "q", "--docs", "x.jsonl", "--alpha", "2"], "--alpha must lie between 0 and 1"),
+    (["prompt", "--query", "q", "--document", "d", "--task", "bright/nonexist"], "unknown --task 'bright/nonexist'"),
 ])
 def test_bad_input_gets_one_clear_line(args, message, capsys):
     assert main(args) == 2

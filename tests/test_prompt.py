@@ -65,3 +65,10 @@ def test_instruction_presets_cover_every_task_of_the_paper():
 def test_prompt_without_tokenizer_keeps_text_whole():
     built = prompt.build("q", "d" * 10, "inst", None)
     assert built.text is None and "Here is the document: dddddddddd\n" in built.message
+
+
+def test_known_tasks():
+    for task in ("bright/biology", "bright/earth-science", "beir/scifact", "trec-dl-2019", "followir/core17", "beir"):
+        assert prompt.known_task(task), task
+    assert not prompt.known_task("bright/nonexist")
+    assert not prompt.known_task("msmarco")

@@ -71,3 +71,8 @@ def test_unreachable_hub_model_falls_back_to_the_demo_model_with_a_warning(monke
 def test_unknown_engine_is_refused():
     with pytest.raises(EngineUnavailable, match="unknown engine"):
         load_engine("x", "tensorrt")
+
+
+def test_an_option_the_engine_does_not_take_is_an_error_not_a_fallback(tiny_model_dir):
+    with pytest.raises(TypeError, match="max_new_tokens"):
+        Reranker(str(tiny_model_dir), engine="transformers", max_new_tokens=8)

@@ -15,7 +15,11 @@ class UserError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m erank_studio", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m erank_studio",
+        description="ERank Studio: see how the ERank reranker judges documents, correct it, and "
+        "export what you said. Each command has its own --help.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         try:

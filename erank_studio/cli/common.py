@@ -23,6 +23,11 @@ def add_instruction_arguments(parser: argparse.ArgumentParser) -> None:
 
 def instruction_from(args: argparse.Namespace) -> str:
     if getattr(args, "task", None):
+        if not prompt.known_task(args.task):
+            raise UserError(
+                f"unknown --task {args.task!r}; known: {', '.join(prompt.INSTRUCTIONS)} "
+                "(beir/<name>, trec-dl-<year> and followir/<name> work too)"
+            )
         return prompt.instruction_for(args.task)
     instruction = getattr(args, "instruction", None)
     if instruction is not None and not instruction.strip():

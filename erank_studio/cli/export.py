@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from . import UserError
 
@@ -44,4 +45,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"wrote {n} {args.format} rows to {args.out}")
+    if n == 0:
+        print("warning: nothing matched: check --run, --annotator and the other filters, "
+              "or whether the store holds labels and judgments yet", file=sys.stderr)
     return 0

@@ -5,6 +5,7 @@ nor in the local cache is tried only when huggingface.co answers within a few se
 CPU demo model stands in, with a plain warning, whenever the asked-for model cannot load."""
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
@@ -74,21 +75,36 @@ def load_demo_engine(warning: str = DEMO_WARNING) -> Engine:
     )
 
 
-def _load(model: str, engine: str, options: dict[str, Any]) -> Engine:
+class EngineOptionError(TypeError):
+    """An option the chosen engine does not take: the caller's mistake, never a reason to fall
+    back to another model."""
+
+
+def _engine_class(engine: str) -> type:
     if engine == "openai":
         from .openai_engine import OpenAIEngine
 
-        return OpenAIEngine(model, **options)
-    problem = model_availability(model)
-    if problem:
-        raise EngineUnavailable(problem)
+        return OpenAIEngine
     if engine == "vllm":
         from .vllm_engine import VLLMEngine
 
-        return VLLMEngine(model, **options)
+        return VLLMEngine
     from .transformers_engine import TransformersEngine
 
-    return TransformersEngine(model, **options)
+    return TransformersEngine
+
+
+def _load(model: str, engine: str, options: dict[str, Any]) -> Engine:
+    cls = _engine_class(engine)
+    try:
+        inspect.signature(cls).bind(model, **options)
+    except TypeError as error:
+        raise EngineOptionError(f"{cls.__name__}: {error}") from None
+    if engine != "openai":
+        problem = model_availability(model)
+        if problem:
+            raise EngineUnavailable(problem)
+    return cls(model, **options)
 
 
 def load_engine(
@@ -115,6 +131,8 @@ def load_engine(
         engine = "vllm" if _cuda_available() and _vllm_installed() else "transformers"
     try:
         return _load(str(model), engine, options)
+    except EngineOptionError:
+        raise
     except Exception as error:  # any load failure: say why, and keep the tool usable
         if not fallback:
             if isinstance(error, EngineUnavailable):

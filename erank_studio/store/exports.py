@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text, union
 
-from .. import prompt
+from .. import prompt, scoring
 from . import trec
 from .store import A, D, J, L, Q, QD, QR, R, Store
 
@@ -242,41 +242,63 @@ def _write_qrels(store: Store, path: Path, flt: ExportFilter) -> int:
 
 
 def run_rows(store: Store, flt: ExportFilter | None = None, by: str = "rank") -> list[tuple[str, str, int, float, str]]:
-    """TREC run rows ranked by ``rank`` (rank_score) or ``hybrid``."""
+    """TREC run rows ranked by ``rank`` (rank_score) or ``hybrid``.
+
+    One system per query: the model of the query's latest run. A batch that was resumed or
+    extended judged a query's candidates over several runs of that model, so the latest judgment
+    of each document across those runs counts, and the hybrid is computed again over that merged
+    list (with the latest run's alpha): z-scores from different lists do not mix. With ``run_id``
+    only that run is exported."""
     flt = flt or ExportFilter()
-    column = J.c.rank_score if by == "rank" else J.c.hybrid_score
     with store.read() as conn:
-        if flt.run_id is not None:
-            run_ids = [flt.run_id]
-        else:
-            run_ids = list(conn.execute(select(func.max(R.c.id)).group_by(R.c.query_id)).scalars())
         stmt = (
-            select(R.c.query_id, Q.c.source_query_id, R.c.model, J.c.doc_id, J.c.document_id,
-                   J.c.idx, J.c.score, column.label("value"))
+            select(R.c.query_id, Q.c.source_query_id, R.c.model, R.c.alpha, J.c.run_id, J.c.doc_id,
+                   J.c.idx, J.c.score, J.c.rank_score, J.c.first_stage_score)
             .join(R, R.c.id == J.c.run_id).join(Q, Q.c.id == R.c.query_id)
-            .where(J.c.run_id.in_(run_ids), column.is_not(None))
+            .where(J.c.rank_score.is_not(None))
+            .order_by(J.c.run_id, J.c.id)
         )
+        if flt.run_id is not None:
+            stmt = stmt.where(J.c.run_id == flt.run_id)
+        else:
+            latest = select(R.c.query_id, func.max(R.c.id).label("run_id")).group_by(R.c.query_id).subquery()
+            latest_model = (
+                select(R.c.query_id, R.c.model).join(latest, latest.c.run_id == R.c.id).subquery()
+            )
+            stmt = stmt.join(
+                latest_model, (latest_model.c.query_id == R.c.query_id) & (latest_model.c.model == R.c.model)
+            )
         rows = conn.execute(stmt).all()
         keep = None
         if flt.only_labelled or flt.min_disagreement is not None or flt.annotator is not None:
-            labels = {(r.query_id, r.doc_id): r for r in labelled_pairs(conn, ExportFilter(annotator=flt.annotator))}
-            keep = labels
+            keep = {(r.query_id, r.doc_id): r for r in labelled_pairs(conn, ExportFilter(annotator=flt.annotator))}
+    lists: dict[int, dict[str, Any]] = {}
+    for r in rows:  # ordered by run, so a later judgment of a document replaces an earlier one
+        lists.setdefault(r.query_id, {})[r.doc_id] = r
     out: list[tuple[str, str, int, float, str]] = []
-    groups: dict[int, list[Any]] = {}
-    for r in rows:
-        if keep is not None and (flt.only_labelled or flt.min_disagreement is not None):
-            lab = keep.get((r.query_id, r.doc_id))
-            if lab is None:
+    for query_id, by_doc in sorted(lists.items()):
+        items = list(by_doc.values())
+        if by == "rank":
+            values = [r.rank_score for r in items]
+        else:
+            alpha = max(items, key=lambda r: r.run_id).alpha
+            values = scoring.hybrid([r.first_stage_score for r in items], [r.rank_score for r in items], alpha)
+        ranked = []
+        for r, value in zip(items, values):
+            if value is None:
                 continue
-            if flt.min_disagreement is not None and (
-                r.score is None or abs(lab.score - r.score) < flt.min_disagreement
-            ):
-                continue
-        groups.setdefault(r.query_id, []).append(r)
-    for _, items in sorted(groups.items()):
-        items.sort(key=lambda r: (-r.value, r.idx, r.doc_id))
-        for rank, r in enumerate(items, start=1):
-            out.append((_trec_qid(r.query_id, r.source_query_id), r.doc_id, rank, float(r.value),
+            if keep is not None and (flt.only_labelled or flt.min_disagreement is not None):
+                lab = keep.get((query_id, r.doc_id))
+                if lab is None:
+                    continue
+                if flt.min_disagreement is not None and (
+                    r.score is None or abs(lab.score - r.score) < flt.min_disagreement
+                ):
+                    continue
+            ranked.append((float(value), r))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1].idx, pair[1].doc_id))
+        for rank, (value, r) in enumerate(ranked, start=1):
+            out.append((_trec_qid(query_id, r.source_query_id), r.doc_id, rank, value,
                         "_".join(r.model.split()) or "model"))
     return out
 

@@ -9,7 +9,7 @@ from erank_studio import prompt
 from erank_studio.store import Store, trec
 from erank_studio.store.exports import ExportFilter, export, export_bytes, export_to_tempfile, grade
 from erank_studio.store.imports import import_bundle
-from erank_studio.types import Document
+from erank_studio.types import Document, GenerationSettings
 
 from .conftest import INSTRUCTION, dump, run_judging
 
@@ -174,3 +174,32 @@ def test_sft_lines_are_plain_json_dumps(store):
     store.add_label(q, "d4", "ann", 3, rationale='quotes " and \\ backslash, newline\n, unicode ✓ \u2028')
     line = export_bytes(store, "sft-messages").decode("utf-8").split("\n")[0]
     assert line == json.dumps(json.loads(line), ensure_ascii=False)
+
+
+def test_runs_of_a_resumed_batch_are_merged_per_query_and_model(store, tmp_path):
+    from erank_studio import scoring
+    from erank_studio.types import Judgment
+
+    query_id, first_run, judgments, engine = run_judging(store)
+    # A resumed batch: a second run of the same model judges the rest of the candidates,
+    # and re-judges d1 (the latest judgment of a document counts).
+    docs = store.documents_for_query(query_id)
+    second_run = store.start_run(query_id, docs, model=engine.model, engine=engine.name, instruction="i",
+                                 truncate_length=60, generation=GenerationSettings(), alpha=0.5)
+    later = [Judgment(doc_id="d1", index=0, raw_output="<answer>1</answer>", status="ok", score=1,
+                      probability=1.0, rank_score=1.0, first_stage_score=judgments[0].first_stage_score)]
+    for j in later:
+        store.add_judgment(second_run, j)
+    store.finish_run(second_run)
+    export(store, "run-rank", tmp_path / "r.run")
+    rows = trec.read_run(tmp_path / "r.run")
+    merged = {j.doc_id: j for j in judgments} | {j.doc_id: j for j in later}
+    assert {r[1] for r in rows} == set(merged)  # nothing judged in the first run is dropped
+    assert dict((r[1], r[3]) for r in rows)["d1"] == pytest.approx(1.0)
+    export(store, "run-hybrid", tmp_path / "h.run")
+    items = list(merged.values())
+    expected = scoring.hybrid([j.first_stage_score for j in items], [j.rank_score for j in items], 0.5)
+    got = {r[1]: r[3] for r in trec.read_run(tmp_path / "h.run")}
+    assert {j.doc_id: v for j, v in zip(items, expected)} == pytest.approx(got, abs=1e-6)
+    export(store, "run-rank", tmp_path / "one.run", ExportFilter(run_id=second_run))
+    assert [r[1] for r in trec.read_run(tmp_path / "one.run")] == ["d1"]
