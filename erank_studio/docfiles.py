@@ -99,8 +99,16 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
 def parse_delimited(text: str, source: str = "<table>", delimiter: str = ",") -> list[Document]:
     """CSV/TSV with a header naming a content column; or, for TSV without a header,
     ``id<TAB>content[<TAB>first_stage_score]`` per line."""
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows_with_numbers = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    rows_with_numbers = []
+    row_start = 1
+    try:
+        for row in reader:
+            if any(c.strip() for c in row):
+                rows_with_numbers.append((row_start, row))
+            row_start = reader.line_num + 1
+    except csv.Error as error:  # e.g. a quote that is never closed swallows the rest of the file
+        raise DocumentFileError(source, row_start, f"is not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({error})") from None
     if not rows_with_numbers:
         return []
     header = [c.strip().lower() for c in rows_with_numbers[0][1]]

@@ -76,3 +76,13 @@ def test_unknown_engine_is_refused():
 def test_an_option_the_engine_does_not_take_is_an_error_not_a_fallback(tiny_model_dir):
     with pytest.raises(TypeError, match="max_new_tokens"):
         Reranker(str(tiny_model_dir), engine="transformers", max_new_tokens=8)
+
+
+def test_each_fallback_reuses_the_one_loaded_demo_model(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    first = load_engine("nobody/no-such-model", "transformers")
+    started = time.perf_counter()
+    second = load_engine("/no/such/folder", "transformers")
+    assert time.perf_counter() - started < 5
+    assert second.hf_model is first.hf_model
+    assert "nobody/no-such-model" in first.warning and "/no/such/folder" in second.warning

@@ -5,6 +5,8 @@ nor in the local cache is tried only when huggingface.co answers within a few se
 CPU demo model stands in, with a plain warning, whenever the asked-for model cannot load."""
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import logging
 import os
@@ -61,7 +63,8 @@ def model_availability(model: str) -> str | None:
     return f"{model} is not on this machine and the Hugging Face hub cannot be reached"
 
 
-def load_demo_engine(warning: str = DEMO_WARNING) -> Engine:
+@functools.lru_cache(maxsize=1)
+def _demo_engine() -> Engine:
     from .transformers_engine import TransformersEngine
 
     folder = demo_model_folder()
@@ -71,8 +74,15 @@ def load_demo_engine(warning: str = DEMO_WARNING) -> Engine:
         )
     return TransformersEngine(
         folder, gguf_file=DEMO_GGUF, device="cpu", dtype="float32", is_reranker=False,
-        warning=warning, local_files_only=True,
+        local_files_only=True,
     )
+
+
+def load_demo_engine(warning: str = DEMO_WARNING) -> Engine:
+    """The CPU demo model, loaded once per process (each fallback reuses it), with ``warning``."""
+    engine = copy.copy(_demo_engine())  # shares the weights; only the warning differs
+    engine.warning = warning
+    return engine
 
 
 class EngineOptionError(TypeError):
