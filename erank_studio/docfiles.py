@@ -61,6 +61,9 @@ def _document(record: dict, source: str, line: int, position: int) -> Document:
     if not isinstance(text, str) or not text.strip():
         raise DocumentFileError(source, line, "needs a non-empty 'content' field")
     doc_id = _pick(record, ID_FIELDS)
+    if doc_id is not None and any(c.isspace() for c in str(doc_id)):
+        # TREC qrels and run files (the exports) cannot hold an id with whitespace.
+        raise DocumentFileError(source, line, f"document id {str(doc_id)!r} contains whitespace")
     score = _score(_pick(record, SCORE_FIELDS), source, line)
     title = _pick(record, ("title",))
     return Document(

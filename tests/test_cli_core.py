@@ -83,6 +83,7 @@ def test_rerank_reads_tsv_without_header(tmp_path, tiny_model_dir, capsys):
     ("latin1.jsonl", b'{"content": "ok"}\n{"content": "caf\xe9"}\n', "latin1.jsonl line 2: is not UTF-8"),
     ("cols.csv", b"id,content\n1,a\n2,b,c,d\n", "cols.csv line 3: has 4 columns"),
     ("nohead.csv", b"1,a\n", "the header must name a 'content' column"),
+    ("space.jsonl", b'{"id": "a b", "content": "x"}\n', "space.jsonl line 1: document id 'a b' contains whitespace"),
     ("quote.csv", b'id,content\n1,"unterminated\n2,ok,extra\n', "quote.csv line 2: is not valid CSV"),
     ("score.jsonl", b'{"content": "a", "first_stage_score": "high"}\n', "score.jsonl line 1: first-stage score 'high'"),
     ("nan.jsonl", b'{"content": "a", "first_stage_score": NaN}\n', "nan.jsonl line 1: first-stage score nan is not a finite"),
