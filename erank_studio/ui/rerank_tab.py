@@ -250,8 +250,6 @@ def make_run_handler(ctx: Context):
                                      settings=settings, alpha=float(alpha), benchmark=bench_info)
         except Exception as error:  # the store refused: nothing was judged yet
             raise gr.Error(render.html_escape(f"Could not start the run: {error}")) from None
-        for note in view.notes:
-            gr.Warning(render.html_escape(note))
         n = len(view.documents)
         status_md = ctx.provider.status(model, engine_name, base_url)
         warn = warning_text(engine)

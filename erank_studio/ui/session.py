@@ -39,7 +39,6 @@ class RunView:
     judgments: list[Judgment] = field(default_factory=list)
     qrels: dict[str, int] = field(default_factory=dict)
     selected: str | None = None
-    notes: list[str] = field(default_factory=list)  # things the person should be told about the run
 
     def judgment(self, doc_id: str | None) -> Judgment | None:
         return next((j for j in self.judgments if j.doc_id == doc_id), None)
@@ -76,13 +75,7 @@ def start_run(
         query_id = store.upsert_query(query, source=benchmark.source, source_query_id=benchmark.source_query_id)
     else:
         query_id = store.upsert_query(query)
-    notes: list[str] = []
-    try:
-        docs = judge.ensure_first_stage(query, documents)
-    except Exception as error:  # BM25 cannot index some lists (e.g. only one-letter words)
-        docs = list(documents)
-        notes.append(f"BM25 could not score these documents ({error}); they have no first-stage "
-                     "score, so there are no hybrid scores for this run.")
+    docs = judge.ensure_first_stage(query, documents)
     run_id = store.start_run(
         query_id, docs, model=engine.model, engine=engine.name, instruction=instruction,
         truncate_length=truncate_length, generation=settings, alpha=alpha,
@@ -90,7 +83,7 @@ def start_run(
     return RunView(
         run_id=run_id, query_id=query_id, query=query, instruction=instruction, model=engine.model,
         engine=engine.name, status="running", alpha=alpha, documents={d.doc_id: d for d in docs},
-        qrels=store.qrels_for(query_id), notes=notes,
+        qrels=store.qrels_for(query_id),
     )
 
 
