@@ -20,6 +20,7 @@ from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
 from .jobs import RunJob
+from .server import store_label
 from .session import RunView
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -56,15 +57,7 @@ def launch_kwargs(auth: str | None = None) -> dict[str, Any]:
 def _header(ctx: Context) -> str:
     return (f"# {TITLE}\nRerank with ERank (`<think>` reasoning, an integer 0–10, rank_score = N × P(N)), "
             "inspect every trace, label documents, analyze and export. Everything is saved at once "
-            f"to the store (`{_safe_url(ctx.store.url)}`).")
-
-
-def _safe_url(url: str) -> str:
-    # Never show a password that may sit in a database URL.
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://…@{rest.split('@', 1)[1]}"
-    return url
+            f"to the store (`{store_label(ctx.store.url)}`).")
 
 
 def build_app(store: Store, provider: EngineProvider | None = None, defaults: Defaults | None = None) -> gr.Blocks:
