@@ -162,10 +162,12 @@ def _api(ctx: Context) -> None:
 
     def rerank_documents(query: str, documents: str, instruction: str = "", max_new_tokens: int = 0,
                          alpha: float = 0.2, truncate_length: int = 2048,
-                         force_answer: bool = False) -> dict:
+                         force_answer: bool = False, template: str = prompt.DEFAULT_TEMPLATE) -> dict:
         """Rerank documents (the documents box's formats) for a query; streams the ranked list."""
         if not (query or "").strip():
             raise gr.Error("query is empty")
+        if template not in prompt.TEMPLATES:
+            raise gr.Error(f"template must be one of {', '.join(prompt.TEMPLATES)}, not {template!r}")
         try:
             docs = doc_input.parse_text(documents)
         except doc_input.DocumentInputError as error:
@@ -183,7 +185,8 @@ def _api(ctx: Context) -> None:
                                       force_answer=bool(force_answer) or not engine.is_reranker)
         view = session.start_run(ctx.store, engine, query.strip(),
                                  (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION, docs,
-                                 truncate_length=int(truncate_length), settings=settings, alpha=float(alpha))
+                                 truncate_length=int(truncate_length), settings=settings, alpha=float(alpha),
+                                 template=template)
         token = ctx.new_cancel(f"api-{view.run_id}")
         for view in session.stream_judgments(ctx.store, engine, view, truncate_length=int(truncate_length),
                                              settings=settings, cancel=token, judge_fn=judge_fn()):
