@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, DynamicCache
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     TemperatureLogitsWarper,
@@ -28,6 +28,7 @@ from .base import (
     forcing_suffix,
 )
 from .forcing import digit_token_ids, forced_distribution
+from .tokenizers import load_model_tokenizer
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -65,7 +66,7 @@ class TransformersEngine:
         extra: dict[str, Any] = {"local_files_only": local_files_only}
         if gguf_file:
             extra["gguf_file"] = gguf_file
-        self.tokenizer = AutoTokenizer.from_pretrained(model, **extra)
+        self.tokenizer, self.chat_template_source = load_model_tokenizer(model, **extra)
         self.tokenizer.padding_side = "left"
         self.hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype, **extra)
         self.hf_model.to(self.device).eval()

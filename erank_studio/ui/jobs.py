@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge
+from .. import judge, prompt
 from ..engines.base import CancelToken, Engine
 from ..store import Store
 from ..types import Document, GenerationSettings, Judgment
@@ -153,6 +153,7 @@ class JobManager:
         alpha: float,
         owner: str,
         benchmark: Benchmark | None = None,
+        template: str = prompt.DEFAULT_TEMPLATE,
         judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
     ) -> RunJob:
         """Record the run and start judging it in a thread; raises ``RunBusy`` while another runs
@@ -163,7 +164,7 @@ class JobManager:
                 raise RunBusy(running)
             view = session.start_run(self._store, engine, query, instruction, documents,
                                      truncate_length=truncate_length, settings=settings, alpha=alpha,
-                                     benchmark=benchmark)
+                                     benchmark=benchmark, template=template)
             job = self._current = RunJob(view=view, owner=owner)
         # The caller's context travels with the thread (Gradio's request, which ZeroGPU's lease reads).
         context = contextvars.copy_context()

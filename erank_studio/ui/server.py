@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default=None, choices=["auto", "transformers", "vllm", "openai"],
                         help="engine (default: $ERANK_ENGINE or auto)")
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai engine)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default 2048)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default 4096, as ERank's released vLLM code)")
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge, scoring
+from .. import judge, prompt, scoring
 from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
 from ..types import Document, GenerationSettings, Judgment
@@ -35,6 +35,7 @@ class RunView:
     engine: str = ""
     status: str = ""
     alpha: float = scoring.DEFAULT_ALPHA
+    template: str = prompt.DEFAULT_TEMPLATE
     documents: dict[str, Document] = field(default_factory=dict)
     judgments: list[Judgment] = field(default_factory=list)
     qrels: dict[str, int] = field(default_factory=dict)
@@ -69,6 +70,7 @@ def start_run(
     settings: GenerationSettings,
     alpha: float,
     benchmark: Benchmark | None = None,
+    template: str = prompt.DEFAULT_TEMPLATE,
 ) -> RunView:
     """Record the query and the run (documents get BM25 scores when they came without)."""
     if benchmark is not None and benchmark.query.strip() == query.strip():
@@ -78,11 +80,12 @@ def start_run(
     docs = judge.ensure_first_stage(query, documents)
     run_id = store.start_run(
         query_id, docs, model=engine.model, engine=engine.name, instruction=instruction,
-        truncate_length=truncate_length, generation=settings, alpha=alpha,
+        truncate_length=truncate_length, generation=settings, alpha=alpha, template=template,
+        chat_template_source=engine.chat_template_source,
     )
     return RunView(
         run_id=run_id, query_id=query_id, query=query, instruction=instruction, model=engine.model,
-        engine=engine.name, status="running", alpha=alpha, documents={d.doc_id: d for d in docs},
+        engine=engine.name, status="running", alpha=alpha, template=template, documents={d.doc_id: d for d in docs},
         qrels=store.qrels_for(query_id),
     )
 
@@ -107,7 +110,7 @@ def stream_judgments(
     final = "failed"
     try:
         for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
-                          truncate_length, settings, cancel):
+                          truncate_length, settings, cancel, template=view.template):
             if cancel.cancelled and j.failure == "engine_error" and j.failure_detail == "cancelled":
                 continue  # documents the cancel stopped are not judgments
             store.add_judgment(view.run_id, j)
@@ -141,6 +144,7 @@ def open_run(store: Store, run_id: int) -> RunView:
         instruction=info.get("instruction") or "", model=info.get("model") or "",
         engine=info.get("engine") or "", status=info.get("status") or "",
         alpha=float(info.get("alpha") if info.get("alpha") is not None else scoring.DEFAULT_ALPHA),
+        template=info.get("template") or prompt.DEFAULT_TEMPLATE,
         documents={k: v for k, v in docs.items() if k in judged} or docs,
         judgments=judgments, qrels=store.qrels_for(query_id),
     )

@@ -17,6 +17,7 @@ class FakeEngine:
     tokenizer = None
     is_reranker = True
     warning = None
+    chat_template_source = "fake chat template"
 
     def __init__(self) -> None:
         self.calls = 0
