@@ -1,0 +1,264 @@
+"""Runs that outlive the tab, in a real browser (Debian's chromium through Playwright) against the
+app on loopback: a reload mid-run re-attaches and the run finishes; a Cancel from a second browser
+context cancels a run started in the first (and one started through the API); an API run with an
+out-of-range max_new_tokens is refused and stores nothing.
+
+The app runs with a gated engine: each document waits until the test drops a file in a folder,
+so "mid-run" is a state the test creates, never a race against the machine's speed."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+gradio_client = pytest.importorskip("gradio_client")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT_MS = 60_000  # a bound on waiting for a state, not a speed requirement
+START_TIMEOUT_S = 90
+N_DOCS = 6
+
+GATED_APP = textwrap.dedent('''
+    """The app with an engine whose every document waits for a file in $ERANK_TEST_GATE."""
+    import math, os, sys, time
+    from pathlib import Path
+
+    from erank_studio.engines.base import FINISH_CANCELLED, FINISH_STOP, Generation
+    from erank_studio.store import Store
+    from erank_studio.ui.app import build_app, launch_kwargs
+    from erank_studio.ui.context import Defaults
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    GATE = Path(os.environ["ERANK_TEST_GATE"])
+
+
+    class GatedEngine:
+        name = "gated"
+        model = "gated-test-model"
+        tokenizer = None
+        is_reranker = True
+        warning = None
+        chat_template_source = "test"
+        done = 0  # documents judged by this process, every run together
+
+        def generate(self, prompts, settings, cancel=None):
+            for index, _prompt in enumerate(prompts):
+                while len(os.listdir(GATE)) <= GatedEngine.done and not (cancel and cancel.cancelled):
+                    time.sleep(0.02)
+                if cancel is not None and cancel.cancelled:
+                    yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
+                    continue
+                GatedEngine.done += 1
+                pieces = ["<think>gated</think><answer>", str((index * 3) % 11), "</answer>"]
+                yield Generation(index=index, text="".join(pieces), pieces=pieces,
+                                 logprobs=[0.0, math.log(0.5), 0.0], finish_reason=FINISH_STOP,
+                                 prompt_tokens=10, output_tokens=3)
+
+        def force_scores(self, prompt, partial_output):
+            return None
+
+        def describe(self):
+            return {"model": self.model, "engine": self.name}
+
+
+    engine = GatedEngine()
+    store = Store(os.environ["ERANK_DB_URL"])
+    demo = build_app(store, EngineProvider(loader=lambda *a, **k: engine),
+                     Defaults(model="gated", max_new_tokens=8))
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), show_error=False, quiet=True,
+                **launch_kwargs(None))
+''')
+
+
+class GatedApp:
+    def __init__(self, url: str, db_url: str, gate: Path) -> None:
+        self.url, self.db_url, self.gate = url, db_url, gate
+        self._released = 0
+
+    def release(self, n: int = 1) -> None:
+        """Let ``n`` more documents be judged."""
+        for _ in range(n):
+            self._released += 1
+            (self.gate / f"{self._released:05d}").touch()
+
+    def runs(self):
+        from erank_studio.store import Store
+
+        store = Store(self.db_url)
+        try:
+            return store.runs()
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="module")
+def gated_app(tmp_path_factory):
+    import socket
+
+    folder = tmp_path_factory.mktemp("gated-app")
+    gate = folder / "gate"
+    gate.mkdir()
+    script = folder / "gated_app.py"
+    script.write_text(GATED_APP, encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db_url = f"sqlite:///{folder}/jobs.sqlite"
+    env = {**os.environ, "ERANK_DB_URL": db_url, "ERANK_TEST_GATE": str(gate), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": str(ROOT)}
+    log = folder / "app.log"
+    handle = open(log, "w")
+    proc = subprocess.Popen([sys.executable, str(script), str(port)], cwd=str(folder), env=env, stdout=handle,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() - started > START_TIMEOUT_S:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield GatedApp(url, db_url, gate)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        handle.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _page(browser, app: GatedApp):
+    context = browser.new_context(viewport={"width": 1440, "height": 1200})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app.url)
+    page.wait_for_selector("#erank-query textarea")
+    return context, page
+
+
+def _fill(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id}").locator("textarea, input").first
+    box.fill(value)
+    box.press("Tab")  # commit the value before acting
+
+
+def _wait_text(page, selector: str, pattern: str, timeout: int = TIMEOUT_MS) -> None:
+    try:
+        page.wait_for_function(
+            "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
+            arg=[selector, pattern], timeout=timeout,
+        )
+    except sync_api.TimeoutError:
+        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
+        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}")
+
+
+def _rows(page) -> int:
+    return page.locator('#erank-results [data-col="1"][data-row]').count()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _start_run(page, query: str) -> None:
+    _fill(page, "erank-query", query)
+    _fill(page, "erank-documents", "\n".join(f"document {i} for {query}" for i in range(N_DOCS)))
+    _wait_text(page, "#erank-model-status", "ready")
+    page.click("#erank-run")
+
+
+def test_a_reload_mid_run_reattaches_and_the_run_finishes(browser, gated_app):
+    context, page = _page(browser, gated_app)
+    _start_run(page, "reload mid-run")
+    gated_app.release(2)
+    _wait_text(page, "#erank-progress", rf"running: 2 of {N_DOCS}")
+    page.reload()
+    page.wait_for_selector("#erank-query textarea")
+    # the new page follows the same run: what is done, then the rest as it comes
+    _wait_text(page, "#erank-progress", rf"running: 2 of {N_DOCS} documents .* run #\d+")
+    page.wait_for_function("() => document.querySelectorAll('#erank-results [data-col=\"1\"][data-row]').length == 2")
+    _shot(page, "jobs-1-reattached")
+    gated_app.release(N_DOCS - 2)
+    _wait_text(page, "#erank-progress", rf"done: {N_DOCS} of {N_DOCS}")
+    assert _rows(page) == N_DOCS
+    assert gated_app.runs()[0].status == "done" and gated_app.runs()[0].n_judgments == N_DOCS
+    assert "Traceback" not in page.content()
+    context.close()
+
+
+def test_a_cancel_from_another_browser_cancels_the_run(browser, gated_app):
+    first, page = _page(browser, gated_app)
+    _start_run(page, "cancel from elsewhere")
+    gated_app.release(1)
+    _wait_text(page, "#erank-progress", rf"running: 1 of {N_DOCS}")
+    second, other = _page(browser, gated_app)
+    other.click("#erank-cancel")
+    other.get_by_text(re.compile(r"Cancelling run #\d+ \(started elsewhere\)")).first.wait_for()
+    _wait_text(page, "#erank-progress", rf"cancelled: 1 of {N_DOCS}")
+    _shot(page, "jobs-2-cancelled-from-elsewhere")
+    latest = gated_app.runs()[0]
+    assert latest.status == "cancelled" and latest.n_judgments == 1
+    first.close()
+    second.close()
+
+
+def test_a_browser_cancels_a_run_started_through_the_api(browser, gated_app):
+    client = gradio_client.Client(gated_app.url, verbose=False)
+    job = client.submit("api run to cancel", "\n".join(f"api document {i}" for i in range(N_DOCS)),
+                        api_name="/rerank_documents")
+    gated_app.release(1)
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not any(m.get("n_judged", 0) >= 1 for m in job.outputs()):  # a state: one judgment streamed
+        assert time.monotonic() < deadline, f"the API run never streamed a judgment: {job.outputs()}"
+        time.sleep(0.1)
+    context, page = _page(browser, gated_app)
+    page.click("#erank-cancel")
+    page.get_by_text(re.compile(r"Cancelling run #\d+ \(started elsewhere\)")).first.wait_for()
+    result = job.result(timeout=TIMEOUT_MS / 1000)
+    assert result["status"] == "cancelled" and result["n_judged"] == 1
+    assert [item["doc_id"] for item in result["judgments"]] == [m["doc_id"] for o in job.outputs() for m in o["new"]]
+    context.close()
+
+
+def test_an_api_run_with_an_out_of_range_max_new_tokens_is_refused(gated_app):
+    before = len(gated_app.runs())
+    client = gradio_client.Client(gated_app.url, verbose=False)
+    with pytest.raises(Exception, match=r"max_new_tokens must be a whole number from 1 to \d+"):
+        client.predict("too long", "one document", max_new_tokens=100_000_000, api_name="/rerank_documents")
+    with pytest.raises(Exception, match=r"alpha must be a number from 0 to 1"):
+        client.predict("bad alpha", "one document", alpha=5, api_name="/rerank_documents")
+    assert len(gated_app.runs()) == before  # nothing stored
