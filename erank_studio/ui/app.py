@@ -4,6 +4,7 @@ Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Export. 
 endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,6 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
     if provider is None:
         provider = EngineProvider(**({"batch_size": defaults.batch_size} if defaults.batch_size else {}))
     ctx = Context(store=store, provider=provider, defaults=defaults)
-    provider.start(defaults.model, defaults.engine, defaults.base_url)  # load while the page opens
 
     with gr.Blocks(title=TITLE) as demo:
         saved = gr.BrowserState({"annotator": "", "run_id": None}, storage_key=BROWSER_KEY)
@@ -88,7 +88,25 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)
+    _load_model_once_serving(demo, ctx)
     return demo
+
+
+SERVER_START_WAIT_S = 60
+
+
+def _load_model_once_serving(demo: gr.Blocks, ctx: Context) -> None:
+    """Load the operator's model in the background as soon as the server answers (or after
+    SERVER_START_WAIT_S without a server): loading earlier competes with the server's own start,
+    and the page came up several seconds later than a bare Gradio app's."""
+
+    def load() -> None:
+        deadline = time.monotonic() + SERVER_START_WAIT_S
+        while not getattr(demo, "is_running", False) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ctx.provider.start(*ctx.engine_choice(None, None, None, strict=False))
+
+    threading.Thread(target=load, daemon=True, name="erank-preload").start()
 
 
 def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
