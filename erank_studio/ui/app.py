@@ -190,19 +190,18 @@ def api_rerank(ctx: Context):
 
     def rerank_documents(query: str, documents: str, instruction: str = "", max_new_tokens: int = 0,
                          alpha: float = 0.2, truncate_length: int = 2048, force_answer: bool = False,
-                         template: str = prompt.DEFAULT_TEMPLATE, model: str = "", engine: str = "",
-                         base_url: str = "",
-                         request: gr.Request = None) -> Iterator[dict]:
+                         model: str = "", engine: str = "", base_url: str = "",
+                         template: str = prompt.DEFAULT_TEMPLATE, request: gr.Request = None) -> Iterator[dict]:
         """Rerank documents (the documents box's formats) for a query. Streams messages with the
         judgments new since the last message (``new``); the last message (status not "running")
         also holds the whole ranked list (``judgments``). ``max_new_tokens`` 0 means the server's
-        default; ``template`` is the prompt template; ``model``/``engine``/``base_url`` empty mean
-        the app's current model (choosing another is refused on a public server). The run is
+        default; ``model``/``engine``/``base_url`` empty mean the app's current model (choosing
+        another is refused on a public server); ``template`` is the prompt template. The run is
         cancelled if the client disconnects."""
         if not (query or "").strip():
             raise gr.Error("query is empty")
         if template not in prompt.TEMPLATES:
-            raise gr.Error(f"template must be one of {', '.join(prompt.TEMPLATES)}, not {template!r}")
+            raise gr.Error(f"template must be one of {', '.join(prompt.TEMPLATES)}, not {render.html_escape(repr(template))}")
         try:
             docs = doc_input.parse_text(documents)
         except doc_input.DocumentInputError as error:
@@ -228,7 +227,7 @@ def api_rerank(ctx: Context):
                                          instruction=(instruction or "").strip() or prompt.DEFAULT_INSTRUCTION,
                                          documents=docs, truncate_length=numbers.truncate_length,
                                          settings=run_limits.settings_for(numbers, force_answer, loaded),
-                                         alpha=numbers.alpha, template=template, owner="api",
+                                         alpha=numbers.alpha, owner="api", template=template,
                                          judge_fn=judge_fn()):
             if not isinstance(step, str):
                 job = step
