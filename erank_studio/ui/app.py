@@ -151,7 +151,7 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
             except Exception:  # the run is gone (another store): start empty
                 view, run_id = RunView(), None
         values = rerank_tab.detail_values(ctx, view, name, sort_by)
-        progress = (f"run #{view.run_id} · {view.status} · {len(view.judgments)} documents"
+        progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
                     if view.run_id else "")
         return (name, gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)

@@ -4,6 +4,7 @@ makes: the tabs call these functions, never SQL and never the store's internals.
 Nothing here imports gradio, so it is tested directly (tests/ui/)."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
 from ..types import Document, GenerationSettings, Judgment
 from . import render
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,20 +103,22 @@ def stream_judgments(
     cancel: CancelToken,
     judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
 ) -> Iterator[RunView]:
-    """Judge the run's documents, committing each judgment the moment it arrives; yields the view
-    after each. The run is marked done, cancelled or failed however the loop ends (a closed
-    generator included).
+    """Judge the run's documents; yields the view after each judgment. Judgments are committed in
+    small batches (the store's JudgmentWriter: a few dozen, or a quarter of a second), so a crash
+    loses at most that batch. The run is marked done, cancelled or failed however the loop ends
+    (a closed generator included).
 
     Hybrid scores are z-scores over the whole list, so they are computed once, when the run ends
     (recomputing them after every judgment made a run quadratic); a live view that wants them
     mid-run calls ``rehybrid`` when it renders."""
     final = "failed"
+    writer = store.judgment_writer(view.run_id)
     try:
         for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
                           truncate_length, settings, cancel, template=view.template):
             if cancel.cancelled and j.failure == "engine_error" and j.failure_detail == "cancelled":
                 continue  # documents the cancel stopped are not judgments
-            store.add_judgment(view.run_id, j)
+            writer.add(j)
             view.judgments.append(j)
             yield view
         final = "cancelled" if cancel.cancelled else "done"
@@ -123,11 +128,15 @@ def stream_judgments(
     finally:
         view.status = final
         try:
+            writer.close()
+        except Exception as error:  # the store stayed busy: the last batch is lost, nothing else
+            log.warning("run #%s: %d judgments could not be saved: %s", view.run_id, writer.pending, error)
+        try:
             rehybrid(view, view.alpha)
             save_alpha(store, view)
             store.finish_run(view.run_id, final)
-        except Exception:  # the run row stays "running"; nothing a person typed is lost
-            pass
+        except Exception as error:  # the run row stays "running" (marked interrupted later)
+            log.warning("run #%s: could not save its end: %s", view.run_id, error)
 
 
 def open_run(store: Store, run_id: int) -> RunView:
@@ -152,9 +161,16 @@ def open_run(store: Store, run_id: int) -> RunView:
     return view
 
 
+def status_text(status: str | None) -> str:
+    """A run's status for people: "interrupted" says what happened."""
+    if status == "interrupted":
+        return "interrupted (the process judging it stopped; what it judged is kept)"
+    return status or ""
+
+
 def run_choices(store: Store, limit: int = 50) -> list[tuple[str, int]]:
     out = []
-    for r in store.runs()[:limit]:
+    for r in store.runs(limit=limit):  # the store reads only these rows
         text = render.snippet(r.query_text, 50)
         out.append((f"#{r.id} · {text} · {r.model.split('/')[-1]} · {r.status} · {r.n_judgments} docs", r.id))
     return out

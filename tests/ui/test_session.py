@@ -109,3 +109,37 @@ def test_documents_bm25_cannot_index_still_run(store, fake_engine):
                                       cancel=CancelToken()):
         pass
     assert view.status == "done" and len(view.judgments) == 2
+
+
+def test_a_run_whose_process_was_killed_shows_as_interrupted_when_the_app_opens_the_store(tmp_path):
+    import subprocess
+    import sys
+
+    from erank_studio.store import Store
+    from erank_studio.ui import app as ui_app
+    from erank_studio.ui.context import Defaults
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    url = f"sqlite:///{tmp_path}/killed.sqlite"
+    script = (
+        "import os\n"
+        "from erank_studio.store import Store\n"
+        "from erank_studio.types import Document, GenerationSettings\n"
+        f"store = Store({url!r})\n"
+        "q = store.upsert_query('cats?')\n"
+        "store.start_run(q, [Document('d0', 'text')], model='m', engine='e', instruction='i',\n"
+        "                truncate_length=64, generation=GenerationSettings(), alpha=0.2)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], timeout=120)
+    store = Store(url)  # what the app does when it starts
+    try:
+        assert [r.status for r in store.runs()] == ["interrupted"]
+        assert "interrupted" in session.run_choices(store)[0][0]
+        demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: None), Defaults(model="fake"))
+        restore = next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "restore")
+        run_id = store.runs()[0].id
+        progress = restore({"annotator": "", "run_id": run_id}, "rank_score", None)[-1]
+        assert f"run #{run_id} · interrupted (the process judging it stopped" in progress
+    finally:
+        store.close()
