@@ -185,7 +185,9 @@ def _long_texts() -> dict[str, str]:
 @pytest.mark.parametrize("limit", [1, 7, 1000, 2048])
 def test_bounded_window_keeps_exactly_what_the_released_truncation_keeps(qwen3_tokenizer, name, limit):
     text = _long_texts()[name]
-    full = _FULL_TOKENS.setdefault(name, qwen3_tokenizer.tokenize(text))
+    if name not in _FULL_TOKENS:
+        _FULL_TOKENS[name] = qwen3_tokenizer.tokenize(text)
+    full = _FULL_TOKENS[name]
     kept, cut = prompt.truncate(text, qwen3_tokenizer, limit)
     assert kept == qwen3_tokenizer.convert_tokens_to_string(full[:limit])
     assert cut.kept_tokens == min(limit, len(full))
