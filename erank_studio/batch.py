@@ -104,7 +104,7 @@ def rerank_dataset(
             if cancel is not None and cancel.cancelled:
                 break
             query_id = store.upsert_query(query.text, source=dataset.name, source_query_id=query.query_id)
-            candidates = dataset.candidates(query.query_id, top_k)
+            candidates = judge.ensure_first_stage(query.text, dataset.candidates(query.query_id, top_k))
             done = store.judged_doc_ids(query_id, model)
             todo = [d for d in candidates if d.doc_id not in done]
             result.skipped += len(candidates) - len(todo)
