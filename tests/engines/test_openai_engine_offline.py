@@ -87,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         message = body["messages"][-1]["content"]
-        document = message.split("Here is the document: ", 1)[1].split("\nAfter thinking", 1)[0]
+        document = message.split("Here is the document:\n", 1)[1].split("\n\nAfter thinking", 1)[0]
         with self.state.lock:
             count = self.state.calls[document] = self.state.calls.get(document, 0) + 1
         if m := re.search(r"SLEEP=([\d.]+)", document):
