@@ -102,7 +102,11 @@ def stream_judgments(
 ) -> Iterator[RunView]:
     """Judge the run's documents, committing each judgment the moment it arrives; yields the view
     after each. The run is marked done, cancelled or failed however the loop ends (a closed
-    generator included)."""
+    generator included).
+
+    Hybrid scores are z-scores over the whole list, so they are computed once, when the run ends
+    (recomputing them after every judgment made a run quadratic); a live view that wants them
+    mid-run calls ``rehybrid`` when it renders."""
     final = "failed"
     try:
         for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
@@ -111,7 +115,6 @@ def stream_judgments(
                 continue  # documents the cancel stopped are not judgments
             store.add_judgment(view.run_id, j)
             view.judgments.append(j)
-            rehybrid(view, view.alpha)
             yield view
         final = "cancelled" if cancel.cancelled else "done"
     except GeneratorExit:
@@ -120,6 +123,7 @@ def stream_judgments(
     finally:
         view.status = final
         try:
+            rehybrid(view, view.alpha)
             save_alpha(store, view)
             store.finish_run(view.run_id, final)
         except Exception:  # the run row stays "running"; nothing a person typed is lost
@@ -171,14 +175,21 @@ def add_label(store: Store, view: RunView, doc_id: str, annotator: str, score: i
     """Commit a label. The rationale is kept only when the person changed the model's trace."""
     if view.query_id is None:
         raise ValueError("run or open a query first")
+    j = view.judgment(doc_id)
+    return add_label_for_query(store, view.query_id, doc_id, annotator, score, rationale, note,
+                               j.trace if j else "")
+
+
+def add_label_for_query(store: Store, query_id: int, doc_id: str, annotator: str, score: int | None,
+                        rationale: str | None, note: str | None, trace: str | None) -> LabelRow:
+    """Commit a label without a run loaded (the API): ``trace`` is the model's, to tell an edited
+    rationale from the unchanged trace."""
     annotator = (annotator or "").strip()
     if not annotator:
         raise ValueError("type your name in 'Annotator' first, so your labels are yours")
-    j = view.judgment(doc_id)
-    trace = (j.trace or "").strip() if j else ""
     kept = (rationale or "").strip()
-    rationale_value = kept if kept and kept != trace else None
-    return store.add_label(view.query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
+    rationale_value = kept if kept and kept != (trace or "").strip() else None
+    return store.add_label(query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
 
 
 def undo_label(store: Store, view: RunView, doc_id: str, annotator: str) -> LabelRow | None:

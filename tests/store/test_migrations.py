@@ -54,7 +54,7 @@ def test_downgrade_then_upgrade_keeps_data(tmp_path):
         store.add_qrels([("1", "a", 2)], "src")
     _downgrade(url, "0002")
     assert _version(url) == "0002"
-    _downgrade(url, "-1")
+    _downgrade(url, "0001")
     assert _version(url) == "0001"
     engine = create_engine(url)
     assert "ix_labels_lookup" not in {i["name"] for i in inspect(engine).get_indexes("labels")}
