@@ -7,8 +7,8 @@ Formats (``FORMATS``):
   "<think>{rationale}</think><answer>{N}</answer>"}]}``. P is the judgment's stored
   ``prompt_message`` (exactly what the engine sent, truncation included) from the latest
   judgment of that query and document (in the filtered run when ``run_id`` is given); for a
-  label no run has judged, P is ``prompt.user_message(query, document, instruction)`` with the
-  query's latest run instruction, or ``prompt.DEFAULT_INSTRUCTION``. rationale = the person's
+  label no run has judged, P is ``prompt.user_message(query, document, instruction, template)``
+  with the query's latest run's instruction and template, or the defaults. rationale = the person's
   edited rationale, else the model's trace, else empty; N = the person's score. With no
   annotator filter every annotator's current label is one example.
 - ``alpaca`` JSON list of ``{"instruction": P, "input": "", "output": target}`` and
@@ -94,11 +94,12 @@ ORDER BY l.query_id, l.doc_id, a.name
 _CHUNK = 2000
 
 
-def _latest_instructions(conn: Connection) -> dict[int, str]:
-    latest = select(R.c.query_id, R.c.instruction).where(
+def _latest_instructions(conn: Connection) -> dict[int, tuple[str, str]]:
+    """query id -> (instruction, template) of its latest run."""
+    latest = select(R.c.query_id, R.c.instruction, R.c.template).where(
         R.c.id.in_(select(func.max(R.c.id)).group_by(R.c.query_id))
     )
-    return dict(conn.execute(latest).all())
+    return {q: (instruction, template) for q, instruction, template in conn.execute(latest).all()}
 
 
 def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
@@ -148,7 +149,7 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
             rationales = dict(_in(conn, "SELECT id, rationale FROM labels WHERE id IN ({ids})",
                                   [p.label_id for p in chunk]))
             judged = {r[0]: r for r in _in(
-                conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction FROM judgments j "
+                conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction, r.template FROM judgments j "
                 "JOIN runs r ON r.id = j.run_id WHERE j.id IN ({ids})",
                 [p.judgment_id for p in chunk if p.judgment_id is not None])}
             unprompted = [p for p in chunk if p.judgment_id is None or judged[p.judgment_id][1] is None]
@@ -163,9 +164,12 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
                 j = judged.get(p.judgment_id)
                 user = j[1] if j is not None else None
                 if user is None:
-                    instruction = (j[3] if j is not None else None) or instructions.get(p.query_id) \
-                        or prompt.DEFAULT_INSTRUCTION
-                    user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction)
+                    # No stored prompt: built in the wording of the judgment's run, else of the
+                    # query's latest run, so one query's examples never mix templates.
+                    latest = instructions.get(p.query_id, (None, None))
+                    instruction = (j[3] if j is not None else None) or latest[0] or prompt.DEFAULT_INSTRUCTION
+                    template = (j[4] if j is not None else None) or latest[1] or prompt.DEFAULT_TEMPLATE
+                    user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction, template)
                 rationale = rationales[p.label_id]
                 if rationale is None:
                     rationale = (j[2] if j is not None else None) or ""

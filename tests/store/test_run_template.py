@@ -114,3 +114,18 @@ def test_bundle_keeps_the_template_and_old_bundles_mean_paper(store, tmp_path):
         import_bundle(copy, old)
         (row,) = copy.runs()
         assert row.template == "paper" and row.chat_template_source is None
+
+
+def test_a_label_no_run_judged_gets_the_wording_of_its_querys_run(store):
+    from erank_studio.types import Document
+
+    q, _, _ = judged_run(store, "paper")
+    store.add_label(q, "late", "ann", 4, document=Document("late", "added after the run"))
+    data = export_bytes(store, "sft-messages").decode("utf-8")
+    (user,) = [json.loads(line)["messages"][0]["content"] for line in data.splitlines()]
+    assert user == prompt.user_message(QUERY, "added after the run", INSTRUCTION, "paper")
+    fresh = store.upsert_query("never judged")
+    store.add_label(fresh, "x", "ann", 6, document=Document("x", "typed by hand"))
+    data = export_bytes(store, "sft-messages").decode("utf-8")
+    users = [json.loads(line)["messages"][0]["content"] for line in data.splitlines()]
+    assert prompt.user_message("never judged", "typed by hand", prompt.DEFAULT_INSTRUCTION, "erank") in users
