@@ -115,15 +115,19 @@ def rerank_dataset(
                     truncate_length=truncate_length, generation=settings, alpha=alpha,
                 )
                 status = "cancelled"
+                # Judgments committed in small batches (count or a fraction of a second): a
+                # crash loses at most that batch, which a restart judges again.
+                writer = store.judgment_writer(run_id)
                 try:
                     for judgment in judge.judge(engine, query.text, todo, instruction, truncate_length, settings, cancel):
-                        store.add_judgment(run_id, judgment)
+                        writer.add(judgment)
                         result.judged += 1
                         bar.update(1)
                         if on_judgment is not None:
                             on_judgment(judgment)
                     status = "cancelled" if cancel is not None and cancel.cancelled else "done"
                 finally:
+                    writer.close()
                     store.finish_run(run_id, status)
             _collect(store, query_id, query.query_id, candidates, model, alpha, runs, result)
     finally:

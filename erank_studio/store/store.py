@@ -474,20 +474,31 @@ class Store:
     def _upsert_query(
         conn: Connection, text: str, source: str | None, source_query_id: str | None
     ) -> int:
-        if not isinstance(text, str):
-            raise ValueError("query text must be a string")
+        return Store._upsert_query_counted(conn, text, source, source_query_id)[0]
+
+    @staticmethod
+    def _upsert_query_counted(
+        conn: Connection, text: str, source: str | None, source_query_id: str | None,
+        created_at: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """(query id, whether it was inserted). A benchmark query is found by (source, id),
+        a typed one by its text."""
+        validation.text(text, "query text")
         src, sqid = source or "", source_query_id or ""
+        if sqid:
+            validation.identifier(sqid, "query id")
         stmt = select(Q.c.id).where(Q.c.source == src, Q.c.source_query_id == sqid)
         if not sqid:
             stmt = stmt.where(Q.c.text == text)
         found = conn.execute(stmt.order_by(Q.c.id).limit(1)).scalar()
         if found is not None:
-            return int(found)
+            return int(found), False
         return int(
             conn.execute(
-                Q.insert().values(text=text, source=src, source_query_id=sqid, created_at=utcnow())
+                Q.insert().values(text=text, source=src, source_query_id=sqid,
+                                  created_at=created_at or utcnow())
             ).inserted_primary_key[0]
-        )
+        ), True
 
     @staticmethod
     def _document_row(conn: Connection, doc: Document, source: str = "") -> int:
@@ -504,6 +515,33 @@ class Store:
                 )
             ).inserted_primary_key[0]
         )
+
+    @staticmethod
+    def _document_rows(conn: Connection, docs: list[Document], source: str,
+                       shas: list[str] | None = None) -> tuple[dict[tuple[str, str], int], int]:
+        """The document rows of many documents in a few statements, inserting those not yet
+        stored: ((doc_id, sha1 of text) -> documents.id, how many were inserted)."""
+        shas = shas or [text_sha1(d.text) for d in docs]
+        wanted = sorted({d.doc_id for d in docs})
+
+        def known() -> dict[tuple[str, str], int]:
+            found: dict[tuple[str, str], int] = {}
+            for i in range(0, len(wanted), 500):
+                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
+                        D.c.source == source, D.c.doc_id.in_(wanted[i:i + 500]))):
+                    found[(r.doc_id, r.text_sha1)] = r.id
+            return found
+
+        rows = known()
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        for d, sha in zip(docs, shas):
+            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
+                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
+                                        "source": source, "text_sha1": sha}
+        if new:
+            conn.execute(D.insert(), list(new.values()))
+            rows = known()
+        return rows, len(new)
 
     def _link(
         self, conn: Connection, query_id: int, doc: Document, position: int, source: str = ""
@@ -541,26 +579,7 @@ class Store:
         for d in docs:
             validation.identifier(d.doc_id, "document id")
         shas = [text_sha1(d.text) for d in docs]
-        wanted = {d.doc_id for d in docs}
-
-        def known() -> dict[tuple[str, str], int]:
-            found: dict[tuple[str, str], int] = {}
-            ids = sorted(wanted)
-            for i in range(0, len(ids), 500):
-                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
-                        D.c.source == source, D.c.doc_id.in_(ids[i:i + 500]))):
-                    found[(r.doc_id, r.text_sha1)] = r.id
-            return found
-
-        rows = known()
-        new: dict[tuple[str, str], dict[str, Any]] = {}
-        for d, sha in zip(docs, shas):
-            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
-                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
-                                        "source": source, "text_sha1": sha}
-        if new:
-            conn.execute(D.insert(), list(new.values()))
-            rows = known()
+        rows, _ = self._document_rows(conn, docs, source, shas)
         links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
             select(QD.c.id, QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id))}
         position = self._next_position(conn, query_id)
@@ -1025,17 +1044,22 @@ class Store:
     def add_qrels(self, qrels: Iterable[tuple[str, str, int]], source: str) -> int:
         """Benchmark qrels (query id as the benchmark spells it, doc_id, relevance); a pair seen
         again takes the new relevance. Returns how many triples were stored."""
-        triples = [(str(q), str(d), int(rel)) for q, d, rel in qrels]
+        triples = [(validation.identifier(str(q), "query id"), validation.identifier(str(d), "document id"),
+                    int(rel)) for q, d, rel in qrels]
         with self.write() as conn:
-            return self._add_qrels(conn, triples, source)
+            self._add_qrels(conn, triples, source)
+        return len(triples)
 
     @staticmethod
     def _add_qrels(conn: Connection, triples: list[tuple[str, str, int]], source: str) -> int:
-        existing = {
-            (r.source_query_id, r.doc_id): (r.id, r.relevance)
+        """Insert new (query, doc) pairs and update changed relevances; returns how many rows
+        were added or changed (0 for qrels already stored as they are)."""
+        existing: dict[tuple[str, str], tuple[int, int]] = {}
+        qids = sorted({q for q, _, _ in triples})
+        for i in range(0, len(qids), 500):
             for r in conn.execute(select(QR.c.id, QR.c.source_query_id, QR.c.doc_id, QR.c.relevance)
-                                  .where(QR.c.source == source))
-        }
+                                  .where(QR.c.source == source, QR.c.source_query_id.in_(qids[i:i + 500]))):
+                existing[(r.source_query_id, r.doc_id)] = (r.id, r.relevance)
         new: dict[tuple[str, str], int] = {}
         for q, d, rel in triples:
             new[(q, d)] = rel
@@ -1048,9 +1072,10 @@ class Store:
                 updates.append((old[0], rel))
         if inserts:
             conn.execute(QR.insert(), inserts)
-        for row_id, rel in updates:
-            conn.execute(QR.update().where(QR.c.id == row_id).values(relevance=rel))
-        return len(triples)
+        if updates:
+            conn.execute(QR.update().where(QR.c.id == bindparam("row")).values(relevance=bindparam("rel")),
+                         [{"row": row_id, "rel": rel} for row_id, rel in updates])
+        return len(inserts) + len(updates)
 
     def qrels_for(self, query_id: int) -> dict[str, int]:
         with self.read() as conn:
