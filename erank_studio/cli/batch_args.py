@@ -64,7 +64,7 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         result = rerank_dataset(
             dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
             truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
-            progress=not args.no_progress,
+            progress=not args.no_progress, template=args.template,
         )
     except StoreError as error:  # what was committed stays; a rerun resumes from there
         raise UserError(f"{error} (the judgments committed so far are kept; run again to resume)") from None

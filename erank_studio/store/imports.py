@@ -310,6 +310,10 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
             raise ValidationError("generation", "generation must be an object of settings")
         validation.alpha(rec["alpha"])
         validation.run_status(rec["status"], "run status")
+        if rec.get("template") is not None:
+            from .. import prompt
+
+            validation.choice(rec["template"], tuple(prompt.TEMPLATES), "template")
     elif kind == "judgment":
         _string(rec["raw_output"], "raw_output")
         validation.non_negative_int(rec["idx"], "idx")
@@ -440,6 +444,8 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
                     rmap[rec["id"]] = None  # already here: keep the stored copy
                     continue
                 values = {k: rec[k] for k in run_columns if k in rec}
+                if values.get("template") is None:
+                    values.pop("template", None)  # bundles from before 0004: the paper's wording (server default)
                 rmap[rec["id"]] = int(conn.execute(R.insert().values(query_id=query_id, **values)).inserted_primary_key[0])
                 added["runs"] += 1
     judgment_rows = []

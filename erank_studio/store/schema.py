@@ -86,6 +86,12 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Revision 0004: the prompt template's name (prompt.TEMPLATES); runs from before it were
+    # judged with the paper's wording, hence the server default.
+    template: Mapped[str] = mapped_column(String(20), nullable=False, server_default="paper")
+    # Revision 0004: where the chat template came from (engine.chat_template_source); NULL when
+    # the run predates the column.
+    chat_template_source: Mapped[str | None] = mapped_column(String(200))
     # Revision 0005: "host:pid:process start" of the process judging the run, so that a run
     # whose process died can be told from one still going and marked "interrupted".
     owner: Mapped[str | None] = mapped_column(String(300))

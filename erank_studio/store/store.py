@@ -30,6 +30,7 @@ try:
 except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
+from .. import prompt
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import schema, validation
@@ -94,6 +95,8 @@ class RunRow:
     status: str
     created_at: datetime
     n_judgments: int
+    template: str = prompt.DEFAULT_TEMPLATE  # the prompt template's name (prompt.TEMPLATES)
+    chat_template_source: str | None = None  # None for runs that predate its recording
 
 
 def default_url() -> str:
@@ -665,7 +668,14 @@ class Store:
         generation: GenerationSettings,
         alpha: float,
         created_at: datetime | None = None,
+        template: str = prompt.DEFAULT_TEMPLATE,
+        chat_template_source: str | None = None,
     ) -> int:
+        """A new run, "running". ``template`` names the prompt wording it is judged with
+        (``prompt.TEMPLATES``) and ``chat_template_source`` where the chat template came from
+        (``engine.chat_template_source``)."""
+        if template not in prompt.TEMPLATES:
+            raise ValueError(f"unknown template {template!r}; choose one of {', '.join(prompt.TEMPLATES)}")
         with self.write() as conn:
             self._ensure_query(conn, query_id)
             self._link_many(conn, query_id, list(documents))
@@ -675,7 +685,8 @@ class Store:
                     R.insert().values(
                         query_id=query_id, model=model, engine=engine, instruction=instruction,
                         truncate_length=int(truncate_length), generation=gen, alpha=float(alpha),
-                        status="running", created_at=created_at or utcnow(), owner=self.owner,
+                        status="running", created_at=created_at or utcnow(), template=template,
+                        chat_template_source=chat_template_source, owner=self.owner,
                     )
                 ).inserted_primary_key[0]
             )
@@ -841,7 +852,8 @@ class Store:
         return [
             RunRow(id=r.id, query_id=r.query_id, query_text=r.query_text, model=r.model,
                    engine=r.engine, instruction=r.instruction, truncate_length=r.truncate_length,
-                   alpha=r.alpha, status=r.status, created_at=r.created_at, n_judgments=r.n_judgments)
+                   alpha=r.alpha, status=r.status, created_at=r.created_at, n_judgments=r.n_judgments,
+                   template=r.template, chat_template_source=r.chat_template_source)
             for r in rows
         ]
 
