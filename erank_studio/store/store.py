@@ -157,13 +157,13 @@ def _owner_alive(owner: str) -> bool | None:
     return not parts[2] or _process_start(pid) in ("", parts[2])
 
 
-def _translate(error: Exception, where: str) -> StoreError:
+def _translate(error: Exception, where: str, wait_s: float = WRITE_WAIT_S) -> StoreError:
     """SQLite's errors as one sentence for a person."""
     text = str(getattr(error, "orig", error) or error)
     low = text.lower()
     if "locked" in low or "busy" in low:
         return StoreBusy(f"the store {where} is busy: another write held it for more than "
-                         f"{WRITE_WAIT_S:g} s; nothing was saved, try again")
+                         f"{wait_s:g} s; nothing was saved, try again")
     if "readonly" in low or "read-only" in low:
         return StoreReadOnly(f"the store {where} is read-only; nothing was saved")
     if "malformed" in low or "not a database" in low or "corrupt" in low:
@@ -173,16 +173,16 @@ def _translate(error: Exception, where: str) -> StoreError:
     return StoreError(f"the store {where} failed: {text}")
 
 
-def _make_engine(url: str, read_only: bool = False) -> Engine:
+def _make_engine(url: str, read_only: bool = False, wait_s: float = WRITE_WAIT_S) -> Engine:
     parsed = make_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {}
     if is_sqlite:
-        kwargs["connect_args"] = {"timeout": WRITE_WAIT_S}
+        kwargs["connect_args"] = {"timeout": wait_s}
         path = sqlite_path(url)
         if read_only and path is not None:
             # mode=ro: this connection cannot write, whatever the code above it does.
-            kwargs["creator"] = _read_only_creator(path)
+            kwargs["creator"] = _read_only_creator(path, wait_s)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
@@ -193,7 +193,7 @@ def _make_engine(url: str, read_only: bool = False) -> Engine:
             # with "database is locked" regardless of the busy timeout.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT_S * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
             if not read_only:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed label survives a power cut too, not just a crash of the app.
@@ -209,14 +209,14 @@ def _make_engine(url: str, read_only: bool = False) -> Engine:
     return engine
 
 
-def _read_only_creator(path: Path):
+def _read_only_creator(path: Path, wait_s: float):
     import sqlite3
     from urllib.parse import quote
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
 
     def connect():
-        return sqlite3.connect(uri, uri=True, timeout=WRITE_WAIT_S, check_same_thread=False)
+        return sqlite3.connect(uri, uri=True, timeout=wait_s, check_same_thread=False)
 
     return connect
 
@@ -306,7 +306,7 @@ class Store:
         self._where = str(path) if path is not None else make_url(self.url).render_as_string(hide_password=True)
         if path is not None:
             self._check_file(path, must_exist or read_only, read_only)
-        self.engine: Engine = _make_engine(self.url, read_only)
+        self.engine: Engine = _make_engine(self.url, read_only, write_wait_s)
         self._lock_path: str | None = str(path) + ".lock" if path is not None and not read_only else None
         self._lock_fd: int | None = None
         self._lock_pid: int | None = None
@@ -320,7 +320,7 @@ class Store:
                 self.mark_interrupted()
         except sa_exc.DBAPIError as error:
             self.engine.dispose()
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
         except StoreError:
             self.engine.dispose()
             raise
@@ -373,7 +373,7 @@ class Store:
             if path is None or not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                 raise StoreError(f"the store {self._where} has an older schema ({current}) and cannot "
                                  "be upgraded here (read-only): open it once with a writing command")
-            writer = _make_engine(self.url)  # the one-time upgrade of an older store
+            writer = _make_engine(self.url, wait_s=self.write_wait_s)  # one-time upgrade of an older store
             try:
                 self._run_with_lock(lambda: migrate(writer))
             finally:
@@ -417,7 +417,7 @@ class Store:
                     with conn.begin():
                         yield conn
         except sa_exc.DBAPIError as error:
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
         if bulk and self._lock_path is not None:
             time.sleep(BULK_PAUSE_S)
 
@@ -463,7 +463,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except sa_exc.DBAPIError as error:
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
 
     # -- queries and documents ----------------------------------------------------------------
 
