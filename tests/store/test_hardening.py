@@ -96,7 +96,7 @@ def test_a_waiting_write_gives_up_after_the_stated_bound(tmp_path):
         holder.close()
 
 
-IMPORT_DOCS = 60_000
+IMPORT_DOCS = 30_000
 
 
 def test_label_written_within_the_bound_while_a_big_import_runs(tmp_path):
