@@ -837,16 +837,21 @@ class Store:
         """Runs, newest first (at most ``limit``). Each run's judgments are counted on the
         judgments' run index for the runs shown only, so the cost follows what is listed, not
         the store's size."""
+        newest = select(R.c.id).order_by(R.c.created_at.desc(), R.c.id.desc())
+        if query_id is not None:
+            newest = newest.where(R.c.query_id == query_id)
+        if limit is not None:
+            newest = newest.limit(limit)
+        # The runs are chosen first, then counted: a count in the same select would be computed
+        # for every run before the sort and the limit.
+        shown = newest.subquery()
         count = select(func.count()).select_from(J).where(J.c.run_id == R.c.id).scalar_subquery()
         stmt = (
             select(R, Q.c.text.label("query_text"), count.label("n_judgments"))
+            .join(shown, shown.c.id == R.c.id)
             .join(Q, Q.c.id == R.c.query_id)
             .order_by(R.c.created_at.desc(), R.c.id.desc())
         )
-        if query_id is not None:
-            stmt = stmt.where(R.c.query_id == query_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
         with self.read() as conn:
             rows = conn.execute(stmt).all()
         return [
