@@ -286,3 +286,19 @@ def test_think_and_answer_tags_are_refused_where_typed(store, tag, field):
         store.add_labels([(q, "a", "ann", 3, f"x{tag}" if field == "rationale" else None,
                            f"x{tag}" if field == "note" else None)])
     assert store.count_labels() == 0
+
+
+def test_a_read_only_file_is_refused_for_writing_before_anything_loads(tmp_path, monkeypatch):
+    import erank_studio.store.store as module
+
+    path = tmp_path / "ro.sqlite"
+    url = f"sqlite:///{path}"
+    with Store(url) as store:
+        q, _, _, _ = run_judging(store)
+    real_access = os.access
+    # as root the file's mode does not stop writes, so the permission check itself is simulated
+    monkeypatch.setattr(module.os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    with pytest.raises(StoreReadOnly, match=f"the store {path} is read-only"):
+        Store(url)
+    with Store(url, read_only=True) as reader:
+        assert len(reader.run_judgments(reader.runs()[0].id)) == 4
