@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .. import prompt
 from ..engines import ENGINES, EngineUnavailable, load_engine
@@ -10,6 +11,9 @@ from ..engines.base import Engine
 from ..scoring import DEFAULT_ALPHA
 from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 from . import UserError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def add_instruction_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +97,7 @@ def settings_from(args: argparse.Namespace, engine: Engine) -> GenerationSetting
     )
 
 
-def open_store(db: str | None, *, read_only: bool = False, must_exist: bool = False):
+def open_store(db: str | None, *, read_only: bool = False, must_exist: bool = False) -> Store:
     """The store named by ``--db``, or a UserError saying in one line why it cannot be used
     (missing for a read command, corrupted, read-only, of a newer schema, busy). Commands open
     it before loading a model, so a bad store costs no model load."""

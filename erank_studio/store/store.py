@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
 from sqlalchemy import exc as sa_exc
@@ -34,7 +34,10 @@ from .. import prompt
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import schema, validation
-from .validation import RUN_STATUSES
+from .validation import RUN_STATUSES  # noqa: F401 - re-exported: callers import it from here
+
+if TYPE_CHECKING:
+    from .writer import JudgmentWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_DIR = REPO_ROOT / "db"
@@ -812,7 +815,7 @@ class Store:
         return dead
 
     def judgment_writer(self, run_id: int, *, max_rows: int | None = None,
-                        max_delay_s: float | None = None):
+                        max_delay_s: float | None = None) -> JudgmentWriter:
         """A buffered writer of this run's judgments (see ``writer.JudgmentWriter``)."""
         from .writer import JudgmentWriter
 

@@ -149,7 +149,7 @@ def test_read_only_store_is_exported_but_not_written(tmp_path, _cli):
     (_garbage, "not an ERank Studio store"),
     (_newer, "written by a newer ERank Studio"),
 ])
-@pytest.mark.parametrize("command", ["export", "evaluate", "import", "rerank"])
+@pytest.mark.parametrize("command", ["export", "evaluate", "import", "rerank", "batch"])
 def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
     path = tmp_path / "bad.sqlite"
     make(path)
@@ -164,6 +164,8 @@ def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
         # --model points nowhere: the store must be refused before any model would load
         "rerank": ["rerank", "--query", "q", "--docs", str(docs), "--save", "--db", url,
                    "--model", str(tmp_path / "no-such-model"), "--no-fallback"],
+        "batch": ["rerank", "--dataset", "sample", "--db", url, "--model", str(tmp_path / "no-such-model"),
+                  "--no-fallback", "--no-progress"],
     }[command]
     line = _one_line_error(_cli(*args), needle)
     assert "model" not in line
