@@ -86,7 +86,7 @@ def from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
 def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     from ..batch import latest_judgments
-    from ..store import Store
+    from .common import open_store
 
     from pathlib import Path
 
@@ -94,7 +94,7 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
     if Path(args.dataset).is_dir():  # a BEIR folder, named as ``rerank --dataset FOLDER`` stored it
         args.dataset = user_dataset_name(args.dataset)
-    store = Store(args.db)
+    store = open_store(args.db, read_only=True)  # never creates or writes the store
     queries = [q for q in store.queries() if q["source"] == args.dataset]
     if not queries:
         raise UserError(f"the store ({store.url}) holds no queries of dataset {args.dataset!r}")
@@ -153,6 +153,8 @@ def _jsonable(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError("--alpha must lie between 0 and 1")
+    if args.json and args.json != "-" and not Path(args.json).resolve().parent.is_dir():
+        raise UserError(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
     agreement = None
     if args.dataset:
         if args.run:
@@ -185,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"model vs labels: n={agreement['n']}, kappa (quadratic)="
               f"{'-' if k is None else f'{k:.3f}'}, spearman={'-' if s is None else f'{s:.3f}'}")
     if args.json:
-        Path(args.json).write_text(payload + "\n", encoding="utf-8")
+        try:
+            Path(args.json).write_text(payload + "\n", encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write --json {args.json}: {error.strerror or error}") from None
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ from .. import prompt, scoring
 from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
-from .store import A, D, J, L, Q, QD, QR, R, Store
+from .store import A, D, J, L, Q, QD, QR, R, Store, is_sqlite_file, store_files
+from .validation import has_reserved_tag
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
 SUFFIXES = {
@@ -173,6 +175,10 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
                 rationale = rationales[p.label_id]
                 if rationale is None:
                     rationale = (j[2] if j is not None else None) or ""
+                    if has_reserved_tag(rationale):
+                        # A model trace that quotes a tag would put a second answer into the
+                        # target; people's rationales are refused with such tags when typed.
+                        rationale = ""
                 yield user, assistant_content(rationale, p.score)
 
 
@@ -374,7 +380,21 @@ def table(store: Store, flt: ExportFilter | None = None):
     if flt.min_disagreement is not None:
         diff = (merged["human_score"] - merged["model_score"]).abs()
         merged = merged[diff >= flt.min_disagreement]
-    return merged[JUDGMENT_COLUMNS + LABEL_COLUMNS].reset_index(drop=True)
+    return _typed(merged[JUDGMENT_COLUMNS + LABEL_COLUMNS].reset_index(drop=True))
+
+
+# Integer columns stay integers when a merge brings in missing values (pandas would make them
+# floats: 9.0): nullable Int64, written as 9 in CSV and int64 in Parquet.
+INTEGER_COLUMNS = ["run_id", "query_id", "truncate_length", "document_id", "index", "model_score",
+                   "prompt_tokens", "output_tokens", "label_id", "human_score"]
+
+
+def _typed(frame):
+    frame = frame.copy()
+    for column in INTEGER_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["truncated"] = frame["truncated"].astype("boolean")
+    return frame
 
 
 def _write_csv(store: Store, path: Path, flt: ExportFilter) -> int:
@@ -464,16 +484,44 @@ _WRITERS = {
 }
 
 
-def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None) -> int:
+class ExportRefused(ValueError):
+    """An export that would destroy something: the store, another database, an existing file."""
+
+
+def check_destination(store: Store, path: str | Path, overwrite: bool = False) -> Path:
+    """Refuse a destination that is the store's own file (database, -wal, -shm, lock) or any
+    SQLite database, even with ``overwrite``; an existing file unless ``overwrite``."""
+    path = Path(path)
+    target = path.resolve()
+    if any(target == f.resolve() for f in store_files(store.url)):
+        raise ExportRefused(f"refusing to write the export over the store's own file {path}")
+    if path.is_dir():
+        raise ExportRefused(f"{path} is a folder; give a file name")
+    if path.exists():
+        if is_sqlite_file(path):
+            raise ExportRefused(f"refusing to write over {path}: it is an SQLite database")
+        if not overwrite:
+            raise ExportRefused(f"{path} exists; pass --force to replace it")
+    return path
+
+
+def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None,
+           *, overwrite: bool = False) -> int:
     """Write the export to ``path``; returns the number of rows / examples / records written.
-    The file appears whole or not at all (written beside it, then renamed)."""
+    The file appears whole or not at all (written beside it, then renamed). Refused
+    (``ExportRefused``) over the store's files or any SQLite database, and over an existing
+    file unless ``overwrite``."""
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(path)
+    path = check_destination(store, path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The replaced file keeps its permissions (a private 0600 download stays private).
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         n = _WRITERS[fmt](store, tmp, flt or ExportFilter())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -486,7 +534,7 @@ def export_to_tempfile(store: Store, fmt: str, flt: ExportFilter | None = None,
     """Export to a new temporary file (for a UI download button): (path, rows)."""
     fd, name = tempfile.mkstemp(prefix=f"erank-{fmt}-", suffix=SUFFIXES.get(fmt, ""), dir=directory)
     os.close(fd)
-    return name, export(store, fmt, name, flt)
+    return name, export(store, fmt, name, flt, overwrite=True)
 
 
 def export_bytes(store: Store, fmt: str, flt: ExportFilter | None = None) -> bytes:
