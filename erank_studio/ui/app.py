@@ -53,7 +53,14 @@ def launch_kwargs(auth: str | None = None) -> dict[str, Any]:
 def _header(ctx: Context) -> str:
     return (f"# {TITLE}\nRerank with ERank (`<think>` reasoning, an integer 0–10, rank_score = N × P(N)), "
             "inspect every trace, label documents, analyze and export. Everything is saved at once "
-            f"to the store (`{_safe_url(ctx.store.url)}`).")
+            f"to the store (`{_store_name(ctx.store.url)}`).")
+
+
+def _store_name(url: str) -> str:
+    # A SQLite file by its name: the server's folders are nobody's business on the page.
+    if url.startswith("sqlite:///"):
+        return "sqlite: " + Path(url[len("sqlite:///"):]).name
+    return _safe_url(url)
 
 
 def _safe_url(url: str) -> str:

@@ -16,7 +16,7 @@ class Defaults:
     model: str = AUTO_MODEL
     engine: str = "auto"
     base_url: str = ""
-    max_new_tokens: int = 2048
+    max_new_tokens: int = 4096  # ERank's released code generates up to 4096 new tokens
     truncate_length: int = 2048
     annotator: str = ""
     batch_size: int | None = None  # prompts decoded together (transformers); None: the engine's default
@@ -35,7 +35,7 @@ class Defaults:
             model=os.environ.get("ERANK_MODEL") or AUTO_MODEL,
             engine=os.environ.get("ERANK_ENGINE") or "auto",
             base_url=os.environ.get("ERANK_BASE_URL") or "",
-            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 2048),
+            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 4096),
             truncate_length=int(os.environ.get("ERANK_TRUNCATE_LENGTH") or 2048),
             annotator=os.environ.get("ERANK_ANNOTATOR") or "",
             batch_size=int(os.environ["ERANK_BATCH_SIZE"]) if os.environ.get("ERANK_BATCH_SIZE") else None,
