@@ -1,7 +1,7 @@
 // ERank Studio: what the inspection view does in the browser, on top of what the server renders.
 // - header tooltips: each short results-table header explains itself (window.ERANK_COLUMN_HELP,
 //   written by rerank_tab from render.COLUMN_HELP);
-// - the elapsed time of a running run keeps ticking between documents (.erank-elapsed[data-running]);
+// - the elapsed time of a running run keeps ticking between documents (.erank-elapsed.erank-running);
 // - searching inside the open trace highlights every match (CSS Custom Highlight API: the page's
 //   text nodes are never rewritten, so escaped model output stays escaped).
 (function () {
@@ -20,9 +20,12 @@
 
   function tick() {
     const now = performance.now();
-    document.querySelectorAll(".erank-elapsed[data-running]").forEach(function (el) {
-      if (el.__erankStart === undefined) el.__erankStart = now;
-      const seconds = parseFloat(el.dataset.elapsed || "0") + (now - el.__erankStart) / 1000;
+    document.querySelectorAll(".erank-elapsed.erank-running").forEach(function (el) {
+      if (el.__erankStart === undefined) {
+        el.__erankStart = now;
+        el.__erankBase = parseFloat(el.textContent) || 0;
+      }
+      const seconds = el.__erankBase + (now - el.__erankStart) / 1000;
       el.textContent = seconds.toFixed(1) + " s";
     });
   }

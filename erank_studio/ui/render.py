@@ -169,10 +169,11 @@ def styled(frame: pd.DataFrame):
 
 def progress_text(done: int, total: int, elapsed_s: float, state: str = "running") -> str:
     """The progress line. While running, its seconds keep ticking in the browser between
-    documents (assets/inspect.js counts on from ``data-elapsed``)."""
-    running = ' data-running="1"' if state == "running" else ""
+    documents (assets/inspect.js counts on from the seconds shown; Gradio's Markdown keeps class
+    names but drops data attributes)."""
+    running = " erank-running" if state == "running" else ""
     return (f'{html.escape(state)}: {done} of {total} documents · '
-            f'<span class="erank-elapsed" data-elapsed="{elapsed_s:.1f}"{running}>{elapsed_s:.1f} s</span>')
+            f'<span class="erank-elapsed{running}">{elapsed_s:.1f} s</span>')
 
 
 # -- the panel of one document: scores, callouts, the document, the reasoning ---------------------
