@@ -1,8 +1,18 @@
-"""The transformers engine: batched decoding with left padding, for CPU, GPU and ZeroGPU Spaces.
+"""The transformers engine: batched decoding for CPU, GPU and ZeroGPU Spaces.
 
 ``model.generate`` returns a batch only when its longest member is done; the decode loop here
 hands back each document the step it finishes (so the UI can stream), drops finished rows from
-the batch and its KV cache, and reads each sampled token's probability from the raw logits."""
+the batch and its KV cache, and reads each sampled token's probability from the raw logits.
+
+Every prompt of a query begins with the same tokens (chat template head, instruction, query):
+that shared prefix is read once per request and its KV cache copied into every batch, so only
+each document's own tokens are read per document. Prompts are laid out as
+``prefix | padding | document tokens`` with the padding masked, which gives the same logits as
+reading each prompt alone.
+
+Paths: ``decode="loop"`` (the loop here; the default everywhere, because it is the fastest
+measured on a CPU and no GPU figures exist yet: see bench/bench_gpu_throughput.py) or
+``decode="continuous"`` (transformers' continuous batching, greedy only, see continuous.py)."""
 from __future__ import annotations
 
 import time
@@ -10,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, DynamicCache
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     TemperatureLogitsWarper,
@@ -27,9 +37,11 @@ from .base import (
     Generation,
     forcing_suffix,
 )
+from .batching import BatchPlan, cpu_batch, fixed_batch, free_cuda_bytes, memory_batch_size
 from .forcing import digit_token_ids, forced_distribution
+from .tokenizers import load_model_tokenizer
 
-DEFAULT_BATCH_SIZE = 16
+DECODE_PATHS = ("auto", "loop", "continuous")
 
 
 def _device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, torch.dtype]:
@@ -42,6 +54,19 @@ def _device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, torch
     return device, chosen
 
 
+def shared_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """Tokens every sequence begins with, leaving each at least one token of its own (whose
+    logits start the generation)."""
+    if len(sequences) < 2:
+        return 0
+    first = sequences[0]
+    limit = min(len(s) for s in sequences) - 1
+    length = 0
+    while length < limit and all(s[length] == first[length] for s in sequences):
+        length += 1
+    return length
+
+
 class TransformersEngine:
     name = "transformers"
 
@@ -52,20 +77,26 @@ class TransformersEngine:
         gguf_file: str | None = None,
         device: str | None = None,
         dtype: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
+        decode: str = "auto",
+        prefix_reuse: bool = True,
         is_reranker: bool = True,
         warning: str | None = None,
         local_files_only: bool = False,
     ) -> None:
+        if decode not in DECODE_PATHS:
+            raise ValueError(f"decode must be one of {', '.join(DECODE_PATHS)}, not {decode!r}")
         self.model = model
         self.is_reranker = is_reranker
         self.warning = warning
-        self.batch_size = max(1, int(batch_size))
+        self.decode = decode
+        self.prefix_reuse = prefix_reuse
+        self._fixed_batch = None if batch_size is None else max(1, int(batch_size))
         self.device, self.dtype = _device_and_dtype(device, dtype)
         extra: dict[str, Any] = {"local_files_only": local_files_only}
         if gguf_file:
             extra["gguf_file"] = gguf_file
-        self.tokenizer = AutoTokenizer.from_pretrained(model, **extra)
+        self.tokenizer, self.chat_template_source = load_model_tokenizer(model, **extra)
         self.tokenizer.padding_side = "left"
         self.hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype, **extra)
         self.hf_model.to(self.device).eval()
@@ -75,6 +106,8 @@ class TransformersEngine:
             if self.tokenizer.pad_token_id is not None
             else sorted(self.eos_ids)[0]
         )
+        # Until a request sizes it, the plan for a typical query: 100 prompts of 1,024 tokens.
+        self.batch_plan = self.plan_batch([1024] * 100, GenerationSettings().max_new_tokens)
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -86,6 +119,33 @@ class TransformersEngine:
             raise ValueError(f"{self.model}: neither the tokenizer nor the model names an EOS token")
         return ids
 
+    @property
+    def batch_size(self) -> int:
+        """Documents per batch of the latest request (or, before one, of a typical one)."""
+        return self.batch_plan.size
+
+    @property
+    def batch_description(self) -> str:
+        return self.batch_plan.describe()
+
+    def plan_batch(self, prompt_tokens: Sequence[int], max_new_tokens: int) -> BatchPlan:
+        """The batch size for prompts of these lengths: the caller's if it set one, the CPU
+        default on a CPU, as many as the free memory holds on a GPU."""
+        if self._fixed_batch is not None:
+            return fixed_batch(self._fixed_batch)
+        if not self.device.startswith("cuda"):
+            return cpu_batch()
+        return memory_batch_size(
+            self.hf_model.config, torch.finfo(self.dtype).bits // 8, prompt_tokens, max_new_tokens,
+            free_cuda_bytes(self.device),
+        )
+
+    def decode_path(self, settings: GenerationSettings) -> str:
+        """The path a request takes: the caller's choice, or the loop (fastest measured)."""
+        if self.decode == "continuous" and settings.temperature == 0:
+            return "continuous"
+        return "loop"
+
     def describe(self) -> dict[str, Any]:
         return {
             "engine": self.name,
@@ -93,6 +153,9 @@ class TransformersEngine:
             "device": self.device,
             "dtype": str(self.dtype).removeprefix("torch."),
             "batch_size": self.batch_size,
+            "batch": self.batch_description,
+            "decode": self.decode,
+            "prefix_reuse": self.prefix_reuse,
         }
 
     # -- generation -------------------------------------------------------------------------
@@ -103,8 +166,23 @@ class TransformersEngine:
         settings: GenerationSettings,
         cancel: CancelToken | None = None,
     ) -> Iterator[Generation]:
-        # Similar lengths together waste less compute on padding.
-        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i].text or ""))
+        if not prompts:
+            return
+        ids = self.tokenizer([p.text or "" for p in prompts], add_special_tokens=False)["input_ids"]
+        # Longest first: similar lengths share a batch (less padding) and every batch fits the
+        # memory plan made for the longest.
+        order = sorted(range(len(prompts)), key=lambda i: -len(ids[i]))
+        self.batch_plan = self.plan_batch([len(i) for i in ids], settings.max_new_tokens)
+        if self.decode_path(settings) == "continuous":
+            from .continuous import generate_continuous
+
+            yield from generate_continuous(
+                self.hf_model, [(i, ids[i]) for i in order], settings.max_new_tokens, self.eos_ids,
+                self.pad_id, self.batch_size, cancel, self._finish,
+            )
+            return
+        prefix = shared_prefix_length(ids) if self.prefix_reuse else 0
+        prefix_kv = self._read_prefix(ids[0][:prefix]) if prefix else None
         generator = torch.Generator(device="cpu").manual_seed(settings.seed)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
@@ -113,8 +191,26 @@ class TransformersEngine:
                     yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
                 continue
             yield from self._generate_batch(
-                chunk, [prompts[i].text or "" for i in chunk], settings, cancel, generator
+                chunk, [ids[i][prefix:] for i in chunk], prefix, prefix_kv, settings, cancel, generator
             )
+
+    @torch.inference_mode()
+    def _read_prefix(self, prefix_ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The shared prefix's keys and values per layer (batch of one)."""
+        cache = DynamicCache(config=self.hf_model.config)
+        self.hf_model(
+            input_ids=torch.tensor([prefix_ids], device=self.device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _start_cache(self, prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None, rows: int) -> DynamicCache:
+        cache = DynamicCache(config=self.hf_model.config)
+        for layer, (keys, values) in enumerate(prefix_kv or []):
+            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), layer)
+        return cache
 
     def _warpers(self, settings: GenerationSettings) -> LogitsProcessorList:
         warpers = LogitsProcessorList()
@@ -128,18 +224,23 @@ class TransformersEngine:
     def _generate_batch(
         self,
         indices: list[int],
-        texts: list[str],
+        own_ids: list[list[int]],
+        prefix: int,
+        prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None,
         settings: GenerationSettings,
         cancel: CancelToken | None,
         generator: torch.Generator,
     ) -> Iterator[Generation]:
         started = time.perf_counter()
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        input_ids = encoded["input_ids"].to(self.device)
-        mask = encoded["attention_mask"].to(self.device)
-        prompt_tokens = mask.sum(dim=1).tolist()
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.hf_model.config)
+        width = max(len(i) for i in own_ids)
+        input_ids = torch.tensor(
+            [[self.pad_id] * (width - len(i)) + i for i in own_ids], device=self.device
+        )
+        own_mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in own_ids], device=self.device)
+        mask = torch.cat([own_mask.new_ones((len(own_ids), prefix)), own_mask], dim=1)
+        prompt_tokens = [prefix + len(i) for i in own_ids]
+        positions = prefix + (own_mask.cumsum(-1) - 1).clamp(min=0)
+        cache = self._start_cache(prefix_kv, len(own_ids))
         logits = self.hf_model(
             input_ids=input_ids,
             attention_mask=mask,
@@ -153,11 +254,11 @@ class TransformersEngine:
         rows = list(range(len(indices)))  # batch row -> position in `indices`
         tokens: list[list[int]] = [[] for _ in indices]
         logprobs: list[list[float]] = [[] for _ in indices]
-        history = input_ids
         for _step in range(settings.max_new_tokens):
             raw = torch.log_softmax(logits.float(), dim=-1)
             if settings.temperature > 0:
-                warped = warpers(history, logits.float())
+                # Temperature and top-p read only the scores, never the ids they are given.
+                warped = warpers(input_ids, logits.float())
                 probs = torch.softmax(warped, dim=-1).cpu()
                 chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(self.device)
             else:
@@ -175,8 +276,7 @@ class TransformersEngine:
                     yield self._finish(indices[member], tokens[member], logprobs[member], FINISH_LENGTH, prompt_tokens[member], started)
                     continue
                 keep.append(row)
-            cancelled = cancel is not None and cancel.cancelled
-            if cancelled:
+            if cancel is not None and cancel.cancelled:
                 for row in keep:
                     member = rows[row]
                     done = self._finish(indices[member], tokens[member], logprobs[member], FINISH_CANCELLED, prompt_tokens[member], started)
@@ -189,11 +289,9 @@ class TransformersEngine:
                 select = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(select)
                 mask, chosen, next_position = mask[select], chosen[select], next_position[select]
-                history = history[select]
+                input_ids = input_ids[select]
                 rows = [rows[r] for r in keep]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-            if warpers:
-                history = torch.cat([history, chosen[:, None]], dim=1)
             logits = self.hf_model(
                 input_ids=chosen[:, None],
                 attention_mask=mask,

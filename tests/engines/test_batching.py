@@ -1,0 +1,50 @@
+"""The batch size the transformers engine takes: from memory on a GPU, the default on a CPU."""
+from __future__ import annotations
+
+from transformers import Qwen3Config
+
+from erank_studio.engines.batching import (
+    CPU_BATCH_SIZE,
+    kv_bytes_per_token,
+    memory_batch_size,
+    prefill_bytes_per_token,
+)
+from erank_studio.engines.transformers_engine import TransformersEngine
+
+QWEN3_4B = Qwen3Config(
+    vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+)
+GIB = 2**30
+BF16 = 2
+
+
+def test_kv_cache_bytes_come_from_the_model_config():
+    # 2 (keys, values) x 36 layers x 8 KV heads x 128 dims x 2 bytes
+    assert kv_bytes_per_token(QWEN3_4B, BF16) == 147_456
+    assert prefill_bytes_per_token(QWEN3_4B, BF16) == (4 * 2560 + 2 * 9728) * 2
+
+
+def test_a_100_document_query_is_one_batch_on_an_80_gb_card():
+    # 80 GB less ERank-4B's 8 GB of bfloat16 weights; prompts of 1,200 tokens, 2,048 new tokens.
+    per_document = 147_456 * (1200 + 2048) + 59_392 * 1200 + 3 * 4 * 151936  # 552,030,720 bytes
+    plan = memory_batch_size(QWEN3_4B, BF16, [1200] * 100, 2048, free_bytes=70 * GIB)
+    assert int(0.85 * 70 * GIB) // per_document == 115
+    assert plan.size == 100 and plan.rule == "memory"
+    assert "70.0 GiB free" in plan.describe() and "1200 + 2048 tokens" in plan.describe()
+
+
+def test_less_memory_gives_a_smaller_batch_sized_by_the_longest_prompt():
+    assert memory_batch_size(QWEN3_4B, BF16, [1200] * 100, 2048, free_bytes=20 * GIB).size == 33
+    # One long prompt sizes the batch for all (they are batched longest first).
+    assert memory_batch_size(QWEN3_4B, BF16, [300] * 99 + [4300], 2048, free_bytes=20 * GIB).size == 15
+    # Nothing fits: still one document at a time, never zero.
+    assert memory_batch_size(QWEN3_4B, BF16, [1200] * 10, 2048, free_bytes=GIB // 4).size == 1
+
+
+def test_cpu_keeps_the_default_and_a_set_size_is_kept(varied_model_dir):
+    default = TransformersEngine(varied_model_dir, device="cpu", dtype="float32")
+    assert default.batch_size == CPU_BATCH_SIZE
+    assert "CPU default" in default.describe()["batch"]
+    fixed = TransformersEngine(varied_model_dir, device="cpu", dtype="float32", batch_size=3)
+    assert fixed.batch_size == 3 and fixed.describe()["batch_size"] == 3
