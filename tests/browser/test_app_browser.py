@@ -340,8 +340,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     for example in examples:
         user, assistant = example["messages"]
         assert user["role"] == "user" and assistant["role"] == "assistant"
-        assert user["content"].startswith("Given a query and a document, please give a relevance score of 0 to 10.")
-        assert f"Here is the query: {QUERY}\n" in user["content"]
+        assert user["content"].startswith("Given a query and a document, please give a relevance score of 0")
+        assert re.search(rf"Here is the query:\s*{re.escape(QUERY)}\n", user["content"])  # either template
         match = re.fullmatch(r"<think>(.*)</think><answer>(\d+)</answer>", assistant["content"], re.DOTALL)
         assert match, assistant["content"]
         answers.add(int(match.group(2)))
