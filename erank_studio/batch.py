@@ -104,7 +104,7 @@ def rerank_dataset(
             if cancel is not None and cancel.cancelled:
                 break
             query_id = store.upsert_query(query.text, source=dataset.name, source_query_id=query.query_id)
-            candidates = dataset.candidates(query.query_id, top_k)
+            candidates = judge.ensure_first_stage(query.text, dataset.candidates(query.query_id, top_k))
             done = store.judged_doc_ids(query_id, model)
             todo = [d for d in candidates if d.doc_id not in done]
             result.skipped += len(candidates) - len(todo)
@@ -118,17 +118,21 @@ def rerank_dataset(
                     template=template, chat_template_source=engine.chat_template_source,
                 )
                 status = "cancelled"
+                # Judgments committed in small batches (count or a fraction of a second): a
+                # crash loses at most that batch, which a restart judges again.
+                writer = store.judgment_writer(run_id)
                 try:
                     for judgment in judge.judge(
                         engine, query.text, todo, instruction, truncate_length, settings, cancel, template
                     ):
-                        store.add_judgment(run_id, judgment)
+                        writer.add(judgment)
                         result.judged += 1
                         bar.update(1)
                         if on_judgment is not None:
                             on_judgment(judgment)
                     status = "cancelled" if cancel is not None and cancel.cancelled else "done"
                 finally:
+                    writer.close()
                     store.finish_run(run_id, status)
             _collect(store, query_id, query.query_id, candidates, model, alpha, runs, result)
     finally:

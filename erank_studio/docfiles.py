@@ -19,6 +19,8 @@ from .types import Document
 TEXT_FIELDS = ("content", "text", "contents")
 ID_FIELDS = ("id", "doc_id", "docid", "_id")
 SCORE_FIELDS = ("first_stage_score", "score")
+# Every file reader (documents, TREC qrels / runs / topics, corpora, imports, bundles) refuses a
+# file above this before reading it, so memory follows this bound rather than the input.
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
@@ -35,6 +37,33 @@ def decode_bytes(data: bytes, source: str) -> str:
         raise DocumentFileError(
             source, line, "is not UTF-8 text (save the file as UTF-8 and try again)"
         ) from None
+
+
+def read_file_bytes(path: str | os.PathLike[str], source: str | None = None,
+                    error: type[FileFormatError] = FileFormatError) -> bytes:
+    """A whole input file, refused (``error`` naming it) when it is not a readable file or is
+    larger than ``MAX_FILE_BYTES``; a ``.gz`` file is decompressed under the same bound."""
+    source = source or os.fspath(path)
+    limit = f"the limit is {MAX_FILE_BYTES // 2**20} MiB"
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise error(source, None, f"is {size // 2**20} MiB; {limit}")
+        if os.fspath(path).endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise error(source, None, f"decompresses to more than {MAX_FILE_BYTES // 2**20} MiB; {limit}")
+            return data
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, EOFError) as problem:
+        reason = getattr(problem, "strerror", None) or str(problem)
+        if isinstance(problem, IsADirectoryError):
+            reason = "is a folder, not a file"
+        raise error(source, None, f"cannot be read ({reason})") from None
 
 
 def _pick(record: dict, names: Iterable[str]):
@@ -86,6 +115,8 @@ def jsonl_records(lines: Iterable[str], source: str, error: type[FileFormatError
             record = json.loads(raw)
         except json.JSONDecodeError as problem:
             raise error(source, number, f"is not valid JSON ({problem.msg}, column {problem.colno})") from None
+        except RecursionError:
+            raise error(source, number, "is JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise error(source, number, f"must be a JSON object, not {type(record).__name__}")
         records.append((number, record))
@@ -172,14 +203,7 @@ def parse_documents(text: str, source: str, kind: str | None = None) -> list[Doc
 def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> list[Document]:
     """Documents from a file on disk (see ``parse_documents``)."""
     source = os.path.basename(os.fspath(path))
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise DocumentFileError(source, None, f"is {size // 2**20} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise DocumentFileError(source, None, f"cannot be read ({error.strerror})") from None
+    data = read_file_bytes(path, source, DocumentFileError)
     if not data.strip():
         raise DocumentFileError(source, None, "is empty")
     return parse_documents(decode_bytes(data, source), source, kind or os.path.splitext(source)[1].lstrip("."))

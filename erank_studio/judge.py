@@ -11,20 +11,28 @@ from .types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Document, Generation
 log = logging.getLogger(__name__)
 
 
-def ensure_first_stage(query: str, documents: Sequence[Document]) -> list[Document]:
-    """Documents that came without first-stage scores get BM25 scores over the candidate list.
+SOURCE_GIVEN = "given"
+SOURCE_BM25 = "bm25"
 
-    A list is scored as a whole (mixing given and computed scores would compare apples with
-    oranges), so BM25 runs when any document lacks a score and marks every score "bm25"."""
+
+def ensure_first_stage(query: str, documents: Sequence[Document]) -> list[Document]:
+    """The one first-stage rule of every entry point (API, CLI, UI, batch, store): the given
+    scores when every document has one, else BM25 over the whole candidate list.
+
+    Why the whole list: the hybrid z-scores the first stage over the list, and z-scoring a mix
+    of given scores (a dense retriever's cosine, a Lucene BM25) and BM25 scores computed here
+    compares numbers on different scales; dropping the unscored documents from the hybrid would
+    hide them. So BM25 runs when any document lacks a score and every score is marked "bm25"
+    (the given ones are replaced for this list)."""
     docs = list(documents)
     if not docs or all(d.first_stage_score is not None for d in docs):
         for d in docs:
-            d.first_stage_source = d.first_stage_source or "given"
+            d.first_stage_source = d.first_stage_source or SOURCE_GIVEN
         return docs
     scores = retrieval.bm25_scores(query, [d.text if not d.title else f"{d.title}\n{d.text}" for d in docs])
     for d, s in zip(docs, scores):
         d.first_stage_score = float(s)
-        d.first_stage_source = "bm25"
+        d.first_stage_source = SOURCE_BM25
     return docs
 
 

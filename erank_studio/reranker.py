@@ -90,7 +90,8 @@ class Reranker:
             result = dict(item)
             judgment = judgments[position]
             result["rank_score"] = judgment.rank_score
-            if item.get("first_stage_score") is None:
+            if documents[position].first_stage_source == judge.SOURCE_BM25:
+                # The whole list was scored by BM25 (the one hybrid rule): every result says so.
                 result["bm25_score"] = documents[position].first_stage_score
             data = judgment.to_dict()
             result.update({name: data[name] for name in _JUDGMENT_FIELDS})
@@ -98,14 +99,29 @@ class Reranker:
         return [results[i] for i in scoring.order([r["rank_score"] for r in results])]
 
 
-def hybrid_scores(results: Sequence[dict[str, Any]], alpha: float = scoring.DEFAULT_ALPHA) -> list[dict[str, Any]]:
+def hybrid_scores(
+    results: Sequence[dict[str, Any]],
+    alpha: float = scoring.DEFAULT_ALPHA,
+    query: str | None = None,
+) -> list[dict[str, Any]]:
     """Add ``hybrid_score`` (population z-scores of first stage and rank score), best first.
 
-    The first-stage score is ``first_stage_score``, or the BM25 score computed by ``rerank``."""
-    first = [
-        r["first_stage_score"] if r.get("first_stage_score") is not None else r.get("bm25_score")
-        for r in results
-    ]
+    The first stage follows the studio's one rule (``judge.ensure_first_stage``): the given
+    ``first_stage_score`` when every result has one, else BM25 over the whole list, never a mix.
+    Results of ``rerank`` carry those BM25 scores (``bm25_score``); other lists with gaps need
+    ``query`` to compute them."""
+    if results and all(r.get("bm25_score") is not None for r in results):
+        first = [float(r["bm25_score"]) for r in results]
+    elif all(r.get("first_stage_score") is not None for r in results):
+        first = [float(r["first_stage_score"]) for r in results]
+    elif query is not None:
+        documents = judge.ensure_first_stage(query, documents_from_dicts(results))
+        first = [float(d.first_stage_score) for d in documents]  # type: ignore[arg-type]
+    else:
+        raise ValueError(
+            "some results have no first_stage_score: pass query= so the whole list gets BM25 "
+            "scores (given and computed scores are never mixed), or use the results of rerank()"
+        )
     values = scoring.hybrid(first, [r.get("rank_score") for r in results], alpha)
     updated = [dict(r, hybrid_score=v) for r, v in zip(results, values)]
     return [updated[i] for i in scoring.order(values)]

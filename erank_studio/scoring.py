@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 DEFAULT_ALPHA = 0.2
-_LAST_ANSWER_DIGITS = re.compile(r"<answer>\s*([+-]?\d+)", re.IGNORECASE)
+_LAST_ANSWER_DIGITS = re.compile(r"<answer>\s*([+-]?[0-9]+)", re.IGNORECASE)
 
 
 def _tokens_covering(pieces: Sequence[str], start: int, end: int) -> list[int]:

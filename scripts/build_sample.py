@@ -3,7 +3,8 @@
 For each StackExchange task of BRIGHT, a pool of 20 queries is drawn with a fixed seed; the
 first QUERIES_PER_TASK of the pool become sample queries. A query's candidates are the pool's 20
 gold answers: its own (relevant, 1) and those of the 19 other queries (not relevant, 0). Their
-first-stage scores are BM25 (bm25s) over those 20 candidates. Same input, same bytes out.
+first-stage scores are the studio's BM25 (erank_studio.retrieval: bm25s's Lucene variant, stop
+words, Porter stemmer) over those 20 candidates. Same input, same bytes out.
 
     .venv/bin/python scripts/build_sample.py [--source ../shared/data/bright] [--out assets/sample]
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from erank_studio.retrieval import DESCRIPTION as BM25_DESCRIPTION  # noqa: E402
 from erank_studio.retrieval import bm25_scores  # noqa: E402
 from erank_studio.store.trec import format_qrels, format_run  # noqa: E402
 
@@ -46,7 +48,7 @@ unchanged.
 For each task, a pool of {pool} queries whose gold answer is at most {max_chars} characters is
 drawn with a fixed seed; the first {per_task} of the pool are the sample's queries. A query's
 {pool} candidates are the pool's gold answers: its own (relevance 1) and those of the {others}
-other queries of the pool (relevance 0). First-stage scores: BM25 (bm25s, English stopwords)
+other queries of the pool (relevance 0). First-stage scores: the studio's BM25 ({bm25})
 over those {pool} candidates.
 
 This is not BRIGHT's retrieval task (whose documents are web pages, on the dataset hub only):
@@ -95,7 +97,7 @@ def build(source: Path, out: Path) -> dict[str, int]:
     (out / "ATTRIBUTION.md").write_text(
         ATTRIBUTION.format(
             n_queries=len(queries), tasks=", ".join(TASKS), per_task=QUERIES_PER_TASK,
-            pool=POOL_SIZE, others=POOL_SIZE - 1, max_chars=MAX_ANSWER_CHARS,
+            pool=POOL_SIZE, others=POOL_SIZE - 1, max_chars=MAX_ANSWER_CHARS, bm25=BM25_DESCRIPTION,
         ),
         encoding="utf-8",
     )

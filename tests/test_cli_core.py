@@ -23,7 +23,8 @@ def test_prompt_prints_the_exact_text_and_token_count():
     result = run_cli("prompt", "--query", "why do cats purr", "--document", "Cats purr.", "--task", "bright/biology")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("<|im_start|>user\nGiven a query and a document")
-    assert "Here is the query: why do cats purr\nHere is the document: Cats purr.\n" in result.stdout
+    assert "Here is the query:\nwhy do cats purr\n\nHere is the document:\nCats purr.\n\n" in result.stdout
+    assert "relevance score of 0~10.\n" in result.stdout  # the released code's template by default
     assert result.stdout.endswith("<|im_start|>assistant\n\n")
     assert "tokens" in result.stderr and "bundled Qwen3 tokenizer" in result.stderr
 

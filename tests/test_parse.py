@@ -83,3 +83,56 @@ def test_trace_of_unclosed_think_runs_to_the_answer():
     assert parse.extract_trace("<think>still going<answer>3</answer>") == "still going"
     assert parse.extract_trace("<think>cut mid-sentence") == "cut mid-sentence"
     assert parse.extract_trace("no tags at all") is None
+
+
+# Strictness (README, "How ERank is reproduced"): decided rules, each pinned here.
+
+@pytest.mark.parametrize("digits", ["٧", "७", "７", "1０", "৫"])
+def test_non_ascii_digits_are_not_a_score(digits):
+    raw = f"<think>x</think><answer>{digits}</answer>"
+    parsed = parse.parse_output(raw)
+    assert parsed.failure == parse.NOT_INTEGER and parsed.score is None
+    assert "non-ASCII" in parsed.detail
+
+
+@pytest.mark.parametrize("digits,failure", [("7" * 5000, parse.OUT_OF_RANGE), ("0" * 4999 + "11", parse.OUT_OF_RANGE),
+                                            ("-" + "9" * 5000, parse.OUT_OF_RANGE), ("9" * 5000 + "x", parse.NOT_INTEGER)])
+def test_huge_digit_strings_are_classified_without_raising(digits, failure):
+    parsed = parse.parse_output(f"<think>x</think><answer>{digits}</answer>")
+    assert parsed.failure == failure and parsed.score is None
+    assert len(parsed.detail) < 200  # the detail shows a head of the answer, not 5000 digits
+
+
+def test_huge_digit_string_that_is_a_small_number_counts():
+    raw = "<think>x</think><answer>" + "0" * 5000 + "7</answer>"
+    parsed = parse.parse_output(raw)
+    assert parsed.score == 7 and raw[slice(*parsed.score_span)] == "0" * 5000 + "7"
+
+
+@pytest.mark.parametrize("answer,score", [("07", 7), ("+5", 5), ("010", 10), ("00", 0), ("-0", 0)])
+def test_leading_zeros_and_signs_are_the_integer_they_spell(answer, score):
+    raw = f"<think>x</think><answer>{answer}</answer>"
+    parsed = parse.parse_output(raw)
+    assert parsed.score == score
+    assert raw[slice(*parsed.score_span)] == answer  # P(N) covers every token that spells it
+
+
+def test_an_answer_only_inside_think_is_a_draft_not_the_answer():
+    raw = "<think>Maybe <answer>7</answer>, let me think more.</think> I am not sure."
+    parsed = parse.parse_output(raw)
+    assert parsed.failure == parse.NO_ANSWER and parsed.score is None
+    assert "inside <think>" in parsed.detail
+    assert parsed.trace == "Maybe <answer>7</answer>, let me think more."
+    # The template opened <think>; the model's draft answer precedes its only </think>.
+    assert parse.parse_output("draft <answer>4</answer></think>").failure == parse.NO_ANSWER
+
+
+def test_an_unclosed_think_ends_at_the_answer_so_the_answer_counts():
+    parsed = parse.parse_output("<think>still going<answer>3</answer>")
+    assert parsed.score == 3 and parsed.trace == "still going"
+
+
+def test_failures_keep_their_class_and_detail_for_every_strictness_case():
+    for raw in ("<answer>٣</answer>", "<answer>" + "5" * 5000 + "</answer>", "<think><answer>1</answer></think>"):
+        parsed = parse.parse_output(raw)
+        assert parsed.failure in parse.FAILURE_MESSAGES and parsed.detail

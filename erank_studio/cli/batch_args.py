@@ -30,7 +30,6 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 def run_dataset_command(args: argparse.Namespace) -> int:
     from ..batch import rerank_dataset
     from ..data import DatasetFormatError, DatasetUnavailable, load_dataset
-    from ..store import Store
     from .common import engine_from, settings_from
 
     if args.top_k < 1:
@@ -43,6 +42,9 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     for warning in dataset.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from .common import open_store
+
+    store = open_store(args.db)  # a bad store is refused before the model loads
     instruction = None
     if getattr(args, "task", None) or getattr(args, "instruction", None):
         from .common import instruction_from
@@ -50,18 +52,24 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         instruction = instruction_from(args)
     engine = engine_from(args)
     settings = settings_from(args, engine)
-    store = Store(args.db)
     out_dir = Path(args.out) if args.out else Path("runs")
     n = min(args.queries or len(dataset.queries()), len(dataset.queries()))
     print(
         f"{dataset.name}: {n} queries x top {args.top_k}, model {engine.model} ({engine.name}), store {store.url}",
         file=sys.stderr,
     )
-    result = rerank_dataset(
-        dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
-        truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
-        progress=not args.no_progress, template=args.template,
-    )
+    from ..store import StoreError
+
+    try:
+        result = rerank_dataset(
+            dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
+            truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
+            progress=not args.no_progress, template=args.template,
+        )
+    except StoreError as error:  # what was committed stays; a rerun resumes from there
+        raise UserError(f"{error} (the judgments committed so far are kept; run again to resume)") from None
+    finally:
+        store.close()
     summary = {
         "dataset": result.dataset, "model": result.model, "queries": result.queries,
         "judged": result.judged, "skipped": result.skipped, "failed": result.failed,

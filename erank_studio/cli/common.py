@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .. import prompt
 from ..engines import ENGINES, EngineUnavailable, load_engine
@@ -10,6 +11,9 @@ from ..engines.base import Engine
 from ..scoring import DEFAULT_ALPHA
 from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 from . import UserError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def add_instruction_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,3 +95,15 @@ def settings_from(args: argparse.Namespace, engine: Engine) -> GenerationSetting
     return GenerationSettings(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, force_answer=force
     )
+
+
+def open_store(db: str | None, *, read_only: bool = False, must_exist: bool = False) -> Store:
+    """The store named by ``--db``, or a UserError saying in one line why it cannot be used
+    (missing for a read command, corrupted, read-only, of a newer schema, busy). Commands open
+    it before loading a model, so a bad store costs no model load."""
+    from ..store import Store, StoreError
+
+    try:
+        return Store(db, read_only=read_only, must_exist=must_exist)
+    except StoreError as error:
+        raise UserError(str(error)) from None

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import metrics
+from .. import grading, metrics
 from ..scoring import DEFAULT_ALPHA
 from . import UserError
 
@@ -32,7 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="with --dataset: whose judgments (needed when several models judged)")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
     parser.add_argument("--against", choices=["qrels", "labels"], default="qrels",
-                        help="with --dataset: benchmark qrels (default) or human labels (0..10 as graded relevance)")
+                        help="with --dataset: benchmark qrels (default) or human labels, graded "
+                        f"{grading.RULE} (as the qrels export)")
+    parser.add_argument("--missing", choices=list(metrics.MISSING), default="skip",
+                        help="skip (default, trec_eval's): mean over queries both in the run and the qrels; "
+                        "zero (trec_eval -c): every qrels query counts, 0 where the run has none")
     parser.add_argument("--annotator", help="with --against labels: only this person's labels")
     parser.add_argument("--per-query", action=argparse.BooleanOptionalAction, default=True,
                         help="show one row per query (default on)")
@@ -82,7 +86,7 @@ def from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
 def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     from ..batch import latest_judgments
-    from ..store import Store
+    from .common import open_store
 
     from pathlib import Path
 
@@ -90,7 +94,7 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
     if Path(args.dataset).is_dir():  # a BEIR folder, named as ``rerank --dataset FOLDER`` stored it
         args.dataset = user_dataset_name(args.dataset)
-    store = Store(args.db)
+    store = open_store(args.db, read_only=True)  # never creates or writes the store
     queries = [q for q in store.queries() if q["source"] == args.dataset]
     if not queries:
         raise UserError(f"the store ({store.url}) holds no queries of dataset {args.dataset!r}")
@@ -110,19 +114,21 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     for q in queries:
         key = q["source_query_id"] or str(q["id"])
         judged = [j for _, j in latest_judgments(store, q["id"], model).values()]
-        if not judged:
-            continue
-        runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
-        runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
-        hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, args.alpha)
-        runs["hybrid"][key] = hybrid.get(key, {})
+        if judged:
+            runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
+            runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
+            hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, args.alpha)
+            runs["hybrid"][key] = hybrid.get(key, {})
+        # Qrels for every query of the dataset, judged or not: --missing zero must see the queries
+        # whose judgments all failed (or never ran), and the count printed names them.
         if args.against == "labels":
             labels = store.current_labels(q["id"], annotator=args.annotator)
-            qrels[key] = {d: row.score for d, row in labels.items() if row.score is not None}
+            raw = {d: row.score for d, row in labels.items() if row.score is not None}
+            qrels[key] = {d: grading.grade(s) for d, s in raw.items()}
             for j in judged:
-                if j.score is not None and j.doc_id in qrels[key]:
+                if j.score is not None and j.doc_id in raw:
                     pairs[0].append(j.score)
-                    pairs[1].append(qrels[key][j.doc_id])
+                    pairs[1].append(raw[j.doc_id])
         elif file_qrels is not None:
             qrels[key] = file_qrels.get(key, {})
         else:
@@ -147,6 +153,8 @@ def _jsonable(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError("--alpha must lie between 0 and 1")
+    if args.json and args.json != "-" and not Path(args.json).resolve().parent.is_dir():
+        raise UserError(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
     agreement = None
     if args.dataset:
         if args.run:
@@ -156,23 +164,32 @@ def run(args: argparse.Namespace) -> int:
         runs, qrels = from_files(args)
     else:
         raise UserError("give --run FILE --qrels FILE, or --dataset NAME to evaluate the store's judgments")
-    result = metrics.evaluate_runs(runs, qrels)
+    result = metrics.evaluate_runs(runs, qrels, args.missing)
     result["alpha"] = args.alpha
     result["against"] = args.against if args.dataset else "qrels"
+    if result["against"] == "labels":
+        result["grading"] = grading.RULE
     if agreement is not None:
         result["agreement"] = agreement
-    if not result["queries"]:
+    ranked = {q for r in runs.values() for q, docs in r.items() if docs}
+    if not ranked & {q for q, docs in qrels.items() if docs}:
         raise UserError("no query is both in the runs and in the qrels: check that the query ids match")
     payload = json.dumps(_jsonable(result), indent=2)
     if args.json == "-":
         print(payload)
         return 0
     print(metrics.format_table(result, per_query=args.per_query))
+    print(metrics.convention_note(result))
+    if result["against"] == "labels":
+        print(f"relevance: human 0..10 labels graded {grading.RULE} (the qrels export's rule)")
     if agreement is not None:
         k, s = agreement["kappa_quadratic"], agreement["spearman"]
         print(f"model vs labels: n={agreement['n']}, kappa (quadratic)="
               f"{'-' if k is None else f'{k:.3f}'}, spearman={'-' if s is None else f'{s:.3f}'}")
     if args.json:
-        Path(args.json).write_text(payload + "\n", encoding="utf-8")
+        try:
+            Path(args.json).write_text(payload + "\n", encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write --json {args.json}: {error.strerror or error}") from None
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 
 from . import UserError
@@ -16,7 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=f"Export from the label store. qrels grade rule: {GRADE_RULE}.",
     )
     parser.add_argument("--format", required=True, choices=FORMATS, help="what to write")
-    parser.add_argument("--out", required=True, help="file to write")
+    parser.add_argument("--out", required=True,
+                        help="file to write ('-' for stdout); an existing file is refused unless --force, "
+                        "the store's own files and any SQLite database always")
+    parser.add_argument("--force", action="store_true", help="replace an existing export file")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: $ERANK_DB_URL or db/erank_studio.sqlite)")
     parser.add_argument("--annotator", default=None, help="only this person's labels")
     parser.add_argument("--run", type=int, default=None, dest="run_id", help="only this run")
@@ -27,24 +32,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..store import Store
-    from ..store.exports import ExportFilter, export
+    from ..store.exports import ExportFilter, export, export_to_tempfile
+    from .common import open_store
 
     if args.min_disagreement is not None and not 0 <= args.min_disagreement <= 10:
         raise UserError("--min-disagreement must be between 0 and 10")
     flt = ExportFilter(annotator=args.annotator, run_id=args.run_id, only_labelled=args.only_labelled,
                        min_disagreement=args.min_disagreement)
+    store = open_store(args.db, read_only=True)  # a missing store is not created
+    to_stdout = args.out == "-"
     try:
-        store = Store(args.db)
-    except Exception as error:  # a bad URL or an unreadable database is the user's to fix
-        raise UserError(f"cannot open the store {args.db or ''}: {error}".replace("  ", " ")) from None
-    try:
-        n = export(store, args.format, args.out, flt)
+        if to_stdout:
+            name, n = export_to_tempfile(store, args.format, flt)
+            try:
+                with open(name, "rb") as handle:
+                    shutil.copyfileobj(handle, sys.stdout.buffer)
+                sys.stdout.flush()
+            finally:
+                os.unlink(name)
+        else:
+            n = export(store, args.format, args.out, flt, overwrite=args.force)
     except (ValueError, OSError) as error:
         raise UserError(str(error)) from None
     finally:
         store.close()
-    print(f"wrote {n} {args.format} rows to {args.out}")
+    print(f"wrote {n} {args.format} rows to {'stdout' if to_stdout else args.out}",
+          file=sys.stderr if to_stdout else sys.stdout)
     if n == 0:
         print("warning: nothing matched: check --run, --annotator and the other filters, "
               "or whether the store holds labels and judgments yet", file=sys.stderr)

@@ -26,15 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..store import FileFormatError, Store
+    from ..store import FileFormatError
     from ..store.imports import import_file
+    from .common import open_store
 
     if args.format in ("qrels", "run", "queries") and not args.source:
         raise UserError(f"--source is required for --format {args.format} (e.g. --source beir/scifact)")
-    try:
-        store = Store(args.db)
-    except Exception as error:
-        raise UserError(f"cannot open the store: {error}") from None
+    store = open_store(args.db)
     try:
         result = import_file(store, args.format, args.path, source=args.source, query_id=args.query_id)
     except FileFormatError as error:

@@ -11,12 +11,15 @@ from .. import judge
 from ..docfiles import DocumentFileError, read_documents
 from ..scoring import order
 from . import UserError
+
+MAX_ECHO_CHARS = 10_000  # of a document's text in the JSON lines written to stdout
 from .common import (
     add_engine_arguments,
     add_instruction_arguments,
     check_engine_arguments,
     engine_from,
     instruction_from,
+    open_store,
     settings_from,
 )
 
@@ -56,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
     except DocumentFileError as error:
         raise UserError(str(error)) from None
     instruction = instruction_from(args)
+    store = open_store(args.db) if args.save else None  # a bad store is refused before the model loads
     engine = engine_from(args)
     settings = settings_from(args, engine)
     documents = judge.ensure_first_stage(args.query, documents)
-    recorder = _Recorder(args, engine, documents, instruction, settings) if args.save else None
+    recorder = _Recorder(store, args, engine, documents, instruction, settings) if store else None
     started = time.perf_counter()
     judgments = []
     try:
@@ -83,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     by_id = {d.doc_id: d for d in documents}
     for position, index in enumerate(order(key), start=1):
         judgment = judgments[index]
-        row = {"rank": position, "id": judgment.doc_id, "content": by_id[judgment.doc_id].text}
+        text = by_id[judgment.doc_id].text
+        row = {"rank": position, "id": judgment.doc_id, "content": text[:MAX_ECHO_CHARS]}
+        if len(text) > MAX_ECHO_CHARS:  # a huge document is not echoed back whole
+            row["content_truncated"] = True
         row.update(judgment.to_dict())
         row.pop("prompt_message", None)
         print(json.dumps(row, ensure_ascii=False))
@@ -91,12 +98,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Recorder:
-    """Saves the run and each judgment as it arrives (nothing is lost on Ctrl-C)."""
+    """Saves the run and its judgments in small batches as they arrive (on Ctrl-C what was
+    judged is flushed; a crash loses at most the last fraction of a second)."""
 
-    def __init__(self, args, engine, documents, instruction, settings) -> None:
-        from ..store import Store
-
-        self.store = Store(args.db)
+    def __init__(self, store, args, engine, documents, instruction, settings) -> None:
+        self.store = store
         query_id = self.store.upsert_query(args.query)
         self.alpha = args.alpha
         self.run_id = self.store.start_run(
@@ -104,11 +110,13 @@ class _Recorder:
             truncate_length=args.truncate_length, generation=settings, alpha=args.alpha,
             template=args.template, chat_template_source=engine.chat_template_source,
         )
+        self.writer = self.store.judgment_writer(self.run_id)
 
     def add(self, judgment) -> None:
-        self.store.add_judgment(self.run_id, judgment)
+        self.writer.add(judgment)
 
     def finish(self, judgments, complete: bool) -> None:
+        self.writer.close()
         self.store.set_hybrid_scores(self.run_id, {j.doc_id: j.hybrid_score for j in judgments}, self.alpha)
         self.store.finish_run(self.run_id, "done" if complete else "cancelled")
         print(f"saved run {self.run_id} to {self.store.url}", file=sys.stderr)

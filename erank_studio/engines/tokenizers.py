@@ -2,6 +2,8 @@
 hanging on the network, and saying where the chat template that renders prompts comes from."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from ..models import DEFAULT_MODEL, DEMO_GGUF, DEMO_MODEL, ERANK_MODELS, demo_model_folder, qwen3_tokenizer_folder
@@ -38,18 +40,33 @@ def ensure_chat_template(tokenizer: Any) -> str:
     return CHAT_TEMPLATE_BUNDLED
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+
+
+def _model_type(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_model_tokenizer(model: str, **options: Any) -> tuple[Any, str]:
     """(tokenizer, chat template source) for an engine that loads ``model`` itself: the model
-    folder's own tokenizer files when present, else the bundled Qwen3 tokenizer (a stand-in)."""
+    folder's own tokenizer files when present, else (a Qwen3 folder with weights only) the
+    bundled Qwen3 tokenizer, marked as a stand-in."""
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, **options)
-    except (OSError, ValueError) as error:  # a folder with weights but no tokenizer files
-        bundled = _bundled_qwen3()
+    folder = Path(model)
+    # transformers 5 builds an empty tokenizer for a folder without tokenizer files instead of
+    # failing, so the files are looked for first (a GGUF file carries its own tokenizer).
+    if folder.is_dir() and not options.get("gguf_file") and not any(
+        (folder / name).exists() for name in _TOKENIZER_FILES
+    ):
+        bundled = _bundled_qwen3() if str(_model_type(folder) or "").startswith("qwen3") else None
         if bundled is None:
-            raise TokenizerUnavailable(f"{model}'s tokenizer could not be loaded ({error})") from error
+            raise TokenizerUnavailable(f"{model} has no tokenizer files (tokenizer.json, tokenizer_config.json)")
         return bundled, CHAT_TEMPLATE_BUNDLED
+    tokenizer = AutoTokenizer.from_pretrained(model, **options)
     return tokenizer, ensure_chat_template(tokenizer)
 
 

@@ -4,17 +4,34 @@
 - ``exports`` (exports.py): ``export(store, fmt, path, ExportFilter(...))`` and friends.
 - ``imports`` (imports.py): ``import_file(store, fmt, path, source=..., query_id=...)``.
 - ``trec`` (trec.py): strict TREC readers ``read_qrels`` / ``read_run`` and writers.
+- ``validation`` (validation.py): the one set of rules for labels, ids, scores, alpha, statuses.
+- ``writer`` (writer.py): ``JudgmentWriter``, judgments committed in small batches.
+- errors: ``StoreError`` and its kinds (``StoreBusy``, ``StoreNewer``, ``StoreMissing``,
+  ``StoreReadOnly``, ``StoreCorrupt``) and ``ValidationError``, all ValueErrors with one-line
+  messages.
 
 Never imports gradio or torch."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FileFormatError
-from .store import DEFAULT_URL, LabelRow, RunRow, Store, default_url, migrate
+from ..errors import (
+    FileFormatError,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreMissing,
+    StoreNewer,
+    StoreReadOnly,
+    ValidationError,
+)
+from .store import DEFAULT_URL, WRITE_WAIT_S, LabelRow, RunRow, Store, default_url, migrate
+from .writer import JudgmentWriter
 
 __all__ = [
     "Store", "LabelRow", "RunRow", "FileFormatError", "DEFAULT_URL", "default_url", "migrate",
+    "WRITE_WAIT_S", "JudgmentWriter", "StoreError", "StoreBusy", "StoreCorrupt", "StoreMissing",
+    "StoreNewer", "StoreReadOnly", "ValidationError",
     "ExportFilter", "export", "export_bytes", "export_to_tempfile", "EXPORT_FORMATS", "import_file",
 ]
 

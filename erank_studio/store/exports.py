@@ -7,8 +7,8 @@ Formats (``FORMATS``):
   "<think>{rationale}</think><answer>{N}</answer>"}]}``. P is the judgment's stored
   ``prompt_message`` (exactly what the engine sent, truncation included) from the latest
   judgment of that query and document (in the filtered run when ``run_id`` is given); for a
-  label no run has judged, P is ``prompt.user_message(query, document, instruction)`` with the
-  query's latest run instruction, or ``prompt.DEFAULT_INSTRUCTION``. rationale = the person's
+  label no run has judged, P is ``prompt.user_message(query, document, instruction, template)``
+  with the query's latest run's instruction and template, or the defaults. rationale = the person's
   edited rationale, else the model's trace, else empty; N = the person's score. With no
   annotator filter every annotator's current label is one example.
 - ``alpaca`` JSON list of ``{"instruction": P, "input": "", "output": target}`` and
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ from .. import prompt, scoring
 from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
-from .store import A, D, J, L, Q, QD, QR, R, Store
+from .store import A, D, J, L, Q, QD, QR, R, Store, is_sqlite_file, store_files
+from .validation import has_reserved_tag
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
 SUFFIXES = {
@@ -94,11 +96,12 @@ ORDER BY l.query_id, l.doc_id, a.name
 _CHUNK = 2000
 
 
-def _latest_instructions(conn: Connection) -> dict[int, str]:
-    latest = select(R.c.query_id, R.c.instruction).where(
+def _latest_instructions(conn: Connection) -> dict[int, tuple[str, str]]:
+    """query id -> (instruction, template) of its latest run."""
+    latest = select(R.c.query_id, R.c.instruction, R.c.template).where(
         R.c.id.in_(select(func.max(R.c.id)).group_by(R.c.query_id))
     )
-    return dict(conn.execute(latest).all())
+    return {q: (instruction, template) for q, instruction, template in conn.execute(latest).all()}
 
 
 def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
@@ -148,7 +151,7 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
             rationales = dict(_in(conn, "SELECT id, rationale FROM labels WHERE id IN ({ids})",
                                   [p.label_id for p in chunk]))
             judged = {r[0]: r for r in _in(
-                conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction FROM judgments j "
+                conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction, r.template FROM judgments j "
                 "JOIN runs r ON r.id = j.run_id WHERE j.id IN ({ids})",
                 [p.judgment_id for p in chunk if p.judgment_id is not None])}
             unprompted = [p for p in chunk if p.judgment_id is None or judged[p.judgment_id][1] is None]
@@ -163,12 +166,19 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
                 j = judged.get(p.judgment_id)
                 user = j[1] if j is not None else None
                 if user is None:
-                    instruction = (j[3] if j is not None else None) or instructions.get(p.query_id) \
-                        or prompt.DEFAULT_INSTRUCTION
-                    user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction)
+                    # No stored prompt: built in the wording of the judgment's run, else of the
+                    # query's latest run, so one query's examples never mix templates.
+                    latest = instructions.get(p.query_id, (None, None))
+                    instruction = (j[3] if j is not None else None) or latest[0] or prompt.DEFAULT_INSTRUCTION
+                    template = (j[4] if j is not None else None) or latest[1] or prompt.DEFAULT_TEMPLATE
+                    user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction, template)
                 rationale = rationales[p.label_id]
                 if rationale is None:
                     rationale = (j[2] if j is not None else None) or ""
+                    if has_reserved_tag(rationale):
+                        # A model trace that quotes a tag would put a second answer into the
+                        # target; people's rationales are refused with such tags when typed.
+                        rationale = ""
                 yield user, assistant_content(rationale, p.score)
 
 
@@ -370,7 +380,21 @@ def table(store: Store, flt: ExportFilter | None = None):
     if flt.min_disagreement is not None:
         diff = (merged["human_score"] - merged["model_score"]).abs()
         merged = merged[diff >= flt.min_disagreement]
-    return merged[JUDGMENT_COLUMNS + LABEL_COLUMNS].reset_index(drop=True)
+    return _typed(merged[JUDGMENT_COLUMNS + LABEL_COLUMNS].reset_index(drop=True))
+
+
+# Integer columns stay integers when a merge brings in missing values (pandas would make them
+# floats: 9.0): nullable Int64, written as 9 in CSV and int64 in Parquet.
+INTEGER_COLUMNS = ["run_id", "query_id", "truncate_length", "document_id", "index", "model_score",
+                   "prompt_tokens", "output_tokens", "label_id", "human_score"]
+
+
+def _typed(frame):
+    frame = frame.copy()
+    for column in INTEGER_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["truncated"] = frame["truncated"].astype("boolean")
+    return frame
 
 
 def _write_csv(store: Store, path: Path, flt: ExportFilter) -> int:
@@ -460,16 +484,44 @@ _WRITERS = {
 }
 
 
-def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None) -> int:
+class ExportRefused(ValueError):
+    """An export that would destroy something: the store, another database, an existing file."""
+
+
+def check_destination(store: Store, path: str | Path, overwrite: bool = False) -> Path:
+    """Refuse a destination that is the store's own file (database, -wal, -shm, lock) or any
+    SQLite database, even with ``overwrite``; an existing file unless ``overwrite``."""
+    path = Path(path)
+    target = path.resolve()
+    if any(target == f.resolve() for f in store_files(store.url)):
+        raise ExportRefused(f"refusing to write the export over the store's own file {path}")
+    if path.is_dir():
+        raise ExportRefused(f"{path} is a folder; give a file name")
+    if path.exists():
+        if is_sqlite_file(path):
+            raise ExportRefused(f"refusing to write over {path}: it is an SQLite database")
+        if not overwrite:
+            raise ExportRefused(f"{path} exists; pass --force to replace it")
+    return path
+
+
+def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None,
+           *, overwrite: bool = False) -> int:
     """Write the export to ``path``; returns the number of rows / examples / records written.
-    The file appears whole or not at all (written beside it, then renamed)."""
+    The file appears whole or not at all (written beside it, then renamed). Refused
+    (``ExportRefused``) over the store's files or any SQLite database, and over an existing
+    file unless ``overwrite``."""
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(path)
+    path = check_destination(store, path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The replaced file keeps its permissions (a private 0600 download stays private).
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         n = _WRITERS[fmt](store, tmp, flt or ExportFilter())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -482,7 +534,7 @@ def export_to_tempfile(store: Store, fmt: str, flt: ExportFilter | None = None,
     """Export to a new temporary file (for a UI download button): (path, rows)."""
     fd, name = tempfile.mkstemp(prefix=f"erank-{fmt}-", suffix=SUFFIXES.get(fmt, ""), dir=directory)
     os.close(fd)
-    return name, export(store, fmt, name, flt)
+    return name, export(store, fmt, name, flt, overwrite=True)
 
 
 def export_bytes(store: Store, fmt: str, flt: ExportFilter | None = None) -> bytes:

@@ -1,7 +1,10 @@
 """Imports: TREC qrels and runs, JSONL / CSV documents and queries, and the export bundle.
 
-Every importer reads and checks the whole file first and writes in one transaction, so a
-malformed file (FileFormatError naming file and line) leaves the database unchanged."""
+Every importer reads and checks the whole file first, with the rules the Store API applies
+(``validation``), so a malformed file (FileFormatError naming file and line) leaves the database
+unchanged. Only then does it write, in chunks of ``CHUNK`` rows, each its own short transaction,
+so that a long import never holds the store for more than about a second and a person's label
+gets in between chunks. Importing the same file twice adds nothing the second time."""
 from __future__ import annotations
 
 import csv
@@ -11,12 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
 
-from ..types import Document
-from . import trec
 from ..docfiles import jsonl_records
-from ..errors import FileFormatError
+from ..errors import FileFormatError, ValidationError
+from ..types import Document
+from . import trec, validation
 from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
 from .store import D, J, L, Q, QD, R, Store, text_sha1
 
@@ -26,6 +29,20 @@ SCORE_KEYS = ("score", "first_stage_score")
 QUERY_ID_KEYS = ("query_id", "qid", "id", "_id")
 QUERY_TEXT_KEYS = ("text", "query", "title")
 FORMATS = ("qrels", "run", "documents", "queries", "bundle")
+CHUNK = 2000  # rows per write transaction: well under a second on a laptop disk
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _checked(path: Path, line: int | None, check, *args):
+    """``check(*args)`` with a ValidationError turned into a FileFormatError at file and line."""
+    try:
+        return check(*args)
+    except ValidationError as error:
+        raise FileFormatError(str(path), line, str(error)) from None
 
 
 def _pick(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -93,9 +110,9 @@ def read_documents(path: str | Path) -> list[Document]:
         doc_id, body = _pick(rec, ID_KEYS), _pick(rec, TEXT_KEYS)
         if doc_id is None or str(doc_id).strip() == "":
             raise FileFormatError(str(path), line, "missing document id (doc_id, id or _id)")
-        if body is None or not isinstance(body, str):
+        if body is None or not isinstance(body, str) or not body.strip():
             raise FileFormatError(str(path), line, "missing document text (content, text or contents)")
-        doc_id = str(doc_id).strip()
+        doc_id = _checked(path, line, validation.identifier, str(doc_id).strip(), "document id")
         if doc_id in seen:
             raise FileFormatError(str(path), line, f"document id {doc_id!r} appears twice")
         seen.add(doc_id)
@@ -121,44 +138,55 @@ def read_queries(path: str | Path) -> list[tuple[str, str]]:
             parts = line.split("\t", 1)
             if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
                 raise FileFormatError(str(path), number, "expected 'qid<TAB>query text'")
-            out.append((parts[0].strip(), parts[1].strip()))
+            out.append((_checked(path, number, validation.identifier, parts[0].strip(), "query id"),
+                        parts[1].strip()))
         if not out:
             raise FileFormatError(str(path), None, "file is empty")
         return out
-    out = []
+    out, seen = [], set()
     for line, rec in _records(path):
         qid, body = _pick(rec, QUERY_ID_KEYS), _pick(rec, QUERY_TEXT_KEYS)
-        if qid is None or body is None or not isinstance(body, str):
+        if qid is None or body is None or not isinstance(body, str) or not body.strip():
             raise FileFormatError(str(path), line, "expected a query id (query_id, qid, _id) and text")
-        out.append((str(qid), body))
+        qid = _checked(path, line, validation.identifier, str(qid), "query id")
+        if qid in seen:
+            raise FileFormatError(str(path), line, f"query id {qid!r} appears twice")
+        seen.add(qid)
+        out.append((qid, body))
     return out
 
 
 def import_qrels(store: Store, path: str | Path, source: str) -> int:
     rows = trec.read_qrels(path)
-    return store.add_qrels(rows, source)
+    for chunk in _chunks(rows):
+        with store.write(bulk=True) as conn:
+            store._add_qrels(conn, chunk, source)
+    return len(rows)
 
 
 def import_queries(store: Store, path: str | Path, source: str) -> int:
     rows = read_queries(path)
-    with store.write() as conn:
-        for qid, body in rows:
-            store._upsert_query(conn, body, source, qid)
+    for chunk in _chunks(rows):
+        with store.write(bulk=True) as conn:
+            for qid, body in chunk:
+                store._upsert_query(conn, body, source, qid)
     return len(rows)
 
 
 def import_documents(store: Store, path: str | Path, source: str | None = None,
                      query_id: int | None = None) -> int:
     """Store documents (identity: source, doc_id, text); with ``query_id`` they join that
-    query's candidate list."""
+    query's candidate list. A few statements per chunk, never one per document."""
     docs = read_documents(path)
-    with store.write() as conn:
-        if query_id is not None:
+    if query_id is not None:
+        with store.read() as conn:
             store._ensure_query(conn, query_id)
-            store._link_many(conn, query_id, docs, source or "")
-        else:
-            for doc in docs:
-                store._document_row(conn, doc, source or "")
+    for chunk in _chunks(docs):
+        with store.write(bulk=True) as conn:
+            if query_id is not None:
+                store._link_many(conn, query_id, chunk, source or "")
+            else:
+                store._document_rows(conn, chunk, source or "")
     return len(docs)
 
 
@@ -169,7 +197,7 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
     path = Path(path)
     rows = trec.read_run(path)
     lines = [i for i, line in enumerate(trec.read_lines(path), start=1) if line.strip()]
-    with store.write() as conn:
+    with store.read() as conn:
         queries = {
             r.source_query_id: r.id
             for r in conn.execute(select(Q.c.id, Q.c.source_query_id).where(Q.c.source == source))
@@ -177,25 +205,36 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
         documents: dict[str, int] = {}
         for r in conn.execute(select(D.c.id, D.c.doc_id).where(D.c.source == source).order_by(D.c.id)):
             documents[r.doc_id] = r.id  # the newest text of a doc_id wins
-        for line, (qid, doc_id, _rank, _score, _tag) in zip(lines, rows):
-            if qid not in queries:
-                raise FileFormatError(str(path), line, f"unknown query {qid!r} for source {source!r} (import the queries first)")
-            if doc_id not in documents:
-                raise FileFormatError(str(path), line, f"unknown document {doc_id!r} for source {source!r} (import the documents first)")
-        positions: dict[int, int] = {}
-        for qid, doc_id, _rank, score, _tag in rows:
-            query_id = queries[qid]
-            if query_id not in positions:
-                positions[query_id] = store._next_position(conn, query_id)
-            existing = conn.execute(
-                select(QD.c.id).where(QD.c.query_id == query_id, QD.c.doc_id == doc_id)
-            ).scalar()
-            values = {"document_id": documents[doc_id], "first_stage_score": score, "first_stage_source": "given"}
-            if existing is None:
-                conn.execute(QD.insert().values(query_id=query_id, doc_id=doc_id, position=positions[query_id], **values))
-                positions[query_id] += 1
-            else:
-                conn.execute(QD.update().where(QD.c.id == existing).values(**values))
+    for line, (qid, doc_id, _rank, _score, _tag) in zip(lines, rows):
+        if qid not in queries:
+            raise FileFormatError(str(path), line, f"unknown query {qid!r} for source {source!r} (import the queries first)")
+        if doc_id not in documents:
+            raise FileFormatError(str(path), line, f"unknown document {doc_id!r} for source {source!r} (import the documents first)")
+    by_query: dict[int, list[tuple[str, float]]] = {}
+    for qid, doc_id, _rank, score, _tag in rows:
+        by_query.setdefault(queries[qid], []).append((doc_id, score))
+    for query_id, items in by_query.items():
+        for chunk in _chunks(items):
+            with store.write(bulk=True) as conn:
+                links = dict(conn.execute(select(QD.c.doc_id, QD.c.id).where(
+                    QD.c.query_id == query_id, QD.c.doc_id.in_([d for d, _ in chunk]))).all())
+                position = store._next_position(conn, query_id)
+                inserts, updates = [], []
+                for doc_id, score in chunk:
+                    values = {"document_id": documents[doc_id], "first_stage_score": score,
+                              "first_stage_source": "given"}
+                    if doc_id in links:
+                        updates.append({"qd": links[doc_id], **values})
+                    else:
+                        inserts.append({"query_id": query_id, "doc_id": doc_id, "position": position, **values})
+                        links[doc_id] = -1
+                        position += 1
+                if inserts:
+                    conn.execute(QD.insert(), inserts)
+                if updates:
+                    conn.execute(QD.update().where(QD.c.id == bindparam("qd")).values(
+                        document_id=bindparam("document_id"), first_stage_score=bindparam("first_stage_score"),
+                        first_stage_source=bindparam("first_stage_source")), updates)
     return len(rows)
 
 
@@ -211,18 +250,105 @@ _REQUIRED = {
     "label": ("query_id", "document_id", "doc_id", "annotator", "retracted", "action", "created_at"),
     "qrel": ("source", "source_query_id", "doc_id", "relevance"),
 }
+_REFS = {"candidate": (("query", "query_id"), ("document", "document_id")),
+         "run": (("query", "query_id"),),
+         "judgment": (("run", "run_id"), ("document", "document_id")),
+         "label": (("query", "query_id"), ("document", "document_id"))}
 
 
-def _when(value: Any, path: Path, line: int) -> datetime | None:
-    if value is None:
+def _when(value: Any, key: str) -> datetime | None:
+    if value is None and key == "finished_at":
         return None
+    if not isinstance(value, str):
+        raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}")
     try:
         return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise FileFormatError(str(path), line, f"bad timestamp {value!r}") from None
+    except ValueError:
+        raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}") from None
+
+
+def _string(value: Any, field: str, empty: bool = True) -> str:
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise ValidationError(field, f"{field} must be {'' if empty else 'non-empty '}text, got {value!r}")
+    return value
+
+
+def _optional(check, value: Any, *args):
+    return None if value is None else check(value, *args)
+
+
+def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]],
+                  candidates: set[tuple[Any, str]]) -> None:
+    """The Store API's rules for one bundle record (cleaned in place); raises ValidationError."""
+    for key in ("created_at", "finished_at"):
+        if key in rec:
+            rec[key] = _when(rec[key], key)
+    if kind == "query":
+        validation.text(rec["text"], "query text")
+        _string(rec["source"], "source")
+        if _string(rec["source_query_id"], "source_query_id"):
+            validation.identifier(rec["source_query_id"], "source_query_id")
+    elif kind == "document":
+        validation.identifier(rec["doc_id"], "doc_id")
+        validation.text(rec["text"], "document text")
+        _optional(_string, rec.get("title"), "title")
+        _string(rec["source"], "source")
+    elif kind in ("candidate", "judgment", "label"):
+        validation.identifier(rec["doc_id"], "doc_id")
+        if docs[rec["document_id"]]["doc_id"] != rec["doc_id"]:
+            raise ValidationError("doc_id", f"doc_id {rec['doc_id']!r} is not the doc_id of document "
+                                            f"{rec['document_id']!r} ({docs[rec['document_id']]['doc_id']!r})")
+    if kind == "candidate":
+        validation.non_negative_int(rec["position"], "position")
+        validation.finite_number(rec.get("first_stage_score"), "first_stage_score")
+    elif kind == "run":
+        _string(rec["model"], "model", empty=False)
+        _string(rec["engine"], "engine", empty=False)
+        _string(rec["instruction"], "instruction")
+        validation.positive_int(rec["truncate_length"], "truncate_length")
+        if not isinstance(rec["generation"], dict):
+            raise ValidationError("generation", "generation must be an object of settings")
+        validation.alpha(rec["alpha"])
+        validation.run_status(rec["status"], "run status")
+        if rec.get("template") is not None:
+            from .. import prompt
+
+            validation.choice(rec["template"], tuple(prompt.TEMPLATES), "template")
+    elif kind == "judgment":
+        _string(rec["raw_output"], "raw_output")
+        validation.non_negative_int(rec["idx"], "idx")
+        validation.judgment_status(rec["status"], "judgment status")
+        validation.model_score(rec.get("score"), "score")
+        for key in ("probability", "rank_score", "first_stage_score", "hybrid_score", "latency_s"):
+            validation.finite_number(rec.get(key), key)
+        for key in ("prompt_tokens", "output_tokens", "query_tokens", "query_tokens_kept",
+                    "document_tokens", "document_tokens_kept"):
+            _optional(validation.non_negative_int, rec.get(key), key)
+    elif kind == "label":
+        rec["annotator"] = validation.annotator(rec["annotator"])
+        validation.label_action(rec["action"])
+        if not isinstance(rec["retracted"], bool):
+            raise ValidationError("retracted", f"retracted must be true or false, got {rec['retracted']!r}")
+        validation.label_score(rec.get("score"), "a label score")
+        validation.free_text(rec.get("rationale"), "rationale")
+        validation.free_text(rec.get("note"), "note")
+        if rec["action"] == "set" and not rec["retracted"] and rec.get("score") is None \
+                and not (rec.get("rationale") or rec.get("note")):
+            raise ValidationError("score", "a label without a score needs a note or a rationale")
+        if (rec["query_id"], rec["doc_id"]) not in candidates:
+            raise ValidationError("doc_id", f"document {rec['doc_id']!r} is not a candidate of query "
+                                            f"{rec['query_id']!r} in the bundle")
+    elif kind == "qrel":
+        _string(rec["source"], "source")
+        validation.identifier(rec["source_query_id"], "source_query_id")
+        validation.identifier(rec["doc_id"], "doc_id")
+        if isinstance(rec["relevance"], bool) or not isinstance(rec["relevance"], int):
+            raise ValidationError("relevance", f"relevance must be an integer, got {rec['relevance']!r}")
 
 
 def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Every record of a bundle, checked (kinds, fields, references, and the rules the Store
+    API applies to the same values); the first problem raises FileFormatError at its line."""
     path = Path(path)
     records = _records(path)
     first_line, head = records[0]
@@ -231,7 +357,9 @@ def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]
     if head.get("version") != BUNDLE_VERSION:
         raise FileFormatError(str(path), first_line, f"unsupported bundle version {head.get('version')!r}")
     kinds: dict[str, list[tuple[int, dict[str, Any]]]] = {k: [] for k in _REQUIRED}
-    ids: dict[str, set] = {"query": set(), "document": set(), "run": set()}
+    ids: dict[str, dict[Any, dict[str, Any]]] = {"query": {}, "document": {}, "run": {}}
+    candidates: set[tuple[Any, str]] = set()
+    benchmark_ids: set[tuple[str, str]] = set()
     for line, rec in records[1:]:
         kind = rec.get("kind")
         if kind not in _REQUIRED:
@@ -239,23 +367,24 @@ def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]
         missing = [k for k in _REQUIRED[kind] if k not in rec]
         if missing:
             raise FileFormatError(str(path), line, f"{kind} record lacks {', '.join(missing)}")
-        for key in ("created_at", "finished_at"):
-            if key in rec:
-                rec[key] = _when(rec[key], path, line)
-        refs = {"candidate": (("query", "query_id"), ("document", "document_id")),
-                "run": (("query", "query_id"),),
-                "judgment": (("run", "run_id"), ("document", "document_id")),
-                "label": (("query", "query_id"), ("document", "document_id"))}.get(kind, ())
-        for target, key in refs:
-            if rec[key] not in ids[target]:
+        for target, key in _REFS.get(kind, ()):
+            if not isinstance(rec[key], (int, str)) or rec[key] not in ids[target]:
                 raise FileFormatError(str(path), line, f"{kind} refers to {target} {rec[key]!r}, which the bundle does not define before it")
         if kind in ids:
-            ids[kind].add(rec["id"])
-        if kind == "label" and rec.get("score") is not None:
-            try:
-                Store.validate_score(rec["score"])
-            except ValueError as error:
-                raise FileFormatError(str(path), line, str(error)) from None
+            if not isinstance(rec["id"], (int, str)):
+                raise FileFormatError(str(path), line, f"{kind} id must be a number or a string, got {rec['id']!r}")
+            if rec["id"] in ids[kind]:
+                raise FileFormatError(str(path), line, f"{kind} id {rec['id']!r} appears twice")
+        _checked(path, line, _check_record, kind, rec, ids["document"], candidates)
+        if kind == "query" and rec["source_query_id"]:
+            key = (rec["source"], rec["source_query_id"])
+            if key in benchmark_ids:
+                raise FileFormatError(str(path), line, f"query id {key[1]!r} of source {key[0]!r} appears twice")
+            benchmark_ids.add(key)
+        if kind in ids:
+            ids[kind][rec["id"]] = rec
+        if kind == "candidate":
+            candidates.add((rec["query_id"], rec["doc_id"]))
         kinds[kind].append((line, rec))
     return kinds
 
@@ -263,89 +392,110 @@ def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]
 def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     """Read a bundle back. Queries and documents merge with what is there (same identity, same
     row); runs already present (same query, model and start time) and identical label rows are
-    skipped, so importing a bundle twice adds nothing. Returns counts of rows added."""
+    skipped, so importing a bundle twice adds nothing. Every field is kept (created_at
+    included). Written in chunks after the whole file was checked. Returns counts of rows
+    added."""
     kinds = read_bundle(path)
-    added = {k: 0 for k in ("queries", "documents", "runs", "judgments", "labels", "qrels")}
-    with store.write() as conn:
-        qmap: dict[Any, int] = {}
-        for _, rec in kinds["query"]:
-            before = conn.execute(select(func.count()).select_from(Q)).scalar()
-            qmap[rec["id"]] = store._upsert_query(conn, rec["text"], rec["source"], rec["source_query_id"])
-            added["queries"] += conn.execute(select(func.count()).select_from(Q)).scalar() - before
-        dmap: dict[Any, int] = {}
-        for _, rec in kinds["document"]:
-            sha = text_sha1(rec["text"])
-            found = conn.execute(select(D.c.id).where(
-                D.c.source == rec["source"], D.c.doc_id == rec["doc_id"], D.c.text_sha1 == sha)).scalar()
-            if found is None:
-                found = conn.execute(D.insert().values(
-                    doc_id=rec["doc_id"], text=rec["text"], title=rec.get("title"),
-                    source=rec["source"], text_sha1=sha)).inserted_primary_key[0]
-                added["documents"] += 1
-            dmap[rec["id"]] = int(found)
-        for _, rec in kinds["candidate"]:
-            query_id, document_id = qmap[rec["query_id"]], dmap[rec["document_id"]]
-            existing = conn.execute(select(QD.c.id).where(
-                QD.c.query_id == query_id, QD.c.doc_id == rec["doc_id"])).scalar()
-            values = dict(document_id=document_id, position=rec["position"],
-                          first_stage_score=rec.get("first_stage_score"),
-                          first_stage_source=rec.get("first_stage_source"))
-            if existing is None:
-                conn.execute(QD.insert().values(query_id=query_id, doc_id=rec["doc_id"], **values))
-            else:
-                conn.execute(QD.update().where(QD.c.id == existing).values(**values))
-        rmap: dict[Any, int | None] = {}
-        for _, rec in kinds["run"]:
-            query_id = qmap[rec["query_id"]]
-            found = conn.execute(select(R.c.id).where(
-                R.c.query_id == query_id, R.c.model == rec["model"], R.c.created_at == rec["created_at"])).scalar()
-            if found is not None:
-                rmap[rec["id"]] = None  # already here: keep the stored copy
-                continue
-            values = {k: rec.get(k) for k in ("model", "engine", "instruction", "truncate_length",
-                                               "generation", "alpha", "status", "created_at", "finished_at",
-                                               "chat_template_source")}
-            values["template"] = rec.get("template") or "paper"  # bundles from before 0004: paper wording
-            rmap[rec["id"]] = int(conn.execute(R.insert().values(query_id=query_id, **values)).inserted_primary_key[0])
-            added["runs"] += 1
-        judgment_rows = []
-        columns = [c.name for c in J.columns if c.name not in ("id", "run_id", "document_id")]
-        for _, rec in kinds["judgment"]:
-            run_id = rmap[rec["run_id"]]
-            if run_id is None:
-                continue
-            row = {c: rec.get(c) for c in columns}
-            row["extra"] = row["extra"] or {}
-            for c, default in (("prompt_tokens", 0), ("output_tokens", 0), ("latency_s", 0.0)):
-                if row[c] is None:
-                    row[c] = default
-            row.update(run_id=run_id, document_id=dmap[rec["document_id"]])
-            judgment_rows.append(row)
-        if judgment_rows:
-            conn.execute(J.insert(), judgment_rows)
-            added["judgments"] = len(judgment_rows)
-        annotators: dict[str, int] = {}
-        for _, rec in kinds["label"]:
-            name = rec["annotator"]
-            if name not in annotators:
-                annotators[name] = store._annotator_id(conn, name)
-            query_id, document_id = qmap[rec["query_id"]], dmap[rec["document_id"]]
-            dup = conn.execute(select(L.c.id).where(
-                L.c.query_id == query_id, L.c.doc_id == rec["doc_id"], L.c.annotator_id == annotators[name],
-                L.c.created_at == rec["created_at"], L.c.action == rec["action"])).scalar()
-            if dup is not None:
-                continue
-            conn.execute(L.insert().values(
-                query_id=query_id, document_id=document_id, doc_id=rec["doc_id"],
-                annotator_id=annotators[name], score=rec.get("score"), rationale=rec.get("rationale"),
-                note=rec.get("note"), retracted=bool(rec["retracted"]), action=rec["action"],
-                created_at=rec["created_at"]))
-            added["labels"] += 1
-        by_source: dict[str, list[tuple[str, str, int]]] = {}
-        for _, rec in kinds["qrel"]:
-            by_source.setdefault(rec["source"], []).append((rec["source_query_id"], rec["doc_id"], int(rec["relevance"])))
-        for source, triples in by_source.items():
-            added["qrels"] += store._add_qrels(conn, triples, source)
+    added = {k: 0 for k in ("queries", "documents", "candidates", "runs", "judgments", "labels", "qrels")}
+    qmap: dict[Any, int] = {}
+    for chunk in _chunks(kinds["query"]):
+        with store.write(bulk=True) as conn:
+            for _, rec in chunk:
+                query_id, new = store._upsert_query_counted(conn, rec["text"], rec["source"],
+                                                            rec["source_query_id"], rec["created_at"])
+                qmap[rec["id"]] = query_id
+                added["queries"] += new
+    dmap: dict[Any, int] = {}
+    for chunk in _chunks(kinds["document"]):
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for _, rec in chunk:
+            by_source.setdefault(rec["source"], []).append(rec)
+        with store.write(bulk=True) as conn:
+            for source, recs in by_source.items():
+                docs = [Document(doc_id=r["doc_id"], text=r["text"], title=r.get("title")) for r in recs]
+                shas = [text_sha1(r["text"]) for r in recs]
+                rows, new = store._document_rows(conn, docs, source, shas)
+                added["documents"] += new
+                for r, sha in zip(recs, shas):
+                    dmap[r["id"]] = rows[(r["doc_id"], sha)]
+    for chunk in _chunks(kinds["candidate"]):
+        with store.write(bulk=True) as conn:
+            for _, rec in chunk:
+                query_id, document_id = qmap[rec["query_id"]], dmap[rec["document_id"]]
+                existing = conn.execute(select(QD).where(
+                    QD.c.query_id == query_id, QD.c.doc_id == rec["doc_id"])).first()
+                values = dict(document_id=document_id, position=rec["position"],
+                              first_stage_score=rec.get("first_stage_score"),
+                              first_stage_source=rec.get("first_stage_source"))
+                if existing is None:
+                    conn.execute(QD.insert().values(query_id=query_id, doc_id=rec["doc_id"], **values))
+                    added["candidates"] += 1
+                elif any(getattr(existing, k) != v for k, v in values.items()):
+                    conn.execute(QD.update().where(QD.c.id == existing.id).values(**values))
+    rmap: dict[Any, int | None] = {}
+    run_columns = [c.name for c in R.columns if c.name not in ("id", "query_id", "owner")]
+    for chunk in _chunks(kinds["run"]):
+        with store.write(bulk=True) as conn:
+            for _, rec in chunk:
+                query_id = qmap[rec["query_id"]]
+                found = conn.execute(select(R.c.id).where(
+                    R.c.query_id == query_id, R.c.model == rec["model"], R.c.created_at == rec["created_at"])).scalar()
+                if found is not None:
+                    rmap[rec["id"]] = None  # already here: keep the stored copy
+                    continue
+                values = {k: rec[k] for k in run_columns if k in rec}
+                if values.get("template") is None:
+                    values.pop("template", None)  # bundles from before 0004: the paper's wording (server default)
+                rmap[rec["id"]] = int(conn.execute(R.insert().values(query_id=query_id, **values)).inserted_primary_key[0])
+                added["runs"] += 1
+    judgment_rows = []
+    columns = [c.name for c in J.columns if c.name not in ("id", "run_id", "document_id")]
+    for _, rec in kinds["judgment"]:
+        run_id = rmap[rec["run_id"]]
+        if run_id is None:
+            continue
+        row = {c: rec.get(c) for c in columns}
+        row["extra"] = row["extra"] or {}
+        for c, default in (("prompt_tokens", 0), ("output_tokens", 0), ("latency_s", 0.0)):
+            if row[c] is None:
+                row[c] = default
+        row.update(run_id=run_id, document_id=dmap[rec["document_id"]])
+        judgment_rows.append(row)
+    for chunk in _chunks(judgment_rows):
+        with store.write(bulk=True) as conn:
+            conn.execute(J.insert(), chunk)
+        added["judgments"] += len(chunk)
+    annotators: dict[str, int] = {}
+    for chunk in _chunks(kinds["label"]):
+        with store.write(bulk=True) as conn:
+            for _, rec in chunk:
+                name = rec["annotator"]
+                if name not in annotators:
+                    annotators[name] = store._annotator_id(conn, name)
+            keys = {(r.query_id, r.doc_id, r.annotator_id, r.created_at, r.action) for r in conn.execute(
+                select(L.c.query_id, L.c.doc_id, L.c.annotator_id, L.c.created_at, L.c.action).where(
+                    L.c.query_id.in_(sorted({qmap[rec["query_id"]] for _, rec in chunk}))))}
+            inserts = []
+            for _, rec in chunk:
+                key = (qmap[rec["query_id"]], rec["doc_id"], annotators[rec["annotator"]], rec["created_at"], rec["action"])
+                if key in keys:
+                    continue
+                keys.add(key)
+                inserts.append(dict(
+                    query_id=key[0], document_id=dmap[rec["document_id"]], doc_id=rec["doc_id"],
+                    annotator_id=key[2], score=rec.get("score"), rationale=rec.get("rationale"),
+                    note=rec.get("note"), retracted=rec["retracted"], action=rec["action"],
+                    created_at=rec["created_at"]))
+            if inserts:
+                conn.execute(L.insert(), inserts)
+            added["labels"] += len(inserts)
+    by_source: dict[str, list[tuple[str, str, int]]] = {}
+    for _, rec in kinds["qrel"]:
+        by_source.setdefault(rec["source"], []).append((rec["source_query_id"], rec["doc_id"], rec["relevance"]))
+    for source, triples in by_source.items():
+        for chunk in _chunks(triples):
+            with store.write(bulk=True) as conn:
+                added["qrels"] += store._add_qrels(conn, chunk, source)
     return added
 
 

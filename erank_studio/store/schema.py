@@ -98,6 +98,8 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_status", "status"),
         Index("ix_runs_query_model", "query_id", "model"),
+        # Revision 0006: the run list, newest first, reads only the runs it shows.
+        Index("ix_runs_created", "created_at", "id"),
     )
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
 from sqlalchemy import exc as sa_exc
@@ -34,7 +34,10 @@ from .. import prompt
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import schema, validation
-from .validation import RUN_STATUSES
+from .validation import RUN_STATUSES  # noqa: F401 - re-exported: callers import it from here
+
+if TYPE_CHECKING:
+    from .writer import JudgmentWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_DIR = REPO_ROOT / "db"
@@ -157,13 +160,13 @@ def _owner_alive(owner: str) -> bool | None:
     return not parts[2] or _process_start(pid) in ("", parts[2])
 
 
-def _translate(error: Exception, where: str) -> StoreError:
+def _translate(error: Exception, where: str, wait_s: float = WRITE_WAIT_S) -> StoreError:
     """SQLite's errors as one sentence for a person."""
     text = str(getattr(error, "orig", error) or error)
     low = text.lower()
     if "locked" in low or "busy" in low:
         return StoreBusy(f"the store {where} is busy: another write held it for more than "
-                         f"{WRITE_WAIT_S:g} s; nothing was saved, try again")
+                         f"{wait_s:g} s; nothing was saved, try again")
     if "readonly" in low or "read-only" in low:
         return StoreReadOnly(f"the store {where} is read-only; nothing was saved")
     if "malformed" in low or "not a database" in low or "corrupt" in low:
@@ -173,16 +176,16 @@ def _translate(error: Exception, where: str) -> StoreError:
     return StoreError(f"the store {where} failed: {text}")
 
 
-def _make_engine(url: str, read_only: bool = False) -> Engine:
+def _make_engine(url: str, read_only: bool = False, wait_s: float = WRITE_WAIT_S) -> Engine:
     parsed = make_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {}
     if is_sqlite:
-        kwargs["connect_args"] = {"timeout": WRITE_WAIT_S}
+        kwargs["connect_args"] = {"timeout": wait_s}
         path = sqlite_path(url)
         if read_only and path is not None:
             # mode=ro: this connection cannot write, whatever the code above it does.
-            kwargs["creator"] = _read_only_creator(path)
+            kwargs["creator"] = _read_only_creator(path, wait_s)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
@@ -193,7 +196,7 @@ def _make_engine(url: str, read_only: bool = False) -> Engine:
             # with "database is locked" regardless of the busy timeout.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT_S * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
             if not read_only:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed label survives a power cut too, not just a crash of the app.
@@ -209,14 +212,14 @@ def _make_engine(url: str, read_only: bool = False) -> Engine:
     return engine
 
 
-def _read_only_creator(path: Path):
+def _read_only_creator(path: Path, wait_s: float):
     import sqlite3
     from urllib.parse import quote
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
 
     def connect():
-        return sqlite3.connect(uri, uri=True, timeout=WRITE_WAIT_S, check_same_thread=False)
+        return sqlite3.connect(uri, uri=True, timeout=wait_s, check_same_thread=False)
 
     return connect
 
@@ -306,7 +309,7 @@ class Store:
         self._where = str(path) if path is not None else make_url(self.url).render_as_string(hide_password=True)
         if path is not None:
             self._check_file(path, must_exist or read_only, read_only)
-        self.engine: Engine = _make_engine(self.url, read_only)
+        self.engine: Engine = _make_engine(self.url, read_only, write_wait_s)
         self._lock_path: str | None = str(path) + ".lock" if path is not None and not read_only else None
         self._lock_fd: int | None = None
         self._lock_pid: int | None = None
@@ -320,7 +323,7 @@ class Store:
                 self.mark_interrupted()
         except sa_exc.DBAPIError as error:
             self.engine.dispose()
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
         except StoreError:
             self.engine.dispose()
             raise
@@ -373,7 +376,7 @@ class Store:
             if path is None or not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                 raise StoreError(f"the store {self._where} has an older schema ({current}) and cannot "
                                  "be upgraded here (read-only): open it once with a writing command")
-            writer = _make_engine(self.url)  # the one-time upgrade of an older store
+            writer = _make_engine(self.url, wait_s=self.write_wait_s)  # one-time upgrade of an older store
             try:
                 self._run_with_lock(lambda: migrate(writer))
             finally:
@@ -417,7 +420,7 @@ class Store:
                     with conn.begin():
                         yield conn
         except sa_exc.DBAPIError as error:
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
         if bulk and self._lock_path is not None:
             time.sleep(BULK_PAUSE_S)
 
@@ -463,7 +466,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except sa_exc.DBAPIError as error:
-            raise _translate(error, self._where) from None
+            raise _translate(error, self._where, self.write_wait_s) from None
 
     # -- queries and documents ----------------------------------------------------------------
 
@@ -477,20 +480,31 @@ class Store:
     def _upsert_query(
         conn: Connection, text: str, source: str | None, source_query_id: str | None
     ) -> int:
-        if not isinstance(text, str):
-            raise ValueError("query text must be a string")
+        return Store._upsert_query_counted(conn, text, source, source_query_id)[0]
+
+    @staticmethod
+    def _upsert_query_counted(
+        conn: Connection, text: str, source: str | None, source_query_id: str | None,
+        created_at: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """(query id, whether it was inserted). A benchmark query is found by (source, id),
+        a typed one by its text."""
+        validation.text(text, "query text")
         src, sqid = source or "", source_query_id or ""
+        if sqid:
+            validation.identifier(sqid, "query id")
         stmt = select(Q.c.id).where(Q.c.source == src, Q.c.source_query_id == sqid)
         if not sqid:
             stmt = stmt.where(Q.c.text == text)
         found = conn.execute(stmt.order_by(Q.c.id).limit(1)).scalar()
         if found is not None:
-            return int(found)
+            return int(found), False
         return int(
             conn.execute(
-                Q.insert().values(text=text, source=src, source_query_id=sqid, created_at=utcnow())
+                Q.insert().values(text=text, source=src, source_query_id=sqid,
+                                  created_at=created_at or utcnow())
             ).inserted_primary_key[0]
-        )
+        ), True
 
     @staticmethod
     def _document_row(conn: Connection, doc: Document, source: str = "") -> int:
@@ -507,6 +521,33 @@ class Store:
                 )
             ).inserted_primary_key[0]
         )
+
+    @staticmethod
+    def _document_rows(conn: Connection, docs: list[Document], source: str,
+                       shas: list[str] | None = None) -> tuple[dict[tuple[str, str], int], int]:
+        """The document rows of many documents in a few statements, inserting those not yet
+        stored: ((doc_id, sha1 of text) -> documents.id, how many were inserted)."""
+        shas = shas or [text_sha1(d.text) for d in docs]
+        wanted = sorted({d.doc_id for d in docs})
+
+        def known() -> dict[tuple[str, str], int]:
+            found: dict[tuple[str, str], int] = {}
+            for i in range(0, len(wanted), 500):
+                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
+                        D.c.source == source, D.c.doc_id.in_(wanted[i:i + 500]))):
+                    found[(r.doc_id, r.text_sha1)] = r.id
+            return found
+
+        rows = known()
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        for d, sha in zip(docs, shas):
+            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
+                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
+                                        "source": source, "text_sha1": sha}
+        if new:
+            conn.execute(D.insert(), list(new.values()))
+            rows = known()
+        return rows, len(new)
 
     def _link(
         self, conn: Connection, query_id: int, doc: Document, position: int, source: str = ""
@@ -544,26 +585,7 @@ class Store:
         for d in docs:
             validation.identifier(d.doc_id, "document id")
         shas = [text_sha1(d.text) for d in docs]
-        wanted = {d.doc_id for d in docs}
-
-        def known() -> dict[tuple[str, str], int]:
-            found: dict[tuple[str, str], int] = {}
-            ids = sorted(wanted)
-            for i in range(0, len(ids), 500):
-                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
-                        D.c.source == source, D.c.doc_id.in_(ids[i:i + 500]))):
-                    found[(r.doc_id, r.text_sha1)] = r.id
-            return found
-
-        rows = known()
-        new: dict[tuple[str, str], dict[str, Any]] = {}
-        for d, sha in zip(docs, shas):
-            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
-                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
-                                        "source": source, "text_sha1": sha}
-        if new:
-            conn.execute(D.insert(), list(new.values()))
-            rows = known()
+        rows, _ = self._document_rows(conn, docs, source, shas)
         links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
             select(QD.c.id, QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id))}
         position = self._next_position(conn, query_id)
@@ -793,7 +815,7 @@ class Store:
         return dead
 
     def judgment_writer(self, run_id: int, *, max_rows: int | None = None,
-                        max_delay_s: float | None = None):
+                        max_delay_s: float | None = None) -> JudgmentWriter:
         """A buffered writer of this run's judgments (see ``writer.JudgmentWriter``)."""
         from .writer import JudgmentWriter
 
@@ -818,16 +840,21 @@ class Store:
         """Runs, newest first (at most ``limit``). Each run's judgments are counted on the
         judgments' run index for the runs shown only, so the cost follows what is listed, not
         the store's size."""
+        newest = select(R.c.id).order_by(R.c.created_at.desc(), R.c.id.desc())
+        if query_id is not None:
+            newest = newest.where(R.c.query_id == query_id)
+        if limit is not None:
+            newest = newest.limit(limit)
+        # The runs are chosen first, then counted: a count in the same select would be computed
+        # for every run before the sort and the limit.
+        shown = newest.subquery()
         count = select(func.count()).select_from(J).where(J.c.run_id == R.c.id).scalar_subquery()
         stmt = (
             select(R, Q.c.text.label("query_text"), count.label("n_judgments"))
+            .join(shown, shown.c.id == R.c.id)
             .join(Q, Q.c.id == R.c.query_id)
             .order_by(R.c.created_at.desc(), R.c.id.desc())
         )
-        if query_id is not None:
-            stmt = stmt.where(R.c.query_id == query_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
         with self.read() as conn:
             rows = conn.execute(stmt).all()
         return [
@@ -1037,17 +1064,22 @@ class Store:
     def add_qrels(self, qrels: Iterable[tuple[str, str, int]], source: str) -> int:
         """Benchmark qrels (query id as the benchmark spells it, doc_id, relevance); a pair seen
         again takes the new relevance. Returns how many triples were stored."""
-        triples = [(str(q), str(d), int(rel)) for q, d, rel in qrels]
+        triples = [(validation.identifier(str(q), "query id"), validation.identifier(str(d), "document id"),
+                    int(rel)) for q, d, rel in qrels]
         with self.write() as conn:
-            return self._add_qrels(conn, triples, source)
+            self._add_qrels(conn, triples, source)
+        return len(triples)
 
     @staticmethod
     def _add_qrels(conn: Connection, triples: list[tuple[str, str, int]], source: str) -> int:
-        existing = {
-            (r.source_query_id, r.doc_id): (r.id, r.relevance)
+        """Insert new (query, doc) pairs and update changed relevances; returns how many rows
+        were added or changed (0 for qrels already stored as they are)."""
+        existing: dict[tuple[str, str], tuple[int, int]] = {}
+        qids = sorted({q for q, _, _ in triples})
+        for i in range(0, len(qids), 500):
             for r in conn.execute(select(QR.c.id, QR.c.source_query_id, QR.c.doc_id, QR.c.relevance)
-                                  .where(QR.c.source == source))
-        }
+                                  .where(QR.c.source == source, QR.c.source_query_id.in_(qids[i:i + 500]))):
+                existing[(r.source_query_id, r.doc_id)] = (r.id, r.relevance)
         new: dict[tuple[str, str], int] = {}
         for q, d, rel in triples:
             new[(q, d)] = rel
@@ -1060,9 +1092,10 @@ class Store:
                 updates.append((old[0], rel))
         if inserts:
             conn.execute(QR.insert(), inserts)
-        for row_id, rel in updates:
-            conn.execute(QR.update().where(QR.c.id == row_id).values(relevance=rel))
-        return len(triples)
+        if updates:
+            conn.execute(QR.update().where(QR.c.id == bindparam("row")).values(relevance=bindparam("rel")),
+                         [{"row": row_id, "rel": rel} for row_id, rel in updates])
+        return len(inserts) + len(updates)
 
     def qrels_for(self, query_id: int) -> dict[str, int]:
         with self.read() as conn:

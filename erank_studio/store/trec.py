@@ -5,7 +5,6 @@ numbers, non-UTF-8 bytes, empty file); the checked text is then read with ir_mea
 ``read_trec_qrels`` / ``read_trec_run``. Blank lines are skipped; gzip files are accepted."""
 from __future__ import annotations
 
-import gzip
 import io
 import math
 from collections.abc import Iterable
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import ir_measures
 
+from ..docfiles import read_file_bytes
 from ..errors import FileFormatError
 
 QREL_COLUMNS = "qid iter docid relevance"
@@ -20,17 +20,10 @@ RUN_COLUMNS = "qid Q0 docid rank score tag"
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """The file's lines decoded as UTF-8, refusing undecodable bytes and empty files."""
+    """The file's lines decoded as UTF-8, refusing undecodable bytes, empty files and files over
+    ``docfiles.MAX_FILE_BYTES``."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise FileFormatError(str(path), None, f"cannot read file: {error.strerror or error}") from None
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except OSError as error:
-            raise FileFormatError(str(path), None, f"not a valid gzip file: {error}") from None
+    raw = read_file_bytes(path, str(path))  # size-bounded; .gz decompressed under the bound
     if not raw.strip():
         raise FileFormatError(str(path), None, "file is empty")
     if raw.startswith(b"\xef\xbb\xbf"):

@@ -149,7 +149,7 @@ def text(value: Any, field: str) -> str:
 
 def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[int | None, str | None, str | None, str]:
     """A whole label as a person gives it: (score, rationale, note, annotator), cleaned."""
-    cleaned = (label_score(score), free_text(rationale, "rationale"), free_text(note, "note"),
+    cleaned = (label_score(score, "a label score"), free_text(rationale, "rationale"), free_text(note, "note"),
                annotator(annotator_name))
     if cleaned[0] is None and not (cleaned[1] or cleaned[2]):
         raise ValidationError("score", "a label without a score needs a note or a rationale")

@@ -30,7 +30,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         colors, name = (view.qrels, "qrel") if view.qrels else (human, "human label")
         conf, text = plots.agreement_figure(view.judgments, human)
         head = (f"run #{view.run_id} · {len(view.judgments)} judgments · {len(human)} labels by "
-                f"{annotator or 'nobody'} · {len(view.qrels)} qrels" if view.run_id else
+                f"{render.md_escape(annotator) if annotator else 'nobody'} · {len(view.qrels)} qrels" if view.run_id else
                 "No run open: run or open one in the Rerank view.")
         return (head, plots.score_histogram(view.judgments, human),
                 plots.rank_vs_first_stage(view.judgments, colors, name),

@@ -25,7 +25,8 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
             value=ctx.defaults.annotator, label="Annotator", placeholder="your name",
             interactive=not (ctx.defaults.on_spaces or ctx.defaults.auth), elem_id="erank-annotator",
         )
-        ui.labelled = gr.Markdown("labelled 0 of 0", elem_id="erank-labelled")
+        ui.labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled",
+                              js_on_load=None)
         with gr.Row(elem_classes=["erank-scores"]):
             for k in SCORES:
                 buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")

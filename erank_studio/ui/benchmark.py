@@ -9,14 +9,15 @@ from pathlib import Path
 import gradio as gr
 
 from .. import data
-from . import doc_input, render
+from . import render
 from .context import Context
-from .rerank_tab import PRESET_CUSTOM, RerankUI
+from .rerank_tab import PRESET_CUSTOM, LoadedList, RerankUI, show_list
 from .session import Benchmark
 
 _CACHE: dict[str, data.Dataset] = {}
 _LOCK = threading.Lock()
 USER_FILES = "your files"
+N_LOAD_OUTPUTS = 10  # query, instruction, preset, the document list (4), upload, bench, tabs
 
 
 def _choices() -> list[tuple[str, str]]:
@@ -95,7 +96,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     def load(name, query_id, k):
         if not name or not query_id:
             gr.Warning("Open a dataset and pick a query first.")
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * N_LOAD_OUTPUTS
         try:
             ds = _CACHE[name]
             q = ds.query(query_id)
@@ -103,19 +104,20 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             qrels = ds.qrels(query_id)
         except Exception as error:  # a loader problem is the dataset's, not a crash of the app
             gr.Warning(render.html_escape(f"Could not load {query_id}: {error}"))
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * N_LOAD_OUTPUTS
         if not docs:
             gr.Warning(render.html_escape(f"{query_id} has no candidates in {name}."))
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * N_LOAD_OUTPUTS
         if qrels:
             try:
                 ctx.store.add_qrels([(query_id, d, r) for d, r in qrels.items()], source=name)
             except Exception as error:
                 gr.Warning(render.html_escape(f"qrels could not be saved: {error}"))
         bench = Benchmark(source=name, source_query_id=query_id, query=q.text, qrels=dict(qrels))
-        return (q.text, ds.instruction, PRESET_CUSTOM, doc_input.documents_to_text(docs), None, bench,
-                gr.Tabs(selected=rerank_tab_id))
+        listed = show_list(LoadedList(f"{name} · query {query_id}", docs), dict(qrels))
+        return (q.text, ds.instruction, PRESET_CUSTOM, *listed, None, bench, gr.Tabs(selected=rerank_tab_id))
 
     load_btn.click(load, [current, query, top_k],
-                   [ui.query, ui.instruction, ui.preset, ui.documents, ui.upload, ui.bench, tabs],
+                   [ui.query, ui.instruction, ui.preset, ui.loaded, ui.list_box, ui.list_info, ui.list_table,
+                    ui.upload, ui.bench, tabs],
                    api_visibility="private")

@@ -90,9 +90,13 @@ class EngineProvider:
 
 
 def describe(engine: Engine) -> str:
+    """The ready line: the model by its name (never a server path), the engine, and where its chat
+    template came from. Warnings are said once, in the warning box (rerank_tab.warning_text)."""
+    from ..models import display_name
     from .render import md_escape
 
-    text = f"✓ ready: **{md_escape(engine.model)}** on {md_escape(engine.name)}"
-    if not engine.is_reranker:
-        text += " · Warning: **not a reranker: scores are forced and mean little**"
+    text = f"✓ ready: **{md_escape(display_name(engine.model))}** on {md_escape(engine.name)}"
+    source = getattr(engine, "chat_template_source", None)
+    if source:
+        text += f" · chat template: {md_escape(source)}"
     return text

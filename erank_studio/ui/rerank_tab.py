@@ -2,17 +2,21 @@
 that shows one document with its whole reasoning trace (annotation controls: annotate.py)."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from .. import prompt, scoring
+from .. import models, prompt, scoring
 from ..engines import ENGINES
+from ..types import Document
 from . import doc_input, render, run_limits, session
 from .context import Context, ModelChoiceLocked
+from .feedback import keep_screen
 from .gpu import judge_fn
 from .jobs import RunBusy, RunJob, copy_judgments
 from .session import Benchmark, RunView
@@ -25,6 +29,15 @@ RUN_QUEUE = "erank-run"
 RUN_QUEUE_LIMIT = 8
 # Pages that reopened while their run goes on and follow it again.
 ATTACH_QUEUE = "erank-attach"
+INSPECT_JS = Path(__file__).resolve().parents[2] / "assets" / "inspect.js"
+
+
+@dataclass
+class LoadedList:
+    """Documents loaded from a benchmark or a file: the run uses them instead of the typed box."""
+
+    source: str
+    documents: list[Document]
 
 
 @dataclass
@@ -51,25 +64,43 @@ class RerankUI:
     alpha: gr.Slider
     table: gr.Dataframe
     saved_runs: gr.Dropdown
-    detail: gr.Markdown
-    document: gr.Textbox
-    trace: gr.Textbox
+    detail: gr.HTML
+    document: gr.HTML
+    trace: gr.HTML
+    loaded: gr.State
+    list_box: gr.Group
+    list_info: gr.Markdown
+    list_table: gr.Dataframe
+    list_clear: gr.Button
     # the annotation panel (filled in by annotate.build_panel)
     annotator: Any = None
     rationale: Any = None
     note: Any = None
     label_status: Any = None
     labelled: Any = None
+    annotate_column: Any = None
 
 
 def _preset_choices() -> list[str]:
     return [*prompt.INSTRUCTIONS.keys(), PRESET_CUSTOM]
 
 
+def model_choices(defaults: Any) -> list[tuple[str, str]]:
+    """(what a person reads, what the engine loads): a local folder by its name, never its path."""
+    return [(models.display_name(c) or c, c) for c in defaults.model_choices()]
+
+
+def _inspect_head() -> str:
+    js = INSPECT_JS.read_text(encoding="utf-8") if INSPECT_JS.exists() else ""
+    help_json = json.dumps(render.COLUMN_HELP, ensure_ascii=False).replace("</", "<\\/")
+    return f"<script>window.ERANK_COLUMN_HELP = {help_json};\n{js}</script>"
+
+
 def build(ctx: Context) -> RerankUI:
     d = ctx.defaults
     view = gr.State(RunView())
     bench = gr.State(None)
+    loaded = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             query = gr.Textbox(label="Query", lines=2, placeholder="What are you looking for?", elem_id="erank-query")
@@ -81,14 +112,20 @@ def build(ctx: Context) -> RerankUI:
             documents = gr.Textbox(
                 label="Documents: one per line, or blocks separated by a blank line, or JSON lines "
                       '({"id", "content", "first_stage_score"})',
-                lines=7, max_lines=16, elem_id="erank-documents",
+                lines=6, max_lines=16, elem_id="erank-documents",
             )
-            upload = gr.File(label="…or upload documents (JSONL / CSV / TSV / TXT, UTF-8)", height=110,
+            upload = gr.File(label="…or upload documents (JSONL / CSV / TSV / TXT, UTF-8)", height=90,
                              file_types=list(doc_input.FILE_SUFFIXES), type="filepath", elem_id="erank-upload")
+            with gr.Group(visible=False, elem_id="erank-doc-list") as list_box:
+                list_info = gr.Markdown("", elem_id="erank-doc-list-info")
+                list_table = gr.Dataframe(value=render.documents_frame([]), interactive=False, max_height=260,
+                                          show_label=False, elem_id="erank-doc-list-table",
+                                          column_widths=[90, 110, "auto", 60, 48])
+                list_clear = gr.Button("Use the typed documents instead", size="sm", elem_id="erank-doc-list-clear")
     with gr.Accordion("Model and settings", open=False):
         with gr.Row():
             chosen = d.allow_model_choice  # off on a public server: the operator's choice, read-only
-            model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=chosen, scale=2,
+            model = gr.Dropdown(model_choices(d), value=d.model, allow_custom_value=chosen, scale=2,
                                 interactive=chosen, elem_id="erank-model",
                                 label="Model (hub id, 'demo', or a local folder path)" if chosen
                                 else "Model (chosen by this server's operator)")
@@ -105,13 +142,16 @@ def build(ctx: Context) -> RerankUI:
                                        label="max new tokens", elem_id="erank-max-new-tokens")
             force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
                                        "(always on for models that are not rerankers)", elem_id="erank-force")
-    with gr.Row(equal_height=True):
-        with gr.Column(scale=2):
+    with gr.Row(equal_height=False, elem_id="erank-run-row"):
+        with gr.Column(scale=4, min_width=320):
             model_status = gr.Markdown("model not loaded yet", elem_id="erank-model-status")
-            engine_warning = gr.Markdown("", elem_id="erank-engine-warning", elem_classes=["erank-warning"])
-        run = gr.Button("Rerank", variant="primary", elem_id="erank-run", scale=1)
-        cancel = gr.Button("Cancel", variant="stop", elem_id="erank-cancel", scale=1)
-    with gr.Row(equal_height=True):
+            engine_warning = gr.Markdown("", elem_id="erank-engine-warning")
+        with gr.Column(scale=1, min_width=240, elem_id="erank-run-buttons"):
+            with gr.Row():
+                run = gr.Button("Rerank", variant="primary", elem_id="erank-run", min_width=100)
+                cancel = gr.Button("Cancel", variant="secondary", interactive=False, elem_id="erank-cancel",
+                                   min_width=100)
+    with gr.Row(equal_height=False, elem_id="erank-table-controls"):
         progress = gr.Markdown("", elem_id="erank-progress")
         sort_by = gr.Radio([render.SORT_RANK, render.SORT_HYBRID], value=render.SORT_RANK,
                            label="Rank by", elem_id="erank-sort")
@@ -119,22 +159,27 @@ def build(ctx: Context) -> RerankUI:
                           label="alpha (hybrid: weight of the first stage)", elem_id="erank-alpha")
         saved_runs = gr.Dropdown([], value=None, label="Open a saved run", elem_id="erank-saved-runs")
     table = gr.Dataframe(
-        value=render.results_frame([], {}), interactive=False, wrap=True, max_height=480,
-        label="Results (click a row to open its trace)", elem_id="erank-results",
-        column_widths=render.COLUMN_WIDTHS,
+        value=render.styled(render.results_frame([], {})), interactive=False, wrap=False, max_height=480,
+        label="Results (click a row to open its document and trace)", elem_id="erank-results",
+        column_widths=render.COLUMN_WIDTHS, datatype=render.DATATYPES,
     )
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=420):
-            detail = gr.Markdown(render.callouts(None, None), elem_id="erank-detail")
-            document = gr.Textbox(label="Document (as given)", lines=6, max_lines=16, interactive=False,
-                                  elem_id="erank-document", buttons=["copy"])
-            trace = gr.Textbox(label="Model output (whole reasoning trace and answer)", lines=8, max_lines=24,
-                               interactive=False, elem_id="erank-trace", buttons=["copy"])
-        annotate_column = gr.Column(scale=2, min_width=320, elem_id="erank-annotate")
+    with gr.Row(equal_height=False, elem_id="erank-inspect"):
+        with gr.Column(scale=5, min_width=600):
+            detail = gr.HTML(render.scorecard(None, None), elem_id="erank-detail", head=_inspect_head(),
+                             js_on_load=None)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=280):
+                    document = gr.HTML(render.document_html(None), elem_id="erank-document", js_on_load=None)
+                with gr.Column(scale=1, min_width=300):
+                    gr.Textbox(placeholder="Search in this trace", show_label=False, container=False,
+                               elem_id="erank-trace-search", lines=1, max_lines=1)
+                    trace = gr.HTML(render.trace_html(None), elem_id="erank-trace", js_on_load=None)
+        annotate_column = gr.Column(scale=2, min_width=300, elem_id="erank-annotate")
     ui = RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
                   truncate_length, max_new_tokens, force_answer, model_status, engine_warning, run, cancel,
-                  progress, sort_by, alpha, table, saved_runs, detail, document, trace)
-    ui.annotate_column = annotate_column  # type: ignore[attr-defined]
+                  progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
+                  list_info, list_table, list_clear)
+    ui.annotate_column = annotate_column
     return ui
 
 
@@ -150,31 +195,45 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
     doc = view.documents.get(view.selected) if view.selected else None
     j = view.judgment(view.selected)
     mine = labels.get(view.selected) if view.selected else None
-    callout = render.callouts(j, doc)
-    if doc is not None:
-        if view.selected in view.qrels:
-            callout += f"\n\nqrel (benchmark relevance): **{view.qrels[view.selected]}**"
-        order = view.order(sort_by)
-        if view.selected in order:
-            callout += f"\n\nrow {order.index(view.selected) + 1} of {len(order)}"
-        if mine is not None:
-            callout += f"\n\nyour label: **{mine.score if mine.score is not None else '—'}**"
-            if render.disagrees(j.score if j else None, mine.score):
-                callout += " · **disagrees with the model**"
+    order = view.order(sort_by)
+    position = order.index(view.selected) + 1 if view.selected in order else None
+    card = render.scorecard(j, doc, position=position, total=len(order), qrel=view.qrels.get(view.selected or ""),
+                            label=mine.score if mine else None)
     rationale = (mine.rationale if mine and mine.rationale else (j.trace if j and j.trace else "")) or ""
     note = (mine.note if mine and mine.note else "") or ""
-    return (view, table, callout, doc.text if doc else "", render.trace_text(j), rationale, note,
-            session.labelled_progress(view, scores))
+    return (view, table, card, render.document_html(doc), render.trace_html(j), rationale, note,
+            render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None))
+
+
+DETAIL_OUTPUTS = 8  # the length of detail_values()
+RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + progress, model status, engine warning
+
+
+def documents_for_run(documents_text: str | None, loaded: LoadedList | None) -> list[Document]:
+    """The documents a run judges: a loaded list (benchmark or file) when there is one, else the
+    typed box. Raises gr.Error with what to fix."""
+    if isinstance(loaded, LoadedList) and loaded.documents:
+        return list(loaded.documents)
+    try:
+        return doc_input.parse_text(documents_text)
+    except doc_input.DocumentInputError as error:
+        raise gr.Error(render.html_escape(error)) from None
 
 
 def warning_text(engine: Any) -> str:
-    parts = []
-    if engine is not None and not engine.is_reranker and not engine.warning:
-        parts.append("Warning: **This model is not a reranker.** It ignores ERank's format; its scores are forced "
-                     "from next-token digits and mean little.")
-    if engine is not None and engine.warning:
-        parts.append("Warning: " + render.md_escape(engine.warning))
-    return "\n\n".join(parts)
+    """The one warning about the loaded model (empty when there is nothing to say): the engine's
+    own when it has one (the demo model's says it is not a reranker), else a plain one for a model
+    that is not a reranker. A blockquote, so an empty warning draws no box."""
+    if engine is None:
+        return ""
+    if engine.warning:
+        text = render.md_escape(engine.warning)
+    elif not engine.is_reranker:
+        text = ("**This model is not a reranker.** It ignores ERank's format; its scores are forced "
+                "from next-token digits and mean little.")
+    else:
+        return ""
+    return f"> ⚠ {text}"
 
 
 class StreamPace:
@@ -308,10 +367,7 @@ def make_run_handler(ctx: Context):
         if not query:
             raise gr.Error("Type a query first.")
         instruction = (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION
-        try:
-            docs = doc_input.parse_file(upload) if upload else doc_input.parse_text(documents_text)
-        except doc_input.DocumentInputError as error:
-            raise gr.Error(render.html_escape(error)) from None
+        docs = documents_for_run(documents_text, upload)  # upload: the loaded list (file or benchmark)
         numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens)
         try:
             model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url)
@@ -376,21 +432,25 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     ui.preset.change(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
                      ui.preset, ui.instruction, api_visibility="private")
 
-    run_inputs = [ui.query, ui.instruction, ui.documents, ui.upload, ui.model, ui.engine, ui.base_url,
+    run_inputs = [ui.query, ui.instruction, ui.documents, ui.loaded, ui.model, ui.engine, ui.base_url,
                   ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench]
     run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning]
-    run_handler = handler = make_run_handler(ctx)
+    # an input error is one toast and leaves the run on screen as it is
+    run_handler = handler = keep_screen(RUN_OUTPUTS)(make_run_handler(ctx))
     if saved_state is not None:
-        def run_and_remember(query, instruction, documents_text, upload, model, engine_name, base_url,
+        def run_and_remember(query, instruction, documents_text, loaded, model, engine_name, base_url,
                              truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, saved,
                              request: gr.Request):
-            yield from remember_run(run_handler(query, instruction, documents_text, upload, model, engine_name,
+            yield from remember_run(run_handler(query, instruction, documents_text, loaded, model, engine_name,
                                             base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
                                             annotator, bench, request), saved)
 
         handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
+    # Cancel is enabled only while a run is in progress (at once, not behind the run's queue).
+    ui.run.click(lambda: gr.update(interactive=True), None, ui.cancel, queue=False, api_visibility="private")
     run_event = ui.run.click(handler, run_inputs, run_outputs, api_visibility="private",
                              concurrency_id=RUN_QUEUE, concurrency_limit=RUN_QUEUE_LIMIT)
+    run_event.then(lambda: gr.update(interactive=False), None, ui.cancel, queue=False, api_visibility="private")
     if saved_state is not None:
         def after_run(view: RunView, saved):
             saved = dict(saved or {})
@@ -432,7 +492,8 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
     def on_select(view: RunView, annotator, sort_by, evt: gr.SelectData):
         row = evt.row_value or []
-        doc_id = str(row[1]) if len(row) > 1 else None
+        at = render.COLUMNS.index(render.COL_ID)
+        doc_id = str(row[at]) if len(row) > at else None
         if doc_id in view.documents:
             view.selected = doc_id
         return detail_values(ctx, view, annotator, sort_by)
@@ -452,14 +513,53 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
             view.selected = view.order(sort_by)[0]
         saved = dict(saved or {})
         saved["run_id"] = view.run_id
-        return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha,
-                f"run #{view.run_id} · {view.status} · {len(view.judgments)} documents · {render.md_escape(view.model)}")
+        return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha, opened_run_text(view))
 
+    wire_document_list(ui)
     outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
     if saved_state is not None:
         ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),
                             [ui.saved_runs, ui.annotator, ui.sort_by, saved_state], [*outputs, saved_state],
                             api_visibility="private")
+
+
+def opened_run_text(view: RunView) -> str:
+    """The progress line of a reopened run: its status (an interrupted one said plainly) and model."""
+    text = f"run #{view.run_id} · {render.html_escape(view.status)} · {len(view.judgments)} documents"
+    if view.model:
+        text += f" · {render.md_escape(models.display_name(view.model))}"
+    if view.status == "interrupted":
+        text += " · the server stopped during this run; what was judged before is kept"
+    return text
+
+
+def wire_document_list(ui: RerankUI) -> None:
+    """An uploaded file becomes the run's document list (shown as a table), or one toast saying
+    why it cannot be read; the typed box is left as it was."""
+
+    @keep_screen(4)
+    def on_upload(path):
+        if not path:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            docs = doc_input.parse_file(path)
+        except doc_input.DocumentInputError as error:
+            raise gr.Error(render.html_escape(error)) from None
+        return show_list(LoadedList(Path(path).name, docs))
+
+    outputs = [ui.loaded, ui.list_box, ui.list_info, ui.list_table]
+    ui.upload.upload(on_upload, ui.upload, outputs, api_visibility="private")
+    ui.upload.clear(lambda: show_list(None), None, outputs, api_visibility="private")
+    ui.list_clear.click(lambda: (*show_list(None), None), None, [*outputs, ui.upload], api_visibility="private")
+
+
+def show_list(loaded: LoadedList | None, qrels: dict[str, int] | None = None) -> tuple:
+    """(loaded, list_box, list_info, list_table) updates for a loaded list, or none."""
+    if loaded is None:
+        return None, gr.update(visible=False), "", render.documents_frame([])
+    info = (f"The run uses these **{len(loaded.documents)} documents** from {render.md_escape(loaded.source)} "
+            "(the box above is ignored while they are loaded).")
+    return loaded, gr.update(visible=True), info, render.documents_frame(loaded.documents, qrels)
 
 
 def _with_saved(values: tuple, saved: dict | None, run_id: Any) -> tuple:

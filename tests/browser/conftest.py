@@ -22,6 +22,7 @@ class RunningApp:
     url: str
     db_url: str
     log: Path
+    model_dir: str = ""  # the server-side folder of the model (must never show on the page)
 
 
 def _free_port() -> int:
@@ -70,7 +71,7 @@ def running_app(tmp_path_factory, tiny_model_dir):
             time.sleep(0.5)
         startup_s = time.monotonic() - started
         assert startup_s < 30, f"the app took {startup_s:.1f} s to start (limit 30 s)"
-        yield RunningApp(url=url, db_url=db_url, log=log)
+        yield RunningApp(url=url, db_url=db_url, log=log, model_dir=str(tiny_model_dir))
     finally:
         proc.terminate()
         try:

@@ -1,17 +1,19 @@
 """The whole scenario in a real browser (Debian's chromium through Playwright) against the app on
-loopback: run five documents with a tiny model and watch rows arrive, open a trace, label two
-documents with the keyboard, reload and find the labels, download the SFT export. Documents that
-hold HTML must show as text and fire nothing. Screenshots of each view go to test-artifacts/."""
+loopback: run five documents with a tiny model and watch rows arrive, read a trace, label documents
+with the keyboard, reload and find the labels, download the SFT export, load a benchmark query as a
+document list, cancel a run. Documents and annotator names that hold HTML must show as text and
+fire nothing; an input error is one message that changes nothing else; no server path shows.
+Every wait is for a state of the page, never for work to end within a fixed time. Screenshots of
+each view go to test-artifacts/."""
 from __future__ import annotations
 
 import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -31,24 +33,41 @@ DOCUMENTS = [
     IMG,
     "Purring happens while breathing in and out.",
 ]
-TIMEOUT_MS = 30_000
+HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>eve**bold**"
+# Generous: a state that never comes fails the test, but a slow (loaded) machine only waits longer.
+TIMEOUT_MS = int(os.environ.get("ERANK_BROWSER_TIMEOUT_MS", 180_000))
 RECORD_PROGRESS = """
 () => {
   window.__erank = {progress: [], rows: []};
   const target = document.querySelector('#erank-progress');
   new MutationObserver(() => {
     window.__erank.progress.push(target.innerText);
-    window.__erank.rows.push(document.querySelectorAll('#erank-results [data-col="1"][data-row]').length);
+    window.__erank.rows.push(document.querySelectorAll('#erank-results [data-col="2"][data-row]').length);
   }).observe(target, {subtree: true, childList: true, characterData: true});
 }
 """
+# Lines an element's text takes (distinct line boxes) and whether its text is cut (ellipsis).
+LAYOUT = """
+(selector) => Array.from(document.querySelectorAll(selector)).map(el => {
+  const tops = new Set();
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    if (!walker.currentNode.data.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(walker.currentNode);
+    Array.from(range.getClientRects()).filter(r => r.width > 0).forEach(r => tops.add(Math.round(r.top)));
+  }
+  return {text: el.innerText.trim(), lines: tops.size, cut: el.scrollWidth > el.clientWidth + 1};
+})
+"""
+COL_MARK, COL_RANK, COL_ID, COL_DOC, COL_SCORE, COL_GAP = 0, 1, 2, 3, 4, 13
+NUMBER_COLS = [1, 4, 5, 6, 7, 8, 9, 11, 12]
 
 
 def _fill(page, elem_id: str, value: str) -> None:
     box = page.locator(f"#{elem_id}").locator("textarea, input").first
     box.fill(value)
     box.press("Tab")  # commit the value (number boxes update on change)
-    page.wait_for_timeout(200)
 
 
 def _shot(page, name: str) -> None:
@@ -75,6 +94,65 @@ def _table_text(page) -> str:
     return page.locator("#erank-results").inner_text()
 
 
+def _row_count(page) -> int:
+    return page.locator(f'#erank-results [data-col="{COL_ID}"][data-row]').count()
+
+
+def _toasts(page) -> list[str]:
+    return [t.strip() for t in page.locator('[data-testid="toast-body"]').all_inner_texts()]
+
+
+def _close_toasts(page) -> None:
+    for close in page.locator('[data-testid="toast-close"]').all():
+        close.click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"toast-body\"]').length === 0")
+
+
+def _error_badges(page) -> int:
+    # Gradio marks each output of a failed event with an "Error" status over the component.
+    return page.locator(".error, [data-testid='status-tracker'] .error").count()
+
+
+def _select_row(page, row: int) -> str:
+    doc_id = _cell(page, row, COL_ID).inner_text().strip()
+    _cell(page, row, COL_DOC).click()
+    _wait_text(page, "#erank-detail", rf"Document\s+{re.escape(doc_id)}\b")
+    return doc_id
+
+
+def _panel(page) -> dict[str, str]:
+    return {name: page.locator(sel).inner_text() for name, sel in
+            {"table": "#erank-results", "detail": "#erank-detail", "document": "#erank-document",
+             "trace": "#erank-trace"}.items()}
+
+
+def _assert_no_server_path(page, where: str, *paths: str) -> None:
+    shown = page.evaluate("""() => [document.body.innerText,
+        ...Array.from(document.querySelectorAll('input, textarea')).map(e => e.value)].join('\\n')""")
+    for needle in ("site-packages", "/tmp/", "pytest-of-", *paths):
+        assert needle not in shown, f"a server path ({needle}) shows on the page ({where})"
+
+
+def _assert_lines(page, width: int) -> None:
+    """Headers and numbers of the results table each on one line, none cut, at this width."""
+    page.set_viewport_size({"width": width, "height": 1200})
+    page.wait_for_function("w => document.querySelector('#erank-results').getBoundingClientRect().right <= w", arg=width)
+    page.wait_for_function("() => { const h = document.querySelector('#erank-results [data-testid=\"header-3\"]');"
+                           " return h && h.getBoundingClientRect().width > 40; }")
+    headers = page.evaluate(LAYOUT, "#erank-results .header-cell .header")
+    assert len(headers) == 14, headers
+    bad = [h for h in headers if h["text"] and (h["lines"] != 1 or h["cut"])]
+    assert not bad, f"headers wrap or are cut at {width} px: {bad}"
+    cells = []
+    for col in NUMBER_COLS:
+        cells += page.evaluate(LAYOUT, f'#erank-results [data-col="{col}"][data-row]')
+    assert cells, "no number cells found"
+    bad = [c for c in cells if c["text"] and (c["lines"] != 1 or c["cut"])]
+    assert not bad, f"numbers wrap or are cut at {width} px: {bad}"
+    tags = page.evaluate(LAYOUT, "#erank-results .erank-tag")
+    assert tags and all(t["lines"] == 1 for t in tags), tags
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
@@ -95,27 +173,33 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(running_app.url)
     page.wait_for_selector("#erank-query textarea")
+    assert page.locator("#erank-cancel").is_disabled(), "Cancel must be disabled while nothing runs"
 
-    # -- bad input gets a message, not a traceback ----------------------------------------------
+    # -- bad input gets one message, not a traceback ----------------------------------------------
     page.click("#erank-run")
     page.get_by_text("Type a query first.").first.wait_for()
+    assert len(_toasts(page)) == 1 and _error_badges(page) == 0
+    _close_toasts(page)
     _fill(page, "erank-query", QUERY)
     _fill(page, "erank-documents", '{"id": "a", "content": "x"}\n{broken')
     page.click("#erank-run")
     page.get_by_text(re.compile(r"line 2: is not valid JSON")).first.wait_for()
-    assert "Traceback" not in page.content()
+    assert "Traceback" not in page.content() and _error_badges(page) == 0
+    _close_toasts(page)
 
     # -- run: five documents, streamed ------------------------------------------------------
     _fill(page, "erank-annotator", "alice")
     _fill(page, "erank-query", QUERY)
     _fill(page, "erank-documents", "\n".join(DOCUMENTS))
     page.get_by_text("Model and settings").click()
+    assert page.locator("#erank-max-new-tokens input").input_value() == "8"  # ERANK_MAX_NEW_TOKENS
     _fill(page, "erank-max-new-tokens", "24")
     page.locator("#erank-force input").check()
     _wait_text(page, "#erank-model-status", "ready")
     page.evaluate(RECORD_PROGRESS)
     page.click("#erank-run")
     _wait_text(page, "#erank-progress", r"done: 5 of 5 documents")
+    page.wait_for_function("document.querySelector('#erank-cancel').disabled")
     seen = page.evaluate("window.__erank")
     partial = [t for t in seen["progress"] if re.search(r"running: [1-4] of 5", t)]
     assert partial, f"no partial progress seen while streaming: {seen['progress']}"
@@ -126,47 +210,96 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     assert SCRIPT in table and IMG in table, "HTML in documents must show as text"
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator("script", has_text="alert(1)").count() == 0
+    # one status line, one warning at most, the model by its folder's name
+    status = page.inner_text("#erank-model-status")
+    assert Path(running_app.model_dir).name in status
+    _assert_no_server_path(page, "rerank", running_app.model_dir)
     _shot(page, "1-rerank-results")
 
     # -- alpha and the hybrid toggle re-rank at once (no model call) ------------------------------
-    by_rank = [_cell(page, r, 1).inner_text().strip() for r in range(5)]
+    by_rank = [_cell(page, r, COL_ID).inner_text().strip() for r in range(5)]
     page.locator("#erank-sort label", has_text="hybrid").click()
     page.locator("#erank-alpha input[type=number]").fill("1")
     page.locator("#erank-alpha input[type=number]").press("Enter")
-    _wait_text(page, "#erank-results", "d1")
-    page.wait_for_function("document.querySelector('#erank-results [data-testid=\"cell-0-1\"]').innerText.trim() === 'd1'")
+    page.wait_for_function(f"document.querySelector('#erank-results [data-testid=\"cell-0-{COL_ID}\"]').innerText.trim() === 'd1'")
     assert page.inner_text("#erank-progress").startswith("done: 5 of 5")  # no new run
     page.locator("#erank-alpha input[type=number]").fill("0.2")
     page.locator("#erank-alpha input[type=number]").press("Enter")
     page.locator("#erank-sort label", has_text="rank_score").click()
-    page.wait_for_function("document.querySelector('#erank-results [data-testid=\"cell-0-1\"]').innerText.trim() === "
+    page.wait_for_function(f"document.querySelector('#erank-results [data-testid=\"cell-0-{COL_ID}\"]').innerText.trim() === "
                            + json.dumps(by_rank[0]))
 
-    # -- inspect: open the first row's trace ------------------------------------------------
-    first_doc = _cell(page, 0, 1).inner_text().strip()
-    _cell(page, 0, 2).click()
-    _wait_text(page, "#erank-detail", re.escape(f"Document {first_doc}").replace(r"\ ", r"\s+"))
-    trace = page.locator("#erank-trace textarea").input_value()
-    assert trace.strip(), "the trace box is empty"
-    document = page.locator("#erank-document textarea").input_value()
-    assert document in DOCUMENTS
+    # -- inspect: the document beside its reasoning, scores apart, raw output one click away --------
+    first_doc = _select_row(page, 0)
+    detail = page.inner_text("#erank-detail")
+    for name in ("ANSWER", "P(N)", "RANK SCORE", "FIRST STAGE", "HYBRID", "RANK"):
+        assert name in detail.upper(), f"{name} missing from the score card: {detail!r}"
+    assert page.locator("#erank-document .erank-doc-text").inner_text().strip() in DOCUMENTS
+    assert page.locator("#erank-trace .erank-think").inner_text().strip(), "the reasoning pane is empty"
+    doc_box = page.locator("#erank-document").bounding_box()
+    trace_box = page.locator("#erank-trace").bounding_box()
+    assert doc_box["x"] + doc_box["width"] <= trace_box["x"] + 1 and abs(doc_box["y"] - trace_box["y"]) < 80, \
+        "the document and its trace are not side by side at 1440 px"
+    if not page.evaluate("document.querySelector('#erank-trace .erank-raw').open"):  # open on failures
+        page.locator("#erank-trace .erank-raw summary").click()  # one click away otherwise
+    page.wait_for_function("document.querySelector('#erank-trace .erank-raw').open")
+    # search inside the trace: every match highlighted, counted
+    shown = page.evaluate("() => Array.from(document.querySelectorAll('#erank-trace .erank-think, #erank-trace .erank-raw pre'))"
+                          ".map(e => e.textContent).join(' ')")
+    word = next(w for w in re.findall(r"[A-Za-z]{3,}", shown))
+    expected = shown.lower().count(word.lower())
+    _fill(page, "erank-trace-search", word)
+    page.wait_for_function("n => document.querySelector('#erank-trace').dataset.matches === String(n)", arg=expected)
+    assert page.evaluate("() => CSS.highlights.get('erank-search').size") == expected
+    assert re.search(rf"{expected} match", page.inner_text("#erank-trace .erank-search-count"))
     _shot(page, "2-trace")
 
-    # -- label two documents with the keyboard ----------------------------------------------
+    # -- label with the keyboard: the current label marked on its button and in the row -----------
     page.locator("#erank-detail").click()  # focus outside any text box
     page.keyboard.press("7")
     _wait_text(page, "#erank-label-status", "saved ✓ score 7")
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#erank-score-7')).backgroundColor === 'rgb(37, 99, 235)'")
+    others = page.evaluate("() => [0,1,2,3,4,5,6,8,9,10].map(k => getComputedStyle(document.querySelector('#erank-score-' + k)).backgroundColor)")
+    assert "rgb(37, 99, 235)" not in others, "only the current label is marked"
+    assert _cell(page, 0, 12).inner_text().strip() == "7", "the label shows in the row"
     page.keyboard.press("j")
     _wait_text(page, "#erank-detail", r"row 2 of 5")
-    second_doc = _cell(page, 1, 1).inner_text().strip()
-    page.keyboard.press("3")
-    _wait_text(page, "#erank-label-status", "saved ✓ score 3")
+    second_doc = _cell(page, 1, COL_ID).inner_text().strip()
+    model_score = int(_cell(page, 1, COL_SCORE).inner_text().strip())
+    far = 0 if model_score >= 5 else 10  # a label the model disagrees with
+    page.keyboard.press("t" if far == 10 else "0")
+    _wait_text(page, "#erank-label-status", f"saved ✓ score {far}")
     _wait_text(page, "#erank-labelled", "labelled 2 of 5")
+    # the selected row stays identifiable on a disagreement row: its marker and its blue frame
+    page.wait_for_function(f"document.querySelector('#erank-results [data-testid=\"cell-1-{COL_GAP}\"]').innerText.trim() === '≠'")
+    assert _cell(page, 1, COL_MARK).inner_text().strip() == "▶"
+    assert all(_cell(page, r, COL_MARK).inner_text().strip() == "" for r in (0, 2, 3, 4))
+    style = _cell(page, 1, COL_DOC).get_attribute("style")
+    assert "rgb(37, 99, 235)" in style and "rgb(254, 243, 199)" in style, style  # blue frame over amber
+    assert "rgb(37, 99, 235)" not in (_cell(page, 0, COL_DOC).get_attribute("style") or "")
     _fill(page, "erank-rationale", "The document is <b>about</b> purring.")
     _fill(page, "erank-note", "edited by hand")
     page.locator("#erank-detail").click()  # leaving the box saves it
     _wait_text(page, "#erank-label-status", "saved ✓ rationale and note")
     _shot(page, "3-annotate")
+
+    # -- headers and numbers never wrap, at desktop and at 1024 px ---------------------------------
+    _assert_lines(page, 1440)
+    _assert_lines(page, 1024)
+    _shot(page, "3b-rerank-1024")
+    page.set_viewport_size({"width": 1440, "height": 1400})
+
+    # -- an input error after a finished run: one message, nothing on screen changes ---------------
+    before = _panel(page)
+    _fill(page, "erank-query", "")
+    page.click("#erank-run")
+    page.get_by_text("Type a query first.").first.wait_for()
+    page.wait_for_function("document.querySelector('#erank-cancel').disabled")
+    assert _toasts(page) == [t for t in _toasts(page) if "Type a query first." in t] and len(_toasts(page)) == 1
+    assert _error_badges(page) == 0
+    assert _panel(page) == before, "an input error changed the table, document or trace"
+    _shot(page, "3c-input-error")
+    _close_toasts(page)
     assert not dialogs, f"a dialog fired: {dialogs}"
 
     # -- reload: the labels are still there (UI and store file) --------------------------------
@@ -174,21 +307,21 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.wait_for_selector("#erank-query textarea")
     _wait_text(page, "#erank-labelled", "labelled 2 of 5")
     table = _table_text(page)
-    assert re.search(r"\b7\b", table) and re.search(r"\b3\b", table)
+    assert re.search(r"\b7\b", table) and re.search(rf"\b{far}\b", table)
     store = Store(running_app.db_url)
     try:
         run = store.runs()[0]
         labels = store.current_labels(run.query_id, "alice")
     finally:
         store.close()
-    assert {d: r.score for d, r in labels.items()} == {first_doc: 7, second_doc: 3}
+    assert {d: r.score for d, r in labels.items()} == {first_doc: 7, second_doc: far}
     assert labels[second_doc].note == "edited by hand"
     assert labels[second_doc].rationale == "The document is <b>about</b> purring."
 
-    # -- analyze, benchmark views ------------------------------------------------------------
+    # -- analyze view ----------------------------------------------------------------------------
     page.click("button[role=tab]:has-text('Analyze')")
     _wait_text(page, "#erank-analyze-summary", "2 labels by alice")
-    page.wait_for_timeout(1500)  # let plotly draw
+    page.wait_for_selector(".js-plotly-plot")
     _shot(page, "4-analyze")
 
     # -- export: download the SFT data --------------------------------------------------------
@@ -199,6 +332,7 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
         page.click("#erank-export-download")
     path = tmp_path / "sft.jsonl"
     download_info.value.save_as(path)
+    _assert_no_server_path(page, "export", running_app.model_dir)
     _shot(page, "5-export")
     examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(examples) == 2
@@ -206,55 +340,124 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     for example in examples:
         user, assistant = example["messages"]
         assert user["role"] == "user" and assistant["role"] == "assistant"
-        assert user["content"].startswith("Given a query and a document, please give a relevance score of 0 to 10.")
-        assert f"Here is the query: {QUERY}\n" in user["content"]
+        assert user["content"].startswith("Given a query and a document, please give a relevance score of 0~10.\n")
+        assert f"Here is the query:\n{QUERY}\n" in user["content"]
         match = re.fullmatch(r"<think>(.*)</think><answer>(\d+)</answer>", assistant["content"], re.DOTALL)
         assert match, assistant["content"]
         answers.add(int(match.group(2)))
-    assert answers == {7, 3}
-    assert any("<think>The document is <b>about</b> purring.</think><answer>3</answer>" == e["messages"][1]["content"]
+    assert answers == {7, far}
+    assert any(f"<think>The document is <b>about</b> purring.</think><answer>{far}</answer>" == e["messages"][1]["content"]
                for e in examples), "the edited rationale is the exported reasoning"
 
+    # -- benchmark: a query's candidates arrive as a document list that the run uses -----------------
     page.click("button[role=tab]:has-text('Benchmark')")
     page.click("#erank-bench-open")
     _wait_text(page, "#erank-bench-info", "queries")
     _shot(page, "6-benchmark")
     _fill(page, "erank-bench-topk", "4")
     page.click("#erank-bench-load")
-    page.wait_for_function("document.querySelector('#erank-query textarea').value.length > 0 && "
-                           "document.querySelector('#erank-query textarea').value !== " + json.dumps(QUERY))
-    assert page.locator("#erank-documents textarea").input_value().startswith('{"id"')
+    page.wait_for_selector("#erank-doc-list-table", state="visible")
+    _wait_text(page, "#erank-doc-list-info", "The run uses these 4 documents")
+    listed = [page.locator(f'#erank-doc-list-table [data-testid="cell-{r}-0"]').inner_text().strip() for r in range(4)]
+    assert all(listed), listed
+    assert "{" not in page.locator("#erank-documents textarea").input_value(), "JSON was dumped into the box"
+    _assert_no_server_path(page, "benchmark list", running_app.model_dir)
     page.click("#erank-run")
     _wait_text(page, "#erank-progress", r"done: 4 of 4 documents")
-    qrel_cells = [_cell(page, r, 10).inner_text().strip() for r in range(4)]
+    judged = sorted(_cell(page, r, COL_ID).inner_text().strip() for r in range(4))
+    assert judged == sorted(listed), "the run judged other documents than the list shows"
+    qrel_cells = [_cell(page, r, 11).inner_text().strip() for r in range(4)]
     assert any(c.isdigit() for c in qrel_cells), f"no qrels shown beside the scores: {qrel_cells}"
     _shot(page, "7-benchmark-run")
 
-    # -- Cancel stops a run and keeps what is done ---------------------------------------------
+    # -- Cancel: enabled while running, stops the run, keeps what is done ---------------------------
     page.get_by_text("Model and settings").click()  # closed again after the reload
-    _fill(page, "erank-max-new-tokens", "600")
+    _fill(page, "erank-max-new-tokens", "8192")  # long enough to be cancelled on any machine
     page.click("#erank-run")
-    _wait_text(page, "#erank-progress", r"running: [1-3] of 4")
+    _wait_text(page, "#erank-progress", r"running: [0-3] of 4")
+    assert page.locator("#erank-cancel").is_enabled()
+    # the elapsed time ticks while the run is in progress, between documents too
+    first = page.locator("#erank-progress .erank-elapsed").inner_text()
+    page.wait_for_function("t => { const e = document.querySelector('#erank-progress .erank-elapsed');"
+                           " return e && e.innerText !== t; }", arg=first)
     page.click("#erank-cancel")
-    _wait_text(page, "#erank-progress", r"cancelled: [1-3] of 4")
+    _wait_text(page, "#erank-progress", r"cancelled: [0-3] of 4")
+    page.wait_for_function("document.querySelector('#erank-cancel').disabled")
     store = Store(running_app.db_url)
     try:
         last = store.runs()[0]
-        assert last.status == "cancelled" and 1 <= last.n_judgments <= 3
+        assert last.status == "cancelled" and last.n_judgments <= 3
     finally:
         store.close()
-    # -- an uploaded CSV with first-stage scores ------------------------------------------------
+
+    # -- a file the server cannot read: one message; the list and the results stay ----------------
+    before = _panel(page)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "content": "x"}\n{broken\n', encoding="utf-8")
+    page.locator("#erank-upload input[type=file]").set_input_files(str(bad))
+    page.get_by_text(re.compile(r"line 2")).first.wait_for()
+    assert _error_badges(page) == 0 and _panel(page) == before
+    _wait_text(page, "#erank-doc-list-info", "The run uses these 4 documents")
+    _close_toasts(page)
+    page.locator('#erank-upload button[aria-label="Clear"]').click()
+    page.wait_for_selector("#erank-doc-list-table", state="hidden")
+
+    # -- an uploaded CSV with first-stage scores becomes the list ---------------------------------
     csv_path = tmp_path / "docs.csv"
     csv_path.write_text("id,content,score\nu1,cats purr,2.5\nu2,<b>bold</b> dogs,1.0\n", encoding="utf-8")
     _fill(page, "erank-max-new-tokens", "8")
     page.locator("#erank-upload input[type=file]").set_input_files(str(csv_path))
-    page.get_by_text("docs.csv").first.wait_for()
+    _wait_text(page, "#erank-doc-list-info", "The run uses these 2 documents from docs.csv")
     page.click("#erank-run")
     _wait_text(page, "#erank-progress", r"done: 2 of 2 documents")
     table = _table_text(page)
-    assert "u1" in table and "<b>bold</b> dogs" in table and "2.5" in table
+    assert "u1" in table and "<b>bold</b> dogs" in table and "2.500" in table
+    _assert_no_server_path(page, "after upload", running_app.model_dir)
 
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()
     if os.environ.get("ERANK_KEEP_APP_LOG"):
         shutil.copy(running_app.log, ARTIFACTS / "app.log")
+
+
+def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
+    context = browser.new_context(viewport={"width": 1440, "height": 1200})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(running_app.url)
+    page.wait_for_selector("#erank-query textarea")
+    _fill(page, "erank-annotator", HOSTILE_NAME)
+    _fill(page, "erank-query", "hostile names")
+    _fill(page, "erank-documents", "one\ntwo")
+    _wait_text(page, "#erank-model-status", "ready")
+    page.click("#erank-run")
+    _wait_text(page, "#erank-progress", r"done: 2 of 2 documents")
+    _select_row(page, 0)
+    page.locator("#erank-detail").click()
+    page.keyboard.press("4")
+    _wait_text(page, "#erank-label-status", "saved ✓ score 4")
+
+    def inert(where: str) -> None:
+        assert page.locator('img[src="x"]').count() == 0, f"the name became an image in {where}"
+        assert page.evaluate("() => window.__pwned === undefined"), f"the name ran script in {where}"
+        assert page.locator("strong", has_text="bold").count() == 0, f"the name became Markdown in {where}"
+
+    inert("Rerank")
+    assert page.locator("#erank-annotator").locator("textarea, input").first.input_value() == HOSTILE_NAME
+    for tab in ("Benchmark", "Analyze", "Export"):
+        page.click(f"button[role=tab]:has-text('{tab}')")
+        if tab == "Analyze":
+            _wait_text(page, "#erank-analyze-summary", re.escape("1 labels by " + HOSTILE_NAME))
+        if tab == "Export":
+            page.click("#erank-export-build")
+            _wait_text(page, "#erank-export-message", "rows? in")
+        inert(tab)
+        _shot(page, f"8-hostile-name-{tab.lower()}")
+    page.click("button[role=tab]:has-text('Rerank')")
+    page.reload()
+    _wait_text(page, "#erank-labelled", "labelled 1 of 2")
+    inert("Rerank after reload")
+    assert not dialogs, f"a dialog fired: {dialogs}"
+    context.close()

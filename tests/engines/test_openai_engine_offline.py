@@ -87,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         message = body["messages"][-1]["content"]
-        document = message.split("Here is the document: ", 1)[1].split("\nAfter thinking", 1)[0]
+        document = message.split("Here is the document:\n", 1)[1].split("\n\nAfter thinking", 1)[0]
         with self.state.lock:
             count = self.state.calls[document] = self.state.calls.get(document, 0) + 1
         if m := re.search(r"SLEEP=([\d.]+)", document):
@@ -215,6 +215,8 @@ def test_sends_the_truncated_message_when_the_tokenizer_is_known(server, qwen_to
     url, state = server
     engine = OpenAIEngine(MODEL, base_url=url, tokenizer=qwen_tokenizer)
     assert engine.tokenizer is not None and engine.warning is None
+    # The server renders the messages with its own chat template, whatever tokenizer is local.
+    assert engine.chat_template_source == "the server's own chat template (not visible here)"
     long_doc = "SCORE=3 " + "word " * 200
     prompt = build("q", long_doc, DEFAULT_INSTRUCTION, engine.tokenizer, truncate_length=20)
     assert prompt.document_truncation.truncated

@@ -19,7 +19,7 @@ def test_export_and_import_commands(tmp_path, capsys):
     out = tmp_path / "sft.jsonl"
     assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out), "--annotator", "ann"]) == 0
     assert len(out.read_text().splitlines()) == 1
-    assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out), "--min-disagreement", "5"]) == 0
+    assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out), "--min-disagreement", "5", "--force"]) == 0
     assert json.loads(out.read_text())["messages"][1]["content"].endswith("<answer>2</answer>")
     assert main(["export", "--db", url, "--format", "bundle", "--out", str(tmp_path / "b.jsonl"), "--run", str(run)]) == 0
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"

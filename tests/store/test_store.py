@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from erank_studio.store import LabelRow, Store
+from erank_studio.store import WRITE_WAIT_S, LabelRow, Store
 from erank_studio.types import Document, GenerationSettings, Judgment
 
 from .conftest import run_judging
@@ -21,7 +21,7 @@ def test_default_url_resolves_under_repo_db(monkeypatch):
 def test_sqlite_pragmas(store):
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(WRITE_WAIT_S * 1000)
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 

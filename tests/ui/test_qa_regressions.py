@@ -74,7 +74,7 @@ def test_untrusted_ids_are_escaped_in_toasts_and_the_label_status(store, fake_en
     fns = {d.fn.__name__: d.fn for d in demo.fns.values() if d.fn is not None}
     handlers = [d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "handler"]
     settings = GenerationSettings(max_new_tokens=8)
-    evil = "<img/src=z/onerror=alert(9)>"  # ids cannot hold whitespace; still markup
+    evil = "<img/src=z/onerror=alert(9)>"  # no whitespace: the store refuses ids TREC files cannot hold
     view = session.start_run(store, fake_engine, "q", "i", [Document(evil, "text")], truncate_length=64,
                              settings=settings, alpha=0.2)
     for view in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=settings,

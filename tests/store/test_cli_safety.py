@@ -1,0 +1,226 @@
+"""Exports never destroy anything; every bad input and bad store is one line on stderr, exit 2."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from erank_studio.cli import main
+from erank_studio.store import Store
+
+from .conftest import dump, run_judging
+
+
+def _subprocess(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "erank_studio", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def _cli(capsys):
+    """The command line in this process (an uncaught exception fails the test as a traceback
+    would); stdout and stderr as a CompletedProcess."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return run
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def filled(tmp_path):
+    path = tmp_path / "store.sqlite"
+    url = f"sqlite:///{path}"
+    with Store(url) as store:
+        q, _, _, _ = run_judging(store)
+        store.add_label(q, "d1", "ann", 3, rationale="kept")
+        before = dump(store)
+    return path, url, before
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", ".lock"])
+def test_export_over_the_store_is_refused_even_with_force(filled, suffix, capsys):
+    path, url, before = filled
+    target = f"{path}{suffix}"
+    assert main(["export", "--db", url, "--format", "sft-messages", "--out", target, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "store's own file" in err
+    with Store(url) as store:
+        assert dump(store) == before
+
+
+def test_export_over_another_sqlite_database_is_refused(filled, tmp_path, capsys):
+    _, url, _ = filled
+    other = tmp_path / "team.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    data = other.read_bytes()
+    assert main(["export", "--db", url, "--format", "csv", "--out", str(other), "--force"]) == 2
+    assert "SQLite database" in capsys.readouterr().err
+    assert other.read_bytes() == data
+
+
+def test_existing_file_needs_force_and_failed_export_leaves_nothing(filled, tmp_path, capsys):
+    _, url, _ = filled
+    out = tmp_path / "sft.jsonl"
+    out.write_text("precious\n")
+    assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert out.read_text() == "precious\n"
+    assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out), "--force"]) == 0
+    assert out.read_text().endswith("<answer>3</answer>\"}]}\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_export_to_stdout(filled):
+    _, url, _ = filled
+    proc = _subprocess("export", "--db", url, "--format", "qrels", "--out", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "0", "d1", "1"]
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--format", "csv", "--out", "{tmp}/x.csv"],
+    ["evaluate", "--dataset", "sample"],
+])
+def test_read_commands_do_not_create_a_missing_store(tmp_path, command, _cli):
+    missing = tmp_path / "typo.sqlite"
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    proc = _cli(*args, "--db", f"sqlite:///{missing}")
+    _one_line_error(proc, "no store at", str(missing))
+    assert not missing.exists() and not (tmp_path / "x.csv").exists()
+
+
+def _truncated(path):
+    with Store(f"sqlite:///{path}") as store:
+        run_judging(store)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _garbage(path):
+    path.write_bytes(b"this is not a database at all\n" * 100)
+
+
+def _newer(path):
+    with Store(f"sqlite:///{path}"):
+        pass
+    con = sqlite3.connect(path)
+    con.execute("UPDATE alembic_version SET version_num = '0099'")
+    con.commit()
+    con.close()
+
+
+def _read_only(path):
+    with Store(f"sqlite:///{path}") as store:
+        run_judging(store)
+    path.chmod(0o444)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_store_is_exported_but_not_written(tmp_path, _cli):
+    path = tmp_path / "ro.sqlite"
+    _read_only(path)
+    proc = _cli("export", "--db", f"sqlite:///{path}", "--format", "run-rank", "--out", str(tmp_path / "r.run"))
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "r.run").read_text().splitlines()) == 4
+    proc = _cli("import", str(tmp_path / "r.run"), "--format", "run", "--source", "x", "--db", f"sqlite:///{path}")
+    _one_line_error(proc, "read-only")
+
+
+@pytest.mark.parametrize("make, needle", [
+    (_truncated, "damaged"),
+    (_garbage, "not an ERank Studio store"),
+    (_newer, "written by a newer ERank Studio"),
+])
+@pytest.mark.parametrize("command", ["export", "evaluate", "import", "rerank", "batch"])
+def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
+    path = tmp_path / "bad.sqlite"
+    make(path)
+    data = path.read_bytes()
+    url = f"sqlite:///{path}"
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "content": "text"}\n')
+    args = {
+        "export": ["export", "--db", url, "--format", "csv", "--out", str(tmp_path / "x.csv")],
+        "evaluate": ["evaluate", "--dataset", "sample", "--db", url],
+        "import": ["import", str(docs), "--format", "documents", "--db", url],
+        # --model points nowhere: the store must be refused before any model would load
+        "rerank": ["rerank", "--query", "q", "--docs", str(docs), "--save", "--db", url,
+                   "--model", str(tmp_path / "no-such-model"), "--no-fallback"],
+        "batch": ["rerank", "--dataset", "sample", "--db", url, "--model", str(tmp_path / "no-such-model"),
+                  "--no-fallback", "--no-progress"],
+    }[command]
+    line = _one_line_error(_cli(*args), needle)
+    assert "model" not in line
+    assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("where", ["missing-dir/sub/x.sqlite", "afile/x.sqlite", "adir"])
+def test_store_in_a_bad_path(tmp_path, where, _cli):
+    (tmp_path / "afile").write_text("a file, not a folder")
+    (tmp_path / "adir").mkdir()
+    proc = _cli("export", "--db", f"sqlite:///{tmp_path / where}", "--format", "csv", "--out", str(tmp_path / "o.csv"))
+    _one_line_error(proc)
+    assert not (tmp_path / "missing-dir").exists()
+
+
+def test_deeply_nested_json_is_one_line(tmp_path, _cli):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"id": "a", "content": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    _one_line_error(_subprocess("rerank", "--query", "q", "--docs", str(deep), "--model", "x", "--no-fallback"),
+                    "deep.jsonl line 1", "nested too deeply")
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    for fmt in ("documents", "queries", "bundle"):
+        _one_line_error(_cli("import", str(deep), "--format", fmt, "--source", "s", "--db", url), "line 1")
+
+
+def test_bundle_with_null_document_text(filled, tmp_path, _cli):
+    _, url, _ = filled
+    bundle = tmp_path / "b.jsonl"
+    assert main(["export", "--db", url, "--format", "bundle", "--out", str(bundle)]) == 0
+    lines = [json.loads(x) for x in bundle.read_text().splitlines()]
+    number = next(i for i, r in enumerate(lines, start=1) if r["kind"] == "document")
+    lines[number - 1]["text"] = None
+    bundle.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    fresh = tmp_path / "fresh.sqlite"
+    _one_line_error(_cli("import", str(bundle), "--format", "bundle", "--db", f"sqlite:///{fresh}"),
+                    f"line {number}", "document text")
+
+
+def test_evaluate_json_into_a_missing_folder(tmp_path, _cli):
+    run = tmp_path / "m.run"
+    run.write_text("q1 Q0 a 1 2.0 m\n")
+    qrels = tmp_path / "q.qrels"
+    qrels.write_text("q1 0 a 1\n")
+    _one_line_error(_cli("evaluate", "--run", str(run), "--qrels", str(qrels), "--json",
+                         str(tmp_path / "nope" / "out.json")), "does not exist")
+
+
+def test_huge_input_file_is_refused_before_reading(tmp_path, monkeypatch, capsys):
+    from erank_studio import docfiles
+
+    monkeypatch.setattr(docfiles, "MAX_FILE_BYTES", 1000)
+    big = tmp_path / "big.qrels"
+    big.write_text("q1 0 d1 1\n" * 200)
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    assert main(["import", str(big), "--format", "qrels", "--source", "s", "--db", url]) == 2
+    assert "the limit is" in capsys.readouterr().err
+    assert main(["evaluate", "--run", str(big), "--qrels", str(big)]) == 2
+    assert "the limit is" in capsys.readouterr().err
