@@ -29,6 +29,7 @@ RUN_QUEUE = "erank-run"
 RUN_QUEUE_LIMIT = 8
 # Pages that reopened while their run goes on and follow it again.
 ATTACH_QUEUE = "erank-attach"
+CANCEL_POLL_S = 1.0  # how soon a page sees that a run started elsewhere (its Cancel enabled)
 INSPECT_JS = Path(__file__).resolve().parents[2] / "assets" / "inspect.js"
 
 
@@ -469,6 +470,16 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
             gr.Info(f"Cancelling run #{job.run_id} (started elsewhere): {job.judged} of {job.n_documents} done.")
         elif job is None and not waiting:
             gr.Info("Nothing is running.")
+
+    # A run started elsewhere (another browser, an API client, this page before a reload) can be
+    # cancelled from here too: Cancel is enabled whenever a run is in progress on the server.
+    cancel_timer = gr.Timer(CANCEL_POLL_S)
+
+    def cancel_enabled(request: gr.Request):
+        return gr.update(interactive=ctx.jobs.current() is not None or ctx.waiting(_owner(request)))
+
+    cancel_timer.tick(cancel_enabled, None, ui.cancel, api_visibility="private", show_progress="hidden",
+                      concurrency_id="erank-cancel-state", concurrency_limit=None)
 
     # The token stops the engine between decoding steps; the job's thread then ends by itself,
     # marks the run cancelled, and every page following it shows "cancelled: k of n" with every
