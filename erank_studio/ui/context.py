@@ -121,11 +121,6 @@ class Context:
         token.cancel()
         return True
 
-    def waiting(self, session: str) -> bool:
-        """Whether this session has a run waiting to start (the model loads, another run holds it)."""
-        with self._lock:
-            return session in self._cancels
-
     def finished(self, session: str, token: CancelToken) -> None:
         """The wait holding ``token`` ended: Cancel now says nothing is running."""
         with self._lock:

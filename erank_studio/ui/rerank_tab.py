@@ -475,8 +475,10 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     # cancelled from here too: Cancel is enabled whenever a run is in progress on the server.
     cancel_timer = gr.Timer(CANCEL_POLL_S)
 
-    def cancel_enabled(request: gr.Request):
-        return gr.update(interactive=ctx.jobs.current() is not None or ctx.waiting(_owner(request)))
+    def cancel_enabled():
+        # Only ever enables: this page's own Rerank may be queued, not yet a job, and its Cancel
+        # must stay usable; the run's end disables it (and an idle Cancel says nothing runs).
+        return gr.update(interactive=True) if ctx.jobs.current() is not None else gr.skip()
 
     cancel_timer.tick(cancel_enabled, None, ui.cancel, api_visibility="private", show_progress="hidden",
                       concurrency_id="erank-cancel-state", concurrency_limit=None)
