@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from .base import FINISH_CANCELLED, FINISH_ERROR, FINISH_LENGTH, FINISH_STOP, CancelToken, Generation
 
 POLL_S = 0.05  # how often a cancel is noticed while no document finishes
+PAGE_SIZE = 256  # tokens per KV-cache page (transformers' default)
+# Tokens read per step (prompts are read in chunks of this); the SDPA mask is this x the cache.
+MAX_BATCH_TOKENS = 1024
 
 
 def generate_continuous(
@@ -35,8 +38,13 @@ def generate_continuous(
     generation_config = GenerationConfig(
         do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids), pad_token_id=pad_id,
     )
+    # A paged cache sized to this request, not to the free memory: with SDPA (no flash
+    # attention) every step builds a mask over the whole cache, so a cache sized to a CPU's RAM
+    # makes each step minutes long.
+    blocks = sum(-(-(len(ids) + max_new_tokens) // PAGE_SIZE) for _, ids in requests) + 1
     cb_config = ContinuousBatchingConfig(
         return_logprobs=True, max_requests_per_batch=max_batch, auto_switch_to_flash=False,
+        page_size=PAGE_SIZE, num_blocks=blocks, max_batch_tokens=MAX_BATCH_TOKENS,
     )
     hints = WorkloadHints(
         max_prompt_length=max(len(ids) for _, ids in requests),
