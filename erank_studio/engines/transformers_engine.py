@@ -53,6 +53,11 @@ def _device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, torch
     return device, chosen
 
 
+def _check_decode(decode: str) -> None:
+    if decode not in DECODE_PATHS:
+        raise ValueError(f"decode must be one of {', '.join(DECODE_PATHS)}, not {decode!r}")
+
+
 def shared_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     """Tokens every sequence begins with, leaving each at least one token of its own (whose
     logits start the generation)."""
@@ -83,22 +88,49 @@ class TransformersEngine:
         warning: str | None = None,
         local_files_only: bool = False,
     ) -> None:
-        if decode not in DECODE_PATHS:
-            raise ValueError(f"decode must be one of {', '.join(DECODE_PATHS)}, not {decode!r}")
+        _check_decode(decode)  # before minutes of loading
+        extra: dict[str, Any] = {"local_files_only": local_files_only}
+        if gguf_file:
+            extra["gguf_file"] = gguf_file
+        chosen_device, chosen_dtype = _device_and_dtype(device, dtype)
+        tokenizer = AutoTokenizer.from_pretrained(model, **extra)
+        hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=chosen_dtype, **extra)
+        self._setup(
+            model, hf_model.to(chosen_device), tokenizer, batch_size=batch_size, decode=decode,
+            prefix_reuse=prefix_reuse, is_reranker=is_reranker, warning=warning,
+        )
+
+    @classmethod
+    def from_loaded(cls, name: str, hf_model: Any, tokenizer: Any, **options: Any) -> "TransformersEngine":
+        """An engine around a model already in memory (e.g. a benchmark's random-weight model
+        built on the GPU, which would take minutes to save and load)."""
+        engine = cls.__new__(cls)
+        engine._setup(name, hf_model, tokenizer, **options)
+        return engine
+
+    def _setup(
+        self,
+        model: str,
+        hf_model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int | None = None,
+        decode: str = "auto",
+        prefix_reuse: bool = True,
+        is_reranker: bool = True,
+        warning: str | None = None,
+    ) -> None:
+        _check_decode(decode)
         self.model = model
         self.is_reranker = is_reranker
         self.warning = warning
         self.decode = decode
         self.prefix_reuse = prefix_reuse
         self._fixed_batch = None if batch_size is None else max(1, int(batch_size))
-        self.device, self.dtype = _device_and_dtype(device, dtype)
-        extra: dict[str, Any] = {"local_files_only": local_files_only}
-        if gguf_file:
-            extra["gguf_file"] = gguf_file
-        self.tokenizer = AutoTokenizer.from_pretrained(model, **extra)
+        self.hf_model = hf_model.eval()
+        self.device, self.dtype = str(hf_model.device), hf_model.dtype
+        self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
-        self.hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype, **extra)
-        self.hf_model.to(self.device).eval()
         self.eos_ids = self._eos_ids()
         self.pad_id = (
             self.tokenizer.pad_token_id
