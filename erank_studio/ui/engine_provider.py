@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engines import Engine, load_engine
+from ..engines.base import batch_description_of
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def describe(engine: Engine) -> str:
     from .render import md_escape
 
     text = f"✓ ready: **{md_escape(engine.model)}** on {md_escape(engine.name)}"
+    batching = batch_description_of(engine)
+    if batching:
+        text += f" · {md_escape(batching)}"
     if not engine.is_reranker:
         text += " · Warning: **not a reranker: scores are forced and mean little**"
     return text
