@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import judge, metrics, scoring
+from . import judge, metrics, prompt, scoring
 from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
 from .store import Store
@@ -77,15 +77,17 @@ def rerank_dataset(
     top_k: int = 100,
     limit: int | None = None,
     instruction: str | None = None,
-    truncate_length: int = 2048,
+    truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
     settings: GenerationSettings | None = None,
     alpha: float = scoring.DEFAULT_ALPHA,
     out_dir: str | Path | None = None,
     progress: bool = True,
     cancel: CancelToken | None = None,
     on_judgment: Callable[[Judgment], Any] | None = None,
+    template: str = prompt.DEFAULT_TEMPLATE,
 ) -> BatchResult:
-    """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries)."""
+    """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries) with the
+    prompt template called ``template`` (the released code's by default)."""
     settings = settings or GenerationSettings()
     instruction = instruction or dataset.instruction
     model = engine.model
@@ -113,10 +115,13 @@ def rerank_dataset(
                 run_id = store.start_run(
                     query_id, todo, model=model, engine=engine.name, instruction=instruction,
                     truncate_length=truncate_length, generation=settings, alpha=alpha,
+                    template=template, chat_template_source=engine.chat_template_source,
                 )
                 status = "cancelled"
                 try:
-                    for judgment in judge.judge(engine, query.text, todo, instruction, truncate_length, settings, cancel):
+                    for judgment in judge.judge(
+                        engine, query.text, todo, instruction, truncate_length, settings, cancel, template
+                    ):
                         store.add_judgment(run_id, judgment)
                         result.judged += 1
                         bar.update(1)

@@ -29,10 +29,16 @@ def ensure_first_stage(query: str, documents: Sequence[Document]) -> list[Docume
 
 
 def build_prompts(
-    engine: Engine, query: str, documents: Sequence[Document], instruction: str, truncate_length: int
+    engine: Engine,
+    query: str,
+    documents: Sequence[Document],
+    instruction: str,
+    truncate_length: int,
+    template: str = prompt.DEFAULT_TEMPLATE,
 ) -> list[prompt.Prompt]:
     return [
-        prompt.build(query, d.text, instruction, engine.tokenizer, truncate_length) for d in documents
+        prompt.build(query, d.text, instruction, engine.tokenizer, truncate_length, template)
+        for d in documents
     ]
 
 
@@ -99,15 +105,17 @@ def judge(
     truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
     settings: GenerationSettings | None = None,
     cancel: CancelToken | None = None,
+    template: str = prompt.DEFAULT_TEMPLATE,
 ) -> Iterator[Judgment]:
     """Judge every document, yielding each judgment as soon as the engine finishes it.
 
-    Documents should already carry first-stage scores (see ``ensure_first_stage``)."""
+    ``template`` names the prompt wording (``prompt.TEMPLATES``; the released code's by
+    default). Documents should already carry first-stage scores (see ``ensure_first_stage``)."""
     settings = settings or GenerationSettings()
     docs = list(documents)
     if not docs:
         return
-    prompts = build_prompts(engine, query, docs, instruction, truncate_length)
+    prompts = build_prompts(engine, query, docs, instruction, truncate_length, template)
     for generation in engine.generate(prompts, settings, cancel):
         yield _judgment_from(generation, docs[generation.index], prompts[generation.index], engine, settings)
 

@@ -8,12 +8,35 @@ from .types import Truncation
 
 DEFAULT_TRUNCATE_LENGTH = 2048
 
-TEMPLATE = (
+# The template ERank's released inference code sends (the model repositories' examples/utils.py,
+# used by ERank_Transformer and ERank_vLLM): the published weights were run with this one.
+ERANK_TEMPLATE = (
+    "Given a query and a document, please give a relevance score of 0~10.\n"
+    "The goal or relevance definition is: {instruction}\n"
+    "\n"
+    "Here is the query:\n"
+    "{query}\n"
+    "\n"
+    "Here is the document:\n"
+    "{doc}\n"
+    "\n"
+    "After thinking, directly choose a relevance score from [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].\n"
+    "- 0 represents completely not related\n"
+    "- 10 means perfectly related.\n"
+    "\n"
+    "Desired output format:\n"
+    "<think>put your thinking here</think><answer>Only allows an integer here</answer>\n"
+    "\n"
+    "Your output:"
+)
+
+# The wording printed in the paper's Figure 5 (kept as a named alternative, never the default).
+PAPER_TEMPLATE = (
     "Given a query and a document, please give a relevance score of 0 to 10. "
     "The goal or relevance definition is: {instruction}\n"
     "\n"
     "Here is the query: {query}\n"
-    "Here is the document: {document}\n"
+    "Here is the document: {doc}\n"
     "After thinking, directly choose a relevance score from [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].\n"
     "- 0 represents completely not related.\n"
     "- 10 means perfectly related.\n"
@@ -21,6 +44,24 @@ TEMPLATE = (
     "<answer> Only allows an integer here </answer>\n"
     "Your output:"
 )
+
+TEMPLATES: dict[str, str] = {"erank": ERANK_TEMPLATE, "paper": PAPER_TEMPLATE}
+DEFAULT_TEMPLATE = "erank"
+TEMPLATE_DESCRIPTIONS: dict[str, str] = {
+    "erank": "ERank's released inference code (what the published weights were run with)",
+    "paper": "the wording printed in the paper's Figure 5",
+}
+
+
+def template_text(template: str) -> str:
+    """The template called ``template`` ("erank" or "paper")."""
+    try:
+        return TEMPLATES[template]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}"
+        ) from None
+
 
 _HELPFUL = (
     "A document is relevant if it contains information that helps answer or address the query. "
@@ -96,27 +137,63 @@ def instruction_for(task: str) -> str:
 
 class Tokenizer(Protocol):
     def __call__(self, text: str, add_special_tokens: bool = ...) -> Any: ...
+    def tokenize(self, text: str) -> list[str]: ...
+    def convert_tokens_to_string(self, tokens: list[str]) -> str: ...
     def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
     def apply_chat_template(self, messages: list[dict[str, str]], **kwargs: Any) -> Any: ...
 
 
+# Characters looked at per allowed token before tokenizing (doubled until enough tokens come
+# out): a 50 MB document then costs what its first few hundred kilobytes cost.
+_CHARS_PER_TOKEN = 8
+_MIN_WINDOW_CHARS = 4096
+# Tokens past the cut that must also agree before the window is trusted: a word or a special
+# token split by the window's end only changes the tokens near that end.
+_SETTLING_TOKENS = 16
+
+
+def _leading_tokens(text: str, tokenizer: Tokenizer, max_tokens: int) -> tuple[list[str], bool]:
+    """``tokenizer.tokenize(text)``, or only a head of it that surely holds the first
+    ``max_tokens`` tokens exactly; the flag says whether the whole text was tokenized.
+
+    A window of the text is trusted when tokenizing it and a window twice as long give the same
+    first ``max_tokens`` tokens, with more tokens after them: what the cut changes stays near
+    the cut."""
+    window = max(_MIN_WINDOW_CHARS, max_tokens * _CHARS_PER_TOKEN)
+    while 2 * window < len(text):
+        head = tokenizer.tokenize(text[:window])
+        if len(head) > max_tokens + _SETTLING_TOKENS:
+            longer = tokenizer.tokenize(text[: 2 * window])
+            if longer[:max_tokens] == head[:max_tokens]:
+                return longer, False
+        window *= 2
+    return tokenizer.tokenize(text), True
+
+
 def truncate(text: str, tokenizer: Tokenizer | None, max_tokens: int) -> tuple[str, Truncation]:
-    """Keep the first ``max_tokens`` tokens of ``text`` under the model's own tokenizer.
+    """What ERank's released code keeps of ``text``:
+    ``tokenizer.convert_tokens_to_string(tokenizer.tokenize(text)[:max_tokens])``, exactly.
+
+    The released code applies this round trip to every query and document, short ones too (it
+    can normalise text, e.g. Unicode NFC under Qwen's tokenizer), so it is applied here always.
+    A long text is cut to a bounded window of characters before tokenizing (see
+    ``_leading_tokens``), so memory follows the budget, not the input; its token count is then
+    a lower bound (``Truncation.counted_all`` False).
 
     Without a tokenizer (a remote server that exposes none) the text is kept whole and counted
     as zero tokens, so the caller can tell that nothing was measured."""
     if tokenizer is None:
         return text, Truncation(original_tokens=0, kept_tokens=0)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    if len(ids) <= max_tokens:
-        return text, Truncation(original_tokens=len(ids), kept_tokens=len(ids))
-    kept = tokenizer.decode(ids[:max_tokens], skip_special_tokens=False)
-    return kept, Truncation(original_tokens=len(ids), kept_tokens=max_tokens)
+    tokens, complete = _leading_tokens(text, tokenizer, max_tokens)
+    kept = tokens[:max_tokens]
+    return tokenizer.convert_tokens_to_string(kept), Truncation(
+        original_tokens=len(tokens), kept_tokens=len(kept), counted_all=complete
+    )
 
 
-def user_message(query: str, document: str, instruction: str) -> str:
+def user_message(query: str, document: str, instruction: str, template: str = DEFAULT_TEMPLATE) -> str:
     """ERank's user message with the slots filled (no truncation)."""
-    return TEMPLATE.format(instruction=instruction, query=query, document=document)
+    return template_text(template).format(instruction=instruction, query=query, doc=document)
 
 
 @dataclass
@@ -127,6 +204,7 @@ class Prompt:
     text: str | None  # the message rendered with the chat template (None without a tokenizer)
     query_truncation: Truncation
     document_truncation: Truncation
+    template: str = DEFAULT_TEMPLATE  # the name of the template the message was built with
 
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.message}]
@@ -145,12 +223,18 @@ def build(
     instruction: str,
     tokenizer: Tokenizer | None,
     truncate_length: int = DEFAULT_TRUNCATE_LENGTH,
+    template: str = DEFAULT_TEMPLATE,
 ) -> Prompt:
-    """The prompt ERank reads: query and document each cut to ``truncate_length`` tokens."""
+    """The prompt ERank reads: query and document each cut to ``truncate_length`` tokens, put
+    into the template called ``template`` ("erank", the released code's, by default)."""
     if truncate_length < 1:
         raise ValueError("truncate_length must be at least 1 token")
+    template_text(template)  # an unknown name fails before any tokenizing
     kept_query, query_cut = truncate(query, tokenizer, truncate_length)
     kept_doc, doc_cut = truncate(document, tokenizer, truncate_length)
-    message = user_message(kept_query, kept_doc, instruction)
+    message = user_message(kept_query, kept_doc, instruction, template)
     text = render_chat(tokenizer, message) if tokenizer is not None else None
-    return Prompt(message=message, text=text, query_truncation=query_cut, document_truncation=doc_cut)
+    return Prompt(
+        message=message, text=text, query_truncation=query_cut, document_truncation=doc_cut,
+        template=template,
+    )

@@ -58,12 +58,15 @@ class Reranker:
         truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
+        template: str = prompt.DEFAULT_TEMPLATE,
     ) -> Iterator[Judgment]:
         """Judgments as they finish (first-stage scores from BM25 where none were given)."""
         if settings is None:
             settings = GenerationSettings(force_answer=not self.engine.is_reranker)
         docs = judge.ensure_first_stage(query, documents)
-        yield from judge.judge(self.engine, query, docs, instruction, truncate_length, settings, cancel)
+        yield from judge.judge(
+            self.engine, query, docs, instruction, truncate_length, settings, cancel, template
+        )
 
     def rerank(
         self,
@@ -72,12 +75,16 @@ class Reranker:
         instruction: str = prompt.DEFAULT_INSTRUCTION,
         truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
         settings: GenerationSettings | None = None,
+        template: str = prompt.DEFAULT_TEMPLATE,
     ) -> list[dict[str, Any]]:
         """The docs (copies), each with ``rank_score`` and the judgment's fields, best first.
 
         Failed judgments have ``rank_score`` None and come last, in input order."""
         documents = documents_from_dicts(docs)
-        judgments = {j.index: j for j in self.judge(query, documents, instruction, truncate_length, settings)}
+        judgments = {
+            j.index: j
+            for j in self.judge(query, documents, instruction, truncate_length, settings, template=template)
+        }
         results = []
         for position, item in enumerate(docs):
             result = dict(item)

@@ -30,15 +30,21 @@ class Truncation:
 
     original_tokens: int
     kept_tokens: int
+    # False when only a head of a long text was tokenized: original_tokens is then a lower bound.
+    counted_all: bool = True
 
     @property
     def truncated(self) -> bool:
         return self.kept_tokens < self.original_tokens
 
 
+# ERank's released vLLM code generates up to 4096 tokens (max_tokens=4096).
+DEFAULT_MAX_NEW_TOKENS = 4096
+
+
 @dataclass
 class GenerationSettings:
-    max_new_tokens: int = 2048
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0

@@ -60,7 +60,7 @@ def run_dataset_command(args: argparse.Namespace) -> int:
     result = rerank_dataset(
         dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
         truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
-        progress=not args.no_progress,
+        progress=not args.no_progress, template=args.template,
     )
     summary = {
         "dataset": result.dataset, "model": result.model, "queries": result.queries,

@@ -8,7 +8,7 @@ from .. import prompt
 from ..engines import ENGINES, EngineUnavailable, load_engine
 from ..engines.base import Engine
 from ..scoring import DEFAULT_ALPHA
-from ..types import GenerationSettings
+from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 from . import UserError
 
 
@@ -35,12 +35,23 @@ def instruction_from(args: argparse.Namespace) -> str:
     return instruction or prompt.DEFAULT_INSTRUCTION
 
 
+def add_template_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--template", choices=list(prompt.TEMPLATES), default=prompt.DEFAULT_TEMPLATE,
+        help="prompt wording: 'erank' = ERank's released code (default, what the weights were run "
+        "with), 'paper' = the paper's Figure 5",
+    )
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="hub id, local folder, or 'demo' (default: best model here)")
     parser.add_argument("--engine", default="auto", choices=ENGINES)
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server, for --engine openai")
     parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
-    parser.add_argument("--max-new-tokens", type=int, default=2048)
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+        help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS}, as ERank's released vLLM code)",
+    )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="hybrid weight of the first stage")
     parser.add_argument(
@@ -50,6 +61,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="read a forced score when the model gives none (default: on for the demo model only)",
     )
     parser.add_argument("--no-fallback", action="store_true", help="fail instead of using the demo model")
+    add_template_argument(parser)
 
 
 def check_engine_arguments(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import sys
 from .. import prompt
 from ..engines.tokenizers import TokenizerUnavailable, load_tokenizer
 from . import UserError
-from .common import add_instruction_arguments, instruction_from
+from .common import add_instruction_arguments, add_template_argument, instruction_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_instruction_arguments(parser)
     parser.add_argument("--model", default=None, help="whose tokenizer and chat template (default: ERank-4B's)")
     parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
+    add_template_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,16 +44,19 @@ def run(args: argparse.Namespace) -> int:
     if args.truncate_length < 1:
         raise UserError("--truncate-length must be at least 1")
     try:
-        tokenizer, note = load_tokenizer(args.model)
+        tokenizer, note, chat_template_source = load_tokenizer(args.model)
     except TokenizerUnavailable as error:
         raise UserError(str(error)) from None
-    built = prompt.build(args.query, document, instruction_from(args), tokenizer, args.truncate_length)
+    built = prompt.build(
+        args.query, document, instruction_from(args), tokenizer, args.truncate_length, args.template
+    )
     sys.stdout.write(built.text or built.message)
     sys.stdout.write("\n")
     total = len(tokenizer(built.text, add_special_tokens=False)["input_ids"])
-    summary = [f"{total} tokens"]
+    summary = [f"{total} tokens", f"template {built.template}", f"chat template: {chat_template_source}"]
     for name, cut in (("query", built.query_truncation), ("document", built.document_truncation)):
-        state = f"truncated: kept {cut.kept_tokens} of {cut.original_tokens} tokens" if cut.truncated else f"{cut.original_tokens} tokens, whole"
+        of = f"{cut.original_tokens}" if cut.counted_all else f"at least {cut.original_tokens}"
+        state = f"truncated: kept {cut.kept_tokens} of {of} tokens" if cut.truncated else f"{cut.original_tokens} tokens, whole"
         summary.append(f"{name} {state}")
     if note:
         summary.append(note)

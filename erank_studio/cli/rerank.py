@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     judgments = []
     try:
-        for judgment in judge.judge(engine, args.query, documents, instruction, args.truncate_length, settings):
+        for judgment in judge.judge(
+            engine, args.query, documents, instruction, args.truncate_length, settings, template=args.template
+        ):
             judgments.append(judgment)
             if recorder:
                 recorder.add(judgment)
@@ -101,6 +103,7 @@ class _Recorder:
         self.run_id = self.store.start_run(
             query_id, documents, model=engine.model, engine=engine.name, instruction=instruction,
             truncate_length=args.truncate_length, generation=settings, alpha=args.alpha,
+            template=args.template, chat_template_source=engine.chat_template_source,
         )
 
     def add(self, judgment) -> None:

@@ -56,6 +56,9 @@ class Engine(Protocol):
     tokenizer: Tokenizer | None  # for truncation and chat rendering; None if unknown
     is_reranker: bool  # False for the CPU demo model, which ignores ERank's format
     warning: str | None  # shown to the user (e.g. why the demo model is in use)
+    # Where the chat template comes from ("model folder", "bundled Qwen3 template (stand-in)",
+    # the server's own): recorded on every run.
+    chat_template_source: str
 
     def generate(
         self,

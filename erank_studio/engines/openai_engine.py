@@ -28,6 +28,7 @@ from .base import (
     forcing_suffix,
 )
 from .forcing import DIGITS, digit_token_ids, forced_distribution
+from .tokenizers import CHAT_TEMPLATE_SERVER
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 PROBE_TIMEOUT_S = 5.0
@@ -109,6 +110,9 @@ class OpenAIEngine:
             http_client=httpx.Client(limits=limits, timeout=self.timeout_s),
         )
         self.tokenizer, problem = self._load_tokenizer(tokenizer, model)
+        # The server renders the messages with its own template; the local tokenizer only
+        # measures and truncates.
+        self.chat_template_source = CHAT_TEMPLATE_SERVER
         notes = [w for w in (warning, problem) if w]
         self.warning = " ".join(notes) if notes else None
         self._digits = digit_token_ids(self.tokenizer) if self.tokenizer is not None else None

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, DynamicCache
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     TemperatureLogitsWarper,
@@ -39,6 +39,7 @@ from .base import (
 )
 from .batching import BatchPlan, cpu_batch, fixed_batch, free_cuda_bytes, memory_batch_size
 from .forcing import digit_token_ids, forced_distribution
+from .tokenizers import ensure_chat_template, load_model_tokenizer
 
 DECODE_PATHS = ("auto", "loop", "continuous")
 
@@ -93,11 +94,12 @@ class TransformersEngine:
         if gguf_file:
             extra["gguf_file"] = gguf_file
         chosen_device, chosen_dtype = _device_and_dtype(device, dtype)
-        tokenizer = AutoTokenizer.from_pretrained(model, **extra)
+        tokenizer, template_source = load_model_tokenizer(model, **extra)
         hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=chosen_dtype, **extra)
         self._setup(
             model, hf_model.to(chosen_device), tokenizer, batch_size=batch_size, decode=decode,
             prefix_reuse=prefix_reuse, is_reranker=is_reranker, warning=warning,
+            chat_template_source=template_source,
         )
 
     @classmethod
@@ -119,6 +121,7 @@ class TransformersEngine:
         prefix_reuse: bool = True,
         is_reranker: bool = True,
         warning: str | None = None,
+        chat_template_source: str | None = None,
     ) -> None:
         _check_decode(decode)
         self.model = model
@@ -130,6 +133,7 @@ class TransformersEngine:
         self.hf_model = hf_model.eval()
         self.device, self.dtype = str(hf_model.device), hf_model.dtype
         self.tokenizer = tokenizer
+        self.chat_template_source = ensure_chat_template(tokenizer) if chat_template_source is None else chat_template_source
         self.tokenizer.padding_side = "left"
         self.eos_ids = self._eos_ids()
         self.pad_id = (

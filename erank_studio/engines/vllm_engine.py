@@ -26,6 +26,7 @@ from .base import (
     forcing_suffix,
 )
 from .forcing import digit_token_ids, forced_distribution
+from .tokenizers import ensure_chat_template
 
 FORCE_TOP_LOGPROBS = 20  # fallback for a vLLM without logprob_token_ids
 
@@ -100,6 +101,7 @@ class VLLMEngine:
         self.llm = LLM(model=model, enable_prefix_caching=True, **{k: v for k, v in self.settings.items() if v is not None})
         self.engine = self.llm.llm_engine
         self.tokenizer = self.llm.get_tokenizer()
+        self.chat_template_source = ensure_chat_template(self.tokenizer)
         self.max_model_len = int(self.engine.model_config.max_model_len)
         self._digits = digit_token_ids(self.tokenizer)
         self.eos_ids = self._find_eos_ids()

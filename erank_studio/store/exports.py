@@ -43,6 +43,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text, union
 
 from .. import prompt, scoring
+from ..grading import RULE as GRADE_RULE
+from ..grading import grade
 from . import trec
 from .store import A, D, J, L, Q, QD, QR, R, Store
 
@@ -53,20 +55,6 @@ SUFFIXES = {
 }
 BUNDLE_FORMAT = "erank-studio-bundle"
 BUNDLE_VERSION = 1
-
-
-def grade(score: int) -> int:
-    """0..10 human score -> TREC graded relevance: 0-2 -> 0, 3-5 -> 1, 6-8 -> 2, 9-10 -> 3."""
-    if score <= 2:
-        return 0
-    if score <= 5:
-        return 1
-    if score <= 8:
-        return 2
-    return 3
-
-
-GRADE_RULE = "0-2 -> 0, 3-5 -> 1, 6-8 -> 2, 9-10 -> 3"
 
 
 @dataclass

@@ -303,7 +303,9 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
                 rmap[rec["id"]] = None  # already here: keep the stored copy
                 continue
             values = {k: rec.get(k) for k in ("model", "engine", "instruction", "truncate_length",
-                                               "generation", "alpha", "status", "created_at", "finished_at")}
+                                               "generation", "alpha", "status", "created_at", "finished_at",
+                                               "chat_template_source")}
+            values["template"] = rec.get("template") or "paper"  # bundles from before 0004: paper wording
             rmap[rec["id"]] = int(conn.execute(R.insert().values(query_id=query_id, **values)).inserted_primary_key[0])
             added["runs"] += 1
         judgment_rows = []

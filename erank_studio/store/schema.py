@@ -86,6 +86,19 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Revision 0004: the prompt template's name (prompt.TEMPLATES); runs from before it were
+    # judged with the paper's wording, hence the server default.
+    template: Mapped[str] = mapped_column(String(20), nullable=False, server_default="paper")
+    # Revision 0004: where the chat template came from (engine.chat_template_source); NULL when
+    # the run predates the column.
+    chat_template_source: Mapped[str | None] = mapped_column(String(200))
+    # Revision 0005: "host:pid:process start" of the process judging the run, so that a run
+    # whose process died can be told from one still going and marked "interrupted".
+    owner: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (
+        Index("ix_runs_status", "status"),
+        Index("ix_runs_query_model", "query_id", "model"),
+    )
 
 
 class JudgmentRow(Base):
@@ -119,6 +132,8 @@ class JudgmentRow(Base):
     __table_args__ = (
         # Revision 0003: covering index for "latest judgment of each document" (SFT export).
         Index("ix_judgments_run_document", "run_id", "document_id"),
+        # Revision 0005: the alpha change's bulk update, keyed by (run_id, doc_id).
+        Index("ix_judgments_run_doc_id", "run_id", "doc_id"),
     )
 
 

@@ -1,14 +1,19 @@
 """The label store facade: runs, judgments and human labels in any SQLAlchemy database.
 
-Never lose a label: on SQLite the database runs in WAL mode with a 30 s busy timeout, every
-write is its own ``BEGIN IMMEDIATE`` transaction committed before the method returns, and
-labels are append-only (a correction or an undo is a new row; the latest row per annotator is
-the current label)."""
+Never lose a label, never hang: on SQLite the database runs in WAL mode; every write is its own
+short ``BEGIN IMMEDIATE`` transaction committed before the method returns, and waits at most
+``WRITE_WAIT_S`` seconds for another writer (then ``StoreBusy``, nothing written); labels are
+append-only (a correction or an undo is a new row; the latest row per annotator is the current
+label). Opening a store to read (``read_only=True``: exports, evaluate, the app's views) takes no
+write transaction; a store that is missing (``must_exist``), corrupted, read-only or of a newer
+schema is refused at open with a one-line ``StoreError``."""
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 try:
@@ -24,15 +30,26 @@ try:
 except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
+from .. import prompt
+from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
-from . import schema
+from . import schema, validation
+from .validation import RUN_STATUSES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_DIR = REPO_ROOT / "db"
 MIGRATIONS_DIR = DB_DIR / "migrations"
 DEFAULT_URL = f"sqlite:///{DB_DIR / 'erank_studio.sqlite'}"
-BUSY_TIMEOUT_S = 30
-RUN_STATUSES = ("running", "done", "cancelled", "failed")
+# The longest a write waits for another writer before giving up with StoreBusy. Writers hold
+# the store for one short transaction (imports and batches commit in chunks), so 10 s of waiting
+# means something is wrong, and a person clicking a label is told so instead of hanging.
+WRITE_WAIT_S = 10.0
+BUSY_TIMEOUT_S = WRITE_WAIT_S  # kept for callers of the old name
+# After each chunk a bulk writer (import, batch) steps aside this long, so that a label click
+# polling for the lock gets in between chunks instead of waiting for the whole import.
+BULK_PAUSE_S = 0.03
+_LOCK_POLL_S = 0.005
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 Q = schema.Query.__table__
 D = schema.DocumentRow.__table__
@@ -78,20 +95,94 @@ class RunRow:
     status: str
     created_at: datetime
     n_judgments: int
+    template: str = prompt.DEFAULT_TEMPLATE  # the prompt template's name (prompt.TEMPLATES)
+    chat_template_source: str | None = None  # None for runs that predate its recording
 
 
 def default_url() -> str:
     return os.environ.get("ERANK_DB_URL") or DEFAULT_URL
 
 
-def _make_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def store_files(url: str) -> list[Path]:
+    """The files a SQLite store consists of: the database, its -wal, -shm and lock files."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    return [path] + [Path(str(path) + suffix) for suffix in ("-wal", "-shm", "-journal", ".lock")]
+
+
+def is_sqlite_file(path: str | os.PathLike[str]) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def _owner() -> str:
+    """This process, as written on the runs it starts: host, pid and the process's start time
+    (so that a pid reused by another process is not taken for the run's owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """Whether the process that wrote ``owner`` still runs; None when that cannot be told (another
+    host, an unknown form)."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    pid = int(parts[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return not parts[2] or _process_start(pid) in ("", parts[2])
+
+
+def _translate(error: Exception, where: str) -> StoreError:
+    """SQLite's errors as one sentence for a person."""
+    text = str(getattr(error, "orig", error) or error)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return StoreBusy(f"the store {where} is busy: another write held it for more than "
+                         f"{WRITE_WAIT_S:g} s; nothing was saved, try again")
+    if "readonly" in low or "read-only" in low:
+        return StoreReadOnly(f"the store {where} is read-only; nothing was saved")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return StoreCorrupt(f"the store {where} is damaged ({text}); it was not changed")
+    if "unable to open" in low:
+        return StoreError(f"cannot open the store {where} ({text})")
+    return StoreError(f"the store {where} failed: {text}")
+
+
+def _make_engine(url: str, read_only: bool = False) -> Engine:
     parsed = make_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {}
     if is_sqlite:
-        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": WRITE_WAIT_S}
+        path = sqlite_path(url)
+        if read_only and path is not None:
+            # mode=ro: this connection cannot write, whatever the code above it does.
+            kwargs["creator"] = _read_only_creator(path)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
@@ -102,10 +193,11 @@ def _make_engine(url: str) -> Engine:
             # with "database is locked" regardless of the busy timeout.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            # FULL: a committed label survives a power cut too, not just a crash of the app.
-            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT_S * 1000)}")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed label survives a power cut too, not just a crash of the app.
+                cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.close()
 
@@ -115,6 +207,18 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _read_only_creator(path: Path):
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+
+    def connect():
+        return sqlite3.connect(uri, uri=True, timeout=WRITE_WAIT_S, check_same_thread=False)
+
+    return connect
 
 
 _HEAD: str | None = None
@@ -130,45 +234,156 @@ def _alembic_config(connection: Connection | None = None):
     return config
 
 
+def _scripts():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
 def _head_revision() -> str:
     global _HEAD
     if _HEAD is None:
-        from alembic.script import ScriptDirectory
-
-        _HEAD = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        _HEAD = _scripts().get_current_head()
     return _HEAD
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """``alembic upgrade <revision>`` inside one write transaction (concurrent openers wait)."""
-    from alembic import command
+def _current_revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except Exception:  # alembic raises its own "Can't locate revision" kinds
+        return False
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """``alembic upgrade <revision>`` inside one write transaction (concurrent openers wait).
+    A store at the head already is only read (no write transaction)."""
+    from alembic import command
+
+    if revision == "head":
+        with engine.connect() as conn:
+            with conn.begin():
+                current = _current_revision(conn)
+        if current == _head_revision():
+            return
+        if current is not None and not _known_revision(current):
+            raise StoreNewer(f"this store was written by a newer ERank Studio (schema revision "
+                             f"{current}); upgrade ERank Studio to open it")
     write = engine.execution_options(erank_write=True)
     with write.connect() as conn:
         with conn.begin():
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = _current_revision(conn)
             if revision == "head" and current == _head_revision():
                 return
             command.upgrade(_alembic_config(conn), revision)
 
 
 class Store:
-    """Everything a run produces and everything a person says, kept and never overwritten."""
+    """Everything a run produces and everything a person says, kept and never overwritten.
 
-    def __init__(self, url: str | None = None, *, migrate_on_open: bool = True) -> None:
+    ``read_only``: open for reading only (no write transaction, the file opened ``mode=ro``);
+    implies ``must_exist``. ``must_exist``: refuse a missing database file (``StoreMissing``)
+    instead of creating an empty store. ``write_wait_s``: how long a write waits for another
+    writer before ``StoreBusy``. Opening a store for writing marks its runs whose process has
+    died as ``interrupted`` (``mark_interrupted``)."""
+
+    def __init__(self, url: str | None = None, *, migrate_on_open: bool = True,
+                 read_only: bool = False, must_exist: bool = False,
+                 write_wait_s: float = WRITE_WAIT_S) -> None:
         self.url: str = url or default_url()
-        self.engine: Engine = _make_engine(self.url)
-        parsed = make_url(self.url)
-        self._lock_path: str | None = None
-        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-            self._lock_path = str(Path(parsed.database).expanduser()) + ".lock"
+        self.read_only = read_only
+        self.write_wait_s = write_wait_s
+        try:
+            path = sqlite_path(self.url)
+        except sa_exc.ArgumentError as error:
+            raise StoreError(f"not a database URL: {self.url!r} ({error})") from None
+        self._path = path
+        self._where = str(path) if path is not None else make_url(self.url).render_as_string(hide_password=True)
+        if path is not None:
+            self._check_file(path, must_exist or read_only, read_only)
+        self.engine: Engine = _make_engine(self.url, read_only)
+        self._lock_path: str | None = str(path) + ".lock" if path is not None and not read_only else None
         self._lock_fd: int | None = None
         self._lock_pid: int | None = None
         self._thread_lock = threading.Lock()
         self._write_engine = self.engine.execution_options(erank_write=True)
-        if migrate_on_open:
-            migrate(self.engine)
+        self.owner = _owner()
+        try:
+            if migrate_on_open:
+                self._check_schema(path)
+            if not read_only and migrate_on_open:
+                self.mark_interrupted()
+        except sa_exc.DBAPIError as error:
+            self.engine.dispose()
+            raise _translate(error, self._where) from None
+        except StoreError:
+            self.engine.dispose()
+            raise
+
+    def _check_file(self, path: Path, must_exist: bool, read_only: bool) -> None:
+        where = str(path)
+        if path.is_dir():
+            raise StoreError(f"the store {where} is a folder, not a database file")
+        if not path.exists():
+            if must_exist:
+                raise StoreMissing(f"no store at {where} (check --db; a read command does not create one)")
+            parent = path.parent
+            if parent.exists() and not parent.is_dir():
+                raise StoreError(f"cannot create the store {where}: {parent} is not a folder")
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the store {where}: {error.strerror or error}") from None
+            if not os.access(parent, os.W_OK):
+                raise StoreReadOnly(f"cannot create the store {where}: the folder is read-only")
+            return
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+        except OSError as error:
+            raise StoreError(f"cannot read the store {where}: {error.strerror or error}") from None
+        if head and head != SQLITE_MAGIC:
+            raise StoreCorrupt(f"{where} is not an ERank Studio store (not an SQLite database)")
+        if not head and must_exist:
+            raise StoreCorrupt(f"{where} is empty: not an ERank Studio store")
+        if not read_only and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            raise StoreReadOnly(f"the store {where} is read-only (open it for reading, e.g. export)")
+
+    def _check_schema(self, path: Path | None) -> None:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                current = _current_revision(conn)
+                if current is None and self.read_only:
+                    tables = conn.exec_driver_sql(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table'").scalar() \
+                        if path is not None else 1
+                    raise StoreError(f"{self._where} is not an ERank Studio store"
+                                     + (" (it holds no tables)" if not tables else ""))
+        if current == _head_revision():
+            return
+        if current is not None and not _known_revision(current):
+            raise StoreNewer(f"this store ({self._where}) was written by a newer ERank Studio "
+                             f"(schema revision {current}); upgrade ERank Studio to open it")
+        if self.read_only:
+            if path is None or not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                raise StoreError(f"the store {self._where} has an older schema ({current}) and cannot "
+                                 "be upgraded here (read-only): open it once with a writing command")
+            writer = _make_engine(self.url)  # the one-time upgrade of an older store
+            try:
+                self._run_with_lock(lambda: migrate(writer))
+            finally:
+                writer.dispose()
+            return
+        self._run_with_lock(lambda: migrate(self.engine))
+
+    def _run_with_lock(self, action) -> None:
+        with self._writer_lock():
+            action()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -185,37 +400,70 @@ class Store:
         self.close()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, bulk: bool = False) -> Iterator[Connection]:
         """One write transaction, committed on exit (rolled back on error).
 
-        SQLite serialises writers itself (BEGIN IMMEDIATE + busy timeout); for a database file
-        writers also queue on an advisory lock file first, because SQLite's busy handler waits
-        by sleeping with back-off and many concurrent writers then spend most time asleep."""
-        with self._writer_lock():
-            with self._write_engine.connect() as conn:
-                with conn.begin():
-                    yield conn
+        Waits at most ``write_wait_s`` for other writers, then raises ``StoreBusy``. SQLite
+        serialises writers itself (BEGIN IMMEDIATE + busy timeout); for a database file writers
+        also queue on an advisory lock file first, because SQLite's busy handler waits by
+        sleeping with back-off and many concurrent writers then spend most time asleep.
+        ``bulk``: one chunk of a long import; afterwards the writer steps aside briefly so that
+        others waiting get their turn between chunks."""
+        if self.read_only:
+            raise StoreReadOnly(f"the store {self._where} was opened read-only; nothing was saved")
+        try:
+            with self._writer_lock():
+                with self._write_engine.connect() as conn:
+                    with conn.begin():
+                        yield conn
+        except sa_exc.DBAPIError as error:
+            raise _translate(error, self._where) from None
+        if bulk and self._lock_path is not None:
+            time.sleep(BULK_PAUSE_S)
+
+    def _busy(self) -> StoreBusy:
+        return StoreBusy(f"the store {self._where} is busy: another write held it for more than "
+                         f"{self.write_wait_s:g} s; nothing was saved, try again")
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        if self._lock_path is None or fcntl is None:
-            yield
-            return
-        with self._thread_lock:
+        deadline = time.monotonic() + self.write_wait_s
+        if not self._thread_lock.acquire(timeout=self.write_wait_s):
+            raise self._busy()
+        try:
+            if self._lock_path is None or fcntl is None:
+                yield
+                return
             if self._lock_fd is None or self._lock_pid != os.getpid():
-                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                except OSError as error:
+                    raise StoreError(f"cannot open the store's lock file {self._lock_path}: "
+                                     f"{error.strerror or error}") from None
                 self._lock_pid = os.getpid()
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._busy() from None
+                    time.sleep(_LOCK_POLL_S)
             try:
                 yield
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except sa_exc.DBAPIError as error:
+            raise _translate(error, self._where) from None
 
     # -- queries and documents ----------------------------------------------------------------
 
@@ -265,6 +513,7 @@ class Store:
     ) -> int:
         """Make ``doc`` a candidate of the query; a doc_id retyped with another text now means
         the new text (older labels and judgments keep pointing at the text they saw)."""
+        validation.identifier(doc.doc_id, "document id")
         document_id = self._document_row(conn, doc, source)
         row = conn.execute(
             select(QD.c.id, QD.c.document_id).where(QD.c.query_id == query_id, QD.c.doc_id == doc.doc_id)
@@ -292,6 +541,8 @@ class Store:
         self, conn: Connection, query_id: int, docs: list[Document], source: str = ""
     ) -> dict[str, int]:
         """``_link`` for a whole candidate list in a few statements: doc_id -> document row."""
+        for d in docs:
+            validation.identifier(d.doc_id, "document id")
         shas = [text_sha1(d.text) for d in docs]
         wanted = {d.doc_id for d in docs}
 
@@ -398,7 +649,14 @@ class Store:
         generation: GenerationSettings,
         alpha: float,
         created_at: datetime | None = None,
+        template: str = prompt.DEFAULT_TEMPLATE,
+        chat_template_source: str | None = None,
     ) -> int:
+        """A new run, "running". ``template`` names the prompt wording it is judged with
+        (``prompt.TEMPLATES``) and ``chat_template_source`` where the chat template came from
+        (``engine.chat_template_source``)."""
+        if template not in prompt.TEMPLATES:
+            raise ValueError(f"unknown template {template!r}; choose one of {', '.join(prompt.TEMPLATES)}")
         with self.write() as conn:
             self._ensure_query(conn, query_id)
             self._link_many(conn, query_id, list(documents))
@@ -408,7 +666,8 @@ class Store:
                     R.insert().values(
                         query_id=query_id, model=model, engine=engine, instruction=instruction,
                         truncate_length=int(truncate_length), generation=gen, alpha=float(alpha),
-                        status="running", created_at=created_at or utcnow(),
+                        status="running", created_at=created_at or utcnow(), template=template,
+                        chat_template_source=chat_template_source, owner=self.owner,
                     )
                 ).inserted_primary_key[0]
             )
@@ -492,19 +751,57 @@ class Store:
                 conn.execute(J.insert(), rows)
             return len(rows)
 
+    _SET_HYBRID = J.update().where(
+        J.c.run_id == bindparam("r_id"), J.c.doc_id == bindparam("d_id")
+    ).values(hybrid_score=bindparam("h"))
+
     def set_hybrid_scores(self, run_id: int, hybrid: dict[str, float | None], alpha: float) -> None:
+        """Save the run's alpha and the given documents' hybrid scores in one transaction: one
+        executemany keyed by (run_id, doc_id), which the index ix_judgments_run_doc_id serves,
+        so the cost is linear in the run and independent of the store's size."""
+        alpha = validation.alpha(alpha)
+        params = [{"r_id": run_id, "d_id": doc_id, "h": validation.finite_number(value, "hybrid score")}
+                  for doc_id, value in hybrid.items()]
         with self.write() as conn:
-            if conn.execute(select(R.c.id).where(R.c.id == run_id)).scalar() is None:
+            if conn.execute(R.update().where(R.c.id == run_id).values(alpha=alpha)).rowcount == 0:
                 raise ValueError(f"no run with id {run_id}")
-            conn.execute(R.update().where(R.c.id == run_id).values(alpha=float(alpha)))
-            for doc_id, value in hybrid.items():
-                conn.execute(
-                    J.update().where(J.c.run_id == run_id, J.c.doc_id == doc_id).values(hybrid_score=value)
-                )
+            if params:
+                conn.execute(self._SET_HYBRID, params)
+
+    def mark_interrupted(self, run_ids: Iterable[int] | None = None) -> list[int]:
+        """Mark runs that stopped without finishing as ``interrupted``; returns their ids.
+
+        With ``run_ids``: those runs, if still ``running`` (a resumed batch, a run its owner
+        knows is dead). Without: every ``running`` run started on this host by a process that
+        no longer exists (runs of other hosts, or of older versions that did not record their
+        process, are left alone). Called by every opening for writing."""
+        with self.read() as conn:
+            stmt = select(R.c.id, R.c.owner).where(R.c.status == "running")
+            if run_ids is not None:
+                wanted = [int(i) for i in run_ids]
+                stmt = stmt.where(R.c.id.in_(wanted))
+            rows = conn.execute(stmt).all()
+        if run_ids is None:
+            dead = [r.id for r in rows if r.owner and r.owner != self.owner and _owner_alive(r.owner) is False]
+        else:
+            dead = [r.id for r in rows]
+        if not dead:
+            return []
+        with self.write() as conn:
+            conn.execute(R.update().where(R.c.id.in_(dead), R.c.status == "running")
+                         .values(status="interrupted", finished_at=utcnow()))
+        return dead
+
+    def judgment_writer(self, run_id: int, *, max_rows: int | None = None,
+                        max_delay_s: float | None = None):
+        """A buffered writer of this run's judgments (see ``writer.JudgmentWriter``)."""
+        from .writer import JudgmentWriter
+
+        kwargs = {k: v for k, v in (("max_rows", max_rows), ("max_delay_s", max_delay_s)) if v is not None}
+        return JudgmentWriter(self, run_id, **kwargs)
 
     def finish_run(self, run_id: int, status: str = "done") -> None:
-        if status not in RUN_STATUSES[1:]:
-            raise ValueError(f"run status must be one of {', '.join(RUN_STATUSES[1:])}, not {status!r}")
+        validation.finished_status(status, "run status")
         with self.write() as conn:
             done = conn.execute(
                 R.update().where(R.c.id == run_id).values(status=status, finished_at=utcnow())
@@ -517,24 +814,27 @@ class Store:
             rows = conn.execute(select(J).where(J.c.run_id == run_id).order_by(J.c.id)).all()
         return [self.judgment_from_row(r) for r in rows]
 
-    def runs(self, query_id: int | None = None) -> list[RunRow]:
-        counts = (
-            select(J.c.run_id, func.count().label("n")).group_by(J.c.run_id).subquery()
-        )
+    def runs(self, query_id: int | None = None, limit: int | None = None) -> list[RunRow]:
+        """Runs, newest first (at most ``limit``). Each run's judgments are counted on the
+        judgments' run index for the runs shown only, so the cost follows what is listed, not
+        the store's size."""
+        count = select(func.count()).select_from(J).where(J.c.run_id == R.c.id).scalar_subquery()
         stmt = (
-            select(R, Q.c.text.label("query_text"), func.coalesce(counts.c.n, 0).label("n_judgments"))
+            select(R, Q.c.text.label("query_text"), count.label("n_judgments"))
             .join(Q, Q.c.id == R.c.query_id)
-            .outerjoin(counts, counts.c.run_id == R.c.id)
             .order_by(R.c.created_at.desc(), R.c.id.desc())
         )
         if query_id is not None:
             stmt = stmt.where(R.c.query_id == query_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self.read() as conn:
             rows = conn.execute(stmt).all()
         return [
             RunRow(id=r.id, query_id=r.query_id, query_text=r.query_text, model=r.model,
                    engine=r.engine, instruction=r.instruction, truncate_length=r.truncate_length,
-                   alpha=r.alpha, status=r.status, created_at=r.created_at, n_judgments=r.n_judgments)
+                   alpha=r.alpha, status=r.status, created_at=r.created_at, n_judgments=r.n_judgments,
+                   template=r.template, chat_template_source=r.chat_template_source)
             for r in rows
         ]
 
@@ -569,16 +869,7 @@ class Store:
 
     @staticmethod
     def validate_score(score: Any) -> int | None:
-        if score is None:
-            return None
-        if isinstance(score, bool) or not isinstance(score, int):
-            if isinstance(score, float) and score.is_integer():
-                score = int(score)
-            else:
-                raise ValueError(f"a label score must be an integer from 0 to 10, got {score!r}")
-        if not 0 <= score <= 10:
-            raise ValueError(f"a label score must be an integer from 0 to 10, got {score}")
-        return int(score)
+        return validation.label_score(score, "a label score")
 
     def add_label(
         self,
@@ -593,12 +884,9 @@ class Store:
     ) -> LabelRow:
         """Append a label and commit it before returning. ``document`` links a document that
         is not yet among the query's candidates (a label on a document no run has seen)."""
-        score = self.validate_score(score)
-        annotator = (annotator or "").strip()
-        if not annotator:
-            raise ValueError("a label needs an annotator name")
-        if score is None and not (note or rationale):
-            raise ValueError("a label without a score needs a note or a rationale")
+        score, rationale, note, annotator = validation.label(score, rationale, note, annotator)
+        if document is not None:
+            validation.identifier(document.doc_id, "document id")
         with self.write() as conn:
             return self._insert_label(conn, query_id, doc_id, annotator, score, rationale, note,
                                       document=document)
@@ -616,9 +904,7 @@ class Store:
             loaded: set[int] = set()
             rows = []
             for query_id, doc_id, annotator, score, rationale, note in items:
-                score = self.validate_score(score)
-                if score is None and not (note or rationale):
-                    raise ValueError("a label without a score needs a note or a rationale")
+                score, rationale, note, annotator = validation.label(score, rationale, note, annotator)
                 if annotator not in annotators:
                     annotators[annotator] = self._annotator_id(conn, annotator)
                 if query_id not in loaded:

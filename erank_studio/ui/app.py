@@ -5,18 +5,22 @@ endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/ru
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from .. import prompt
+from ..engines.base import CancelToken
 from ..store import Store
-from ..types import GenerationSettings
-from . import analyze, annotate, benchmark, doc_input, export_tab, rerank_tab, session
-from .context import Context, Defaults
+from ..types import Judgment
+from . import analyze, annotate, benchmark, doc_input, export_tab, render, rerank_tab, run_limits, session
+from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
+from .jobs import RunJob
+from .server import store_label
 from .session import RunView
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -53,15 +57,7 @@ def launch_kwargs(auth: str | None = None) -> dict[str, Any]:
 def _header(ctx: Context) -> str:
     return (f"# {TITLE}\nRerank with ERank (`<think>` reasoning, an integer 0–10, rank_score = N × P(N)), "
             "inspect every trace, label documents, analyze and export. Everything is saved at once "
-            f"to the store (`{_safe_url(ctx.store.url)}`).")
-
-
-def _safe_url(url: str) -> str:
-    # Never show a password that may sit in a database URL.
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://…@{rest.split('@', 1)[1]}"
-    return url
+            f"to the store (`{store_label(ctx.store.url)}`).")
 
 
 def build_app(store: Store, provider: EngineProvider | None = None, defaults: Defaults | None = None) -> gr.Blocks:
@@ -98,7 +94,9 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
 def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
     timer = gr.Timer(1.0)
 
+    # With model choice off, whatever a page sends, only the operator's model is looked at or loaded.
     def poll(model, engine_name, base_url):
+        model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url, strict=False)
         engine, error, _ = ctx.provider.wait(model, engine_name, base_url, 0)
         status = ctx.provider.status(model, engine_name, base_url)
         done = engine is not None or error is not None
@@ -108,6 +106,7 @@ def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
                api_visibility="private", show_progress="hidden")
 
     def switch(model, engine_name, base_url):
+        model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url, strict=False)
         ctx.provider.start(model, engine_name, base_url)
         return ctx.provider.status(model, engine_name, base_url), "", gr.Timer(active=True)
 
@@ -139,9 +138,16 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         return (name, gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)
 
-    demo.load(restore, [saved, ui.sort_by],
-              [ui.annotator, ui.saved_runs, ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale,
-               ui.note, ui.labelled, ui.query, ui.alpha, ui.progress], api_visibility="private")
+    restored = demo.load(restore, [saved, ui.sort_by],
+                         [ui.annotator, ui.saved_runs, ui.view, ui.table, ui.detail, ui.document, ui.trace,
+                          ui.rationale, ui.note, ui.labelled, ui.query, ui.alpha, ui.progress],
+                         api_visibility="private")
+    # The run this browser started may still be going (the page was reloaded or reopened): follow it.
+    restored.then(rerank_tab.make_attach_handler(ctx), [saved, ui.annotator, ui.sort_by],
+                  [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled,
+                   ui.progress, ui.model_status, ui.engine_warning],
+                  api_visibility="private", concurrency_id=rerank_tab.ATTACH_QUEUE,
+                  concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT, show_progress="hidden")
 
     if ctx.defaults.on_spaces:
         def from_profile(profile: gr.OAuthProfile | None):
@@ -157,38 +163,98 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
     ui.annotator.change(remember, [ui.annotator, saved], saved, api_visibility="private")
 
 
-def _api(ctx: Context) -> None:
-    """Endpoints for programs (gradio_client). They use the app's current model."""
+API_TICK_S = 5.0  # an API stream hears from the run at least this often (so a gone client is noticed)
+LOAD_WAIT_S = 600
+
+
+def api_rerank(ctx: Context):
+    """The ``/rerank_documents`` function (also what bench/ times without a server)."""
 
     def rerank_documents(query: str, documents: str, instruction: str = "", max_new_tokens: int = 0,
-                         alpha: float = 0.2, truncate_length: int = 2048,
-                         force_answer: bool = False) -> dict:
-        """Rerank documents (the documents box's formats) for a query; streams the ranked list."""
+                         alpha: float = 0.2, truncate_length: int = 2048, force_answer: bool = False,
+                         model: str = "", engine: str = "", base_url: str = "",
+                         template: str = prompt.DEFAULT_TEMPLATE, request: gr.Request = None) -> Iterator[dict]:
+        """Rerank documents (the documents box's formats) for a query. Streams messages with the
+        judgments new since the last message (``new``); the last message (status not "running")
+        also holds the whole ranked list (``judgments``). ``max_new_tokens`` 0 means the server's
+        default; ``model``/``engine``/``base_url`` empty mean the app's current model (choosing
+        another is refused on a public server). The run is cancelled if the client disconnects."""
         if not (query or "").strip():
             raise gr.Error("query is empty")
+        if template not in prompt.TEMPLATES:
+            raise gr.Error(f"template must be one of {', '.join(prompt.TEMPLATES)}, not {render.html_escape(repr(template))}")
         try:
             docs = doc_input.parse_text(documents)
         except doc_input.DocumentInputError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(render.html_escape(error)) from None
         d = ctx.defaults
-        deadline = time.monotonic() + 600
-        engine = None
-        while engine is None:
-            engine, error, _ = ctx.provider.wait(d.model, d.engine, d.base_url, 1.0)
-            if error:
-                raise gr.Error(f"model could not be loaded: {error}")
-            if time.monotonic() > deadline:
+        max_new = max_new_tokens if max_new_tokens not in (0, None, "") else d.max_new_tokens
+        numbers = rerank_tab.checked_numbers(ctx, alpha, truncate_length, max_new)
+        try:
+            choice = ctx.engine_choice(model or None, engine or None, base_url or None)
+        except ModelChoiceLocked as error:
+            raise gr.Error(str(error)) from None
+        token = CancelToken()
+        deadline = time.monotonic() + LOAD_WAIT_S
+        loaded = None
+        for step in rerank_tab.engine_for_run(ctx, *choice, token):
+            if not isinstance(step, str):
+                loaded = step
+            elif time.monotonic() > deadline:
                 raise gr.Error("the model is still loading; try again")
-        settings = GenerationSettings(max_new_tokens=int(max_new_tokens or d.max_new_tokens),
-                                      force_answer=bool(force_answer) or not engine.is_reranker)
-        view = session.start_run(ctx.store, engine, query.strip(),
-                                 (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION, docs,
-                                 truncate_length=int(truncate_length), settings=settings, alpha=float(alpha))
-        token = ctx.new_cancel(f"api-{view.run_id}")
-        for view in session.stream_judgments(ctx.store, engine, view, truncate_length=int(truncate_length),
-                                             settings=settings, cancel=token, judge_fn=judge_fn()):
-            yield _run_json(view)
-        yield _run_json(view)
+        numbers = rerank_tab.checked_numbers(ctx, alpha, truncate_length, max_new, loaded)
+        job = None
+        for step in rerank_tab.start_job(ctx, loaded, token, query=query.strip(),
+                                         instruction=(instruction or "").strip() or prompt.DEFAULT_INSTRUCTION,
+                                         documents=docs, truncate_length=numbers.truncate_length,
+                                         settings=run_limits.settings_for(numbers, force_answer, loaded),
+                                         alpha=numbers.alpha, owner="api", template=template,
+                                         judge_fn=judge_fn()):
+            if not isinstance(step, str):
+                job = step
+        try:
+            yield from stream_job(job, tick=API_TICK_S)
+        except GeneratorExit:  # the client went away: nobody reads this run any more
+            job.cancel()
+            raise
+
+    return rerank_documents
+
+
+def stream_job(job: RunJob, tick: float = API_TICK_S) -> Iterator[dict[str, Any]]:
+    """The API's messages for a job: increments, then the final ranked list once."""
+    n_judged = 0
+    for new in job.follow(0, tick):
+        n_judged += len(new)
+        if job.finished:
+            break
+        yield _message(job, new, n_judged, None)
+    yield _message(job, new, n_judged, ranked_items(job.view.judgments))
+
+
+def _message(job: RunJob, new: list[Judgment], n_judged: int, ranked: list[dict] | None) -> dict[str, Any]:
+    return {"run_id": job.run_id, "query_id": job.view.query_id, "status": job.status if ranked is not None
+            else "running", "n_documents": job.n_documents, "n_judged": n_judged,
+            "new": [judgment_item(j) for j in new], "judgments": ranked,
+            **({"error": job.error} if ranked is not None and job.error else {})}
+
+
+def judgment_item(j: Judgment) -> dict[str, Any]:
+    """A judgment as the API sends it (without rank and hybrid: they depend on the whole list)."""
+    return {"doc_id": j.doc_id, "score": j.score, "probability": j.probability, "rank_score": j.rank_score,
+            "first_stage_score": j.first_stage_score, "status": j.status, "failure": j.failure,
+            "output_tokens": j.output_tokens, "raw_output": j.raw_output, "truncated": j.truncated}
+
+
+def ranked_items(judgments: list[Judgment]) -> list[dict[str, Any]]:
+    """The judgments in rank_score order (failures last), with their rank and hybrid score."""
+    return [{**judgment_item(j), "rank": rank, "hybrid_score": j.hybrid_score}
+            for rank, j in enumerate(render.ranked(judgments, render.SORT_RANK), start=1)]
+
+
+def _api(ctx: Context) -> None:
+    """Endpoints for programs (gradio_client). They use the app's current model."""
+    traces = RunTraces(ctx.store)
 
     def label_document(run_id: int, doc_id: str, annotator: str, score: int, rationale: str = "", note: str = "",
                        request: gr.Request = None) -> dict:
@@ -196,41 +262,48 @@ def _api(ctx: Context) -> None:
         auth on, the label is the signed-in user's whatever ``annotator`` says."""
         annotator = getattr(request, "username", None) or annotator
         try:
-            view = session.open_run(ctx.store, int(run_id))
-            row = session.add_label(ctx.store, view, str(doc_id), annotator, int(score), rationale, note)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
+            query_id = int(ctx.store.run_info(int(run_id))["query_id"])
+            trace = traces.trace(int(run_id), str(doc_id)) if (rationale or "").strip() else ""
+            row = session.add_label_for_query(ctx.store, query_id, str(doc_id), annotator, int(score),
+                                              rationale, note, trace)
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
         return {"label_id": row.id, "query_id": row.query_id, "doc_id": row.doc_id, "annotator": row.annotator,
                 "score": row.score, "rationale": row.rationale, "note": row.note}
 
     def run_labels(run_id: int, annotator: str) -> dict:
-        """A run's judgments with this annotator's current labels."""
+        """A run's judgments (ranked) with this annotator's current labels."""
         try:
             view = session.open_run(ctx.store, int(run_id))
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        out = _run_json(view)
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
         scores = session.label_scores(ctx.store, view, annotator)
-        for item in out["judgments"]:
-            item["human"] = scores.get(item["doc_id"])
-        return out
+        items = [{**item, "human": scores.get(item["doc_id"])} for item in ranked_items(view.judgments)]
+        return {"run_id": view.run_id, "query_id": view.query_id, "status": view.status or "running",
+                "n_documents": len(view.documents), "judgments": items}
 
-    gr.api(rerank_documents, api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
-           concurrency_limit=1)
+    gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
+           concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
 
 
-def _run_json(view: RunView) -> dict[str, Any]:
-    ranked = [j.doc_id for j in sorted(view.judgments, key=lambda j: (j.rank_score is None, -(j.rank_score or 0)))]
-    items = []
-    for j in view.judgments:
-        items.append({
-            "doc_id": j.doc_id, "rank": ranked.index(j.doc_id) + 1, "score": j.score, "probability": j.probability,
-            "rank_score": j.rank_score, "first_stage_score": j.first_stage_score, "hybrid_score": j.hybrid_score,
-            "status": j.status, "failure": j.failure, "output_tokens": j.output_tokens, "raw_output": j.raw_output,
-            "truncated": j.truncated,
-        })
-    items.sort(key=lambda item: item["rank"])
-    return {"run_id": view.run_id, "query_id": view.query_id, "status": view.status or "running",
-            "n_documents": len(view.documents), "judgments": items}
+class RunTraces:
+    """Each run's traces by document, read once per run (a label's rationale is kept only when it
+    differs from the trace); a few recent runs are kept."""
+
+    KEEP = 8
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._runs: dict[int, dict[str, str]] = {}
+
+    def trace(self, run_id: int, doc_id: str) -> str:
+        traces = self._runs.get(run_id)
+        if traces is None or doc_id not in traces:  # new, or a run still judging
+            traces = {j.doc_id: (j.trace or "") for j in self._store.run_judgments(run_id)}
+            self._runs.pop(run_id, None)
+            self._runs[run_id] = traces
+            while len(self._runs) > self.KEEP:
+                self._runs.pop(next(iter(self._runs)))
+        return traces.get(doc_id, "")

@@ -1,4 +1,5 @@
-"""What every tab shares: the store, the engine provider, the app's defaults, live cancel tokens."""
+"""What every tab shares: the store, the engine provider, the app's defaults, the run in progress
+(the job manager) and the cancel tokens of runs still waiting to start."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,30 @@ from dataclasses import dataclass, field
 from ..engines.base import CancelToken
 from ..models import DEMO_MODEL, ERANK_MODELS
 from ..store import Store
+from ..types import DEFAULT_MAX_NEW_TOKENS
 from .engine_provider import AUTO_MODEL, EngineProvider
+from .jobs import JobManager
+
+ALLOW_MODEL_CHOICE_ENV = "ERANK_ALLOW_MODEL_CHOICE"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ModelChoiceLocked(ValueError):
+    """A visitor asked for a model or server the operator did not allow."""
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no environment variable; anything unrecognised is an error (a typo must not open a
+    public server)."""
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be 1/true/yes or 0/false/no, not {value!r}")
 
 
 @dataclass
@@ -16,31 +40,41 @@ class Defaults:
     model: str = AUTO_MODEL
     engine: str = "auto"
     base_url: str = ""
-    max_new_tokens: int = 2048
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     truncate_length: int = 2048
     annotator: str = ""
     batch_size: int | None = None  # prompts decoded together (transformers); None: the engine's default
     on_spaces: bool = False
     auth: bool = False
+    # Off on a public server: a visitor could otherwise load any hub model (a 32B download) or
+    # point the openai engine at an internal address.
+    allow_model_choice: bool = True
 
     def model_choices(self) -> list[str]:
+        if not self.allow_model_choice:
+            return [self.model]
         choices = [AUTO_MODEL, *ERANK_MODELS, DEMO_MODEL]
         if self.model not in choices:
             choices.insert(0, self.model)
         return choices
 
     @classmethod
-    def from_env(cls) -> Defaults:
+    def from_env(cls, public: bool = False) -> Defaults:
+        """The settings from ERANK_* variables. ``public``: the server listens beyond loopback
+        (a Space always counts as public), which turns model choice off unless
+        ERANK_ALLOW_MODEL_CHOICE says otherwise."""
+        on_spaces = bool(os.environ.get("SPACE_ID"))
         return cls(
             model=os.environ.get("ERANK_MODEL") or AUTO_MODEL,
             engine=os.environ.get("ERANK_ENGINE") or "auto",
             base_url=os.environ.get("ERANK_BASE_URL") or "",
-            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 2048),
+            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or DEFAULT_MAX_NEW_TOKENS),
             truncate_length=int(os.environ.get("ERANK_TRUNCATE_LENGTH") or 2048),
             annotator=os.environ.get("ERANK_ANNOTATOR") or "",
             batch_size=int(os.environ["ERANK_BATCH_SIZE"]) if os.environ.get("ERANK_BATCH_SIZE") else None,
-            on_spaces=bool(os.environ.get("SPACE_ID")),
+            on_spaces=on_spaces,
             auth=bool(os.environ.get("ERANK_AUTH")),
+            allow_model_choice=env_flag(ALLOW_MODEL_CHOICE_ENV, default=not (public or on_spaces)),
         )
 
 
@@ -49,9 +83,30 @@ class Context:
     store: Store
     provider: EngineProvider
     defaults: Defaults
+    jobs: JobManager = None  # type: ignore[assignment]  # set from the store below
     _cancels: dict[str, CancelToken] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        if self.jobs is None:
+            self.jobs = JobManager(self.store)
+
+    def engine_choice(self, model: str | None, engine: str | None, base_url: str | None,
+                      *, strict: bool = True) -> tuple[str, str, str]:
+        """(model, engine, base_url) to use. With model choice off, the operator's: a request for
+        another raises ``ModelChoiceLocked`` (``strict``) or is replaced by the operator's."""
+        d = self.defaults
+        wanted = (model or d.model, engine or d.engine, base_url if base_url is not None else d.base_url)
+        if d.allow_model_choice:
+            return wanted
+        if strict and EngineProvider.key(*wanted) != EngineProvider.key(d.model, d.engine, d.base_url):
+            raise ModelChoiceLocked(
+                "this server runs the model its operator chose; choosing another model or server is "
+                f"turned off ({ALLOW_MODEL_CHOICE_ENV})")
+        return d.model, d.engine, d.base_url
+
+    # Runs that are still waiting to start (the model loads, or another run holds it) are cancelled
+    # through their session's token; a started run is cancelled through the job manager.
     def new_cancel(self, session: str) -> CancelToken:
         token = CancelToken()
         with self._lock:
@@ -67,7 +122,7 @@ class Context:
         return True
 
     def finished(self, session: str, token: CancelToken) -> None:
-        """The run holding ``token`` ended: Cancel now says nothing is running."""
+        """The wait holding ``token`` ended: Cancel now says nothing is running."""
         with self._lock:
             if self._cancels.get(session) is token:
                 del self._cancels[session]

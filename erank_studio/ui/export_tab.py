@@ -1,7 +1,12 @@
 """The Export tab: the store's exports (erank_studio.store.exports) as downloads."""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import tempfile
+import threading
+from pathlib import Path
 
 import gradio as gr
 
@@ -22,6 +27,38 @@ FORMAT_HELP = {
     "parquet": "judgments joined with labels (Parquet)",
     "bundle": "everything, lossless (JSONL; import it elsewhere)",
 }
+
+
+# A download is fetched as the click happens; the file goes a little later (a slow connection
+# still gets all of it: an open file survives its deletion).
+DELETE_AFTER_DOWNLOAD_S = 60.0
+_folder: Path | None = None
+_folder_lock = threading.Lock()
+
+
+def private_folder(parent: str | os.PathLike) -> Path:
+    """The app's own folder for exports (0700, made once, removed when the process exits). It lies
+    in Gradio's cache folder, so Gradio serves the file where it is instead of copying it."""
+    global _folder
+    with _folder_lock:
+        if _folder is None or not _folder.is_dir():
+            Path(parent).mkdir(parents=True, exist_ok=True)
+            _folder = Path(tempfile.mkdtemp(prefix="erank-exports-", dir=parent))
+            atexit.register(shutil.rmtree, _folder, True)
+        return _folder
+
+
+def write_private_export(ctx: Context, fmt: str, flt: exports.ExportFilter, parent: str | os.PathLike) -> tuple[str, int]:
+    """The export in the app's folder, readable by this user only: (path, rows)."""
+    path, n = exports.export_to_tempfile(ctx.store, fmt, flt, directory=str(private_folder(parent)))
+    os.chmod(path, 0o600)
+    return path, n
+
+
+def delete_export(path: str | None) -> None:
+    """Remove a downloaded export (only ever one in the app's own folder)."""
+    if path and _folder is not None and Path(path).resolve().parent == _folder.resolve():
+        Path(path).unlink(missing_ok=True)
 
 
 def build(ctx: Context, ui: RerankUI) -> None:
@@ -50,7 +87,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
             min_disagreement=gap_value,
         )
         try:
-            path, n = exports.export_to_tempfile(ctx.store, fmt_name, flt, directory=tempfile.gettempdir())
+            path, n = write_private_export(ctx, fmt_name, flt, download.GRADIO_CACHE)
         except Exception as error:  # a bad filter or an unwritable temp dir: say so
             gr.Warning(render.html_escape(f"Export failed: {error}"))
             # not gr.skip(): the last export's "✓ n rows in …" must not stay beside a disabled button
@@ -60,3 +97,13 @@ def build(ctx: Context, ui: RerankUI) -> None:
 
     build_btn.click(make, [fmt, mine, this_run, only_labelled, min_gap, ui.view, ui.annotator], [message, download],
                     api_visibility="private")
+
+    def downloaded(path):
+        # The browser fetches the file as the click happens; it is deleted a little later.
+        if path:
+            timer = threading.Timer(DELETE_AFTER_DOWNLOAD_S, delete_export, (path,))
+            timer.daemon = True  # never holds the process open at exit (the folder goes then anyway)
+            timer.start()
+        return "Downloaded. Build the export again for another copy.", gr.update(value=None, interactive=False)
+
+    download.click(downloaded, download, [message, download], api_visibility="private")

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import metrics, scoring
-from ..store.exports import grade
+from ..grading import grade
 from ..types import Judgment
 from .render import html_escape
 

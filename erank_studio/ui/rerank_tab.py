@@ -3,6 +3,7 @@ that shows one document with its whole reasoning trace (annotation controls: ann
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,17 +11,20 @@ import gradio as gr
 
 from .. import prompt, scoring
 from ..engines import ENGINES
-from ..types import GenerationSettings
-from . import doc_input, render, session
-from .context import Context
+from . import doc_input, render, run_limits, session
+from .context import Context, ModelChoiceLocked
 from .gpu import judge_fn
+from .jobs import RunBusy, RunJob, copy_judgments
 from .session import Benchmark, RunView
 
 PRESET_CUSTOM = "custom"
 WAIT_STEP_S = 0.5
-# One model run at a time (UI and API share it): an engine batches one request's documents, and
-# two runs at once would compete for the same GPU memory.
+# The events that start a run (UI and API share them). One run judges at a time (the job manager
+# sees to it: ui/jobs.py); these events start it and follow it, and more than one may wait.
 RUN_QUEUE = "erank-run"
+RUN_QUEUE_LIMIT = 8
+# Pages that reopened while their run goes on and follow it again.
+ATTACH_QUEUE = "erank-attach"
 
 
 @dataclass
@@ -83,15 +87,21 @@ def build(ctx: Context) -> RerankUI:
                              file_types=list(doc_input.FILE_SUFFIXES), type="filepath", elem_id="erank-upload")
     with gr.Accordion("Model and settings", open=False):
         with gr.Row():
-            model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=True, scale=2,
-                                label="Model (hub id, 'demo', or a local folder path)", elem_id="erank-model")
-            engine = gr.Dropdown(ENGINES, value=d.engine, label="Engine", elem_id="erank-engine", scale=1)
+            chosen = d.allow_model_choice  # off on a public server: the operator's choice, read-only
+            model = gr.Dropdown(d.model_choices(), value=d.model, allow_custom_value=chosen, scale=2,
+                                interactive=chosen, elem_id="erank-model",
+                                label="Model (hub id, 'demo', or a local folder path)" if chosen
+                                else "Model (chosen by this server's operator)")
+            engine = gr.Dropdown(ENGINES, value=d.engine, label="Engine", elem_id="erank-engine", scale=1,
+                                 interactive=chosen)
             base_url = gr.Textbox(value=d.base_url, label="Server base URL (openai engine)", scale=2,
-                                  placeholder="http://localhost:8000/v1")
+                                  placeholder="http://localhost:8000/v1", interactive=chosen,
+                                  elem_id="erank-base-url")
         with gr.Row():
-            truncate_length = gr.Number(value=d.truncate_length, precision=0, minimum=16, maximum=32768,
+            # No minimum/maximum here: the run's own check (run_limits) names the field and its range.
+            truncate_length = gr.Number(value=d.truncate_length, precision=0,
                                         label="truncate_length (tokens)", elem_id="erank-truncate")
-            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, minimum=1, maximum=8192,
+            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0,
                                        label="max new tokens", elem_id="erank-max-new-tokens")
             force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
                                        "(always on for models that are not rerankers)", elem_id="erank-force")
@@ -157,15 +167,6 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
             session.labelled_progress(view, scores))
 
 
-def _settings_from(max_new_tokens: Any, force: bool, engine: Any) -> GenerationSettings:
-    try:
-        max_new = int(max_new_tokens or 2048)
-    except (TypeError, ValueError):
-        max_new = 2048
-    return GenerationSettings(max_new_tokens=max(1, min(max_new, 8192)),
-                              force_answer=bool(force) or not getattr(engine, "is_reranker", True))
-
-
 def warning_text(engine: Any) -> str:
     parts = []
     if engine is not None and not engine.is_reranker and not engine.warning:
@@ -178,8 +179,10 @@ def warning_text(engine: Any) -> str:
 
 class StreamPace:
     """Streams each judgment at once while the page keeps up, but never spends more than about a
-    third of a run re-rendering: each update re-sends the whole table, so with hundreds of rows an
+    tenth of a run re-rendering: each update re-sends the whole table, so with hundreds of rows an
     update per judgment made the run several times slower than the model."""
+
+    RATIO = 9  # wait nine times what the last update took: at most ~10% of the time rendering
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
@@ -188,7 +191,7 @@ class StreamPace:
         self._last = float("-inf")
 
     def due(self) -> bool:
-        return self._clock() - self._last >= 2 * self._cost
+        return self._clock() - self._last >= self.RATIO * self._cost
 
     def sending(self) -> None:
         self._began = self._clock()
@@ -210,10 +213,97 @@ def remember_run(updates, saved: dict | None):
         yield (*values, dict(saved))
 
 
+def _owner(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "api"
+
+
+def _progress_only(text: str) -> tuple:
+    return (gr.skip(),) * 8 + (text, gr.skip(), gr.skip())
+
+
+def engine_for_run(ctx: Context, model, engine_name, base_url, token) -> Iterator[str | Any]:
+    """Wait for the model (it loads in the background): yields a line to show while it loads, then
+    the engine; returns without one when ``token`` was cancelled. Raises gr.Error on a load error."""
+    while True:
+        engine, error, waited = ctx.provider.wait(model, engine_name, base_url, WAIT_STEP_S)
+        if error:
+            raise gr.Error(render.html_escape(f"The model could not be loaded: {error}"))
+        if engine is not None:
+            yield engine
+            return
+        if token.cancelled:
+            return
+        yield f"loading model… {waited:.0f} s (runs start once it is ready)"
+
+
+def start_job(ctx: Context, engine, token, **run) -> Iterator[str | RunJob]:
+    """Start the run as a job, waiting while another run holds the model: yields a line to show
+    while waiting, then the job; returns without one when ``token`` was cancelled first."""
+    while True:
+        try:
+            yield ctx.jobs.start(engine, **run)
+            return
+        except RunBusy as busy:
+            if token.cancelled:
+                return
+            yield (f"waiting: run #{busy.job.run_id} is in progress ({busy.job.judged} of "
+                   f"{busy.job.n_documents}); this run starts when it ends")
+        ctx.jobs.wait_idle(WAIT_STEP_S)
+
+
+def checked_numbers(ctx: Context, alpha, truncate_length, max_new_tokens, engine=None) -> run_limits.RunNumbers:
+    """The run's numbers, or a gr.Error naming the field and its range (before anything is stored)."""
+    limit = run_limits.max_new_tokens_limit(engine, ctx.defaults.max_new_tokens)
+    try:
+        return run_limits.check_numbers(alpha, truncate_length, max_new_tokens, max_new_tokens_max=limit)
+    except run_limits.RunSettingError as error:
+        raise gr.Error(render.html_escape(error)) from None
+
+
+def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]:
+    """The page's updates for a run in progress: what is judged so far, then the rest as it comes
+    (paced), the elapsed time every second, and the final state. Closing this generator (a reload,
+    a closed tab) leaves the job running."""
+    view = job.follower_view()
+    n = job.n_documents
+    pace = StreamPace()
+
+    def line(state: str = "running") -> str:
+        return render.progress_text(len(view.judgments), n, job.elapsed(), state) + f" · run #{job.run_id}"
+
+    pace.sending()
+    session.rehybrid(view, view.alpha)
+    yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
+    pace.sent()
+    for new in job.follow(len(view.judgments)):
+        view.judgments.extend(copy_judgments(new))
+        if job.finished:
+            break
+        if not new or not pace.due():
+            yield _progress_only(line())  # the elapsed time ticks; the table waits for its turn
+            continue
+        pace.sending()
+        session.rehybrid(view, view.alpha)
+        yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
+        pace.sent()
+    if job.error:
+        gr.Warning(render.html_escape(f"The run stopped: {job.error}. The {len(view.judgments)} judgments done "
+                                      "are saved."))
+    view.status = job.status
+    session.rehybrid(view, view.alpha)
+    if view.selected is None and view.judgments:
+        view.selected = view.order(sort_by)[0]
+    failed = sum(1 for j in view.judgments if not j.ok)
+    summary = line(view.status)
+    if failed:
+        summary += f" · {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
+    yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
+
+
 def make_run_handler(ctx: Context):
     def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
-                   alpha, max_new_tokens, force, sort_by, annotator, bench, request: gr.Request):
-        """Rerank the documents for the query, streaming each judgment as it is done."""
+                   alpha, max_new_tokens, force, sort_by, annotator, bench, request: gr.Request = None):
+        """Rerank the documents for the query: the run is a job on the server; this page follows it."""
         query = (query or "").strip()
         if not query:
             raise gr.Error("Type a query first.")
@@ -222,64 +312,62 @@ def make_run_handler(ctx: Context):
             docs = doc_input.parse_file(upload) if upload else doc_input.parse_text(documents_text)
         except doc_input.DocumentInputError as error:
             raise gr.Error(render.html_escape(error)) from None
+        numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens)
         try:
-            truncate = int(truncate_length or 2048)
-            if truncate < 1:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise gr.Error("truncate_length must be a whole number of tokens, at least 1") from None
-        token = ctx.new_cancel(getattr(request, "session_hash", None) or "api")
-        started = time.monotonic()
-        view = RunView()
-        engine = None
-        while engine is None:  # the model loads in the background: say so while waiting
-            engine, error, waited = ctx.provider.wait(model, engine_name, base_url, WAIT_STEP_S)
-            if error:
-                raise gr.Error(render.html_escape(f"The model could not be loaded: {error}"))
-            if token.cancelled:
-                ctx.finished(getattr(request, "session_hash", None) or "api", token)
-                yield (gr.skip(),) * 8 + ("cancelled while the model was loading", gr.skip(), gr.skip())
-                return
+            model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url)
+        except ModelChoiceLocked as error:
+            raise gr.Error(render.html_escape(error)) from None
+        owner = _owner(request)
+        token = ctx.new_cancel(owner)  # Cancel before the run starts stops the waits below
+        try:
+            engine = None
+            for step in engine_for_run(ctx, model, engine_name, base_url, token):
+                if isinstance(step, str):
+                    yield _progress_only(step)[:9] + (ctx.provider.status(model, engine_name, base_url), gr.skip())
+                else:
+                    engine = step
             if engine is None:
-                yield (gr.skip(),) * 8 + (f"loading model… {waited:.0f} s (runs start once it is ready)",
-                                          ctx.provider.status(model, engine_name, base_url), gr.skip())
-        settings = _settings_from(max_new_tokens, force, engine)
-        bench_info = bench if isinstance(bench, Benchmark) else None
-        try:
-            view = session.start_run(ctx.store, engine, query, instruction, docs, truncate_length=truncate,
-                                     settings=settings, alpha=float(alpha), benchmark=bench_info)
+                yield _progress_only("cancelled while the model was loading")
+                return
+            numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens, engine)
+            yield _progress_only("starting…")[:9] + (ctx.provider.status(model, engine_name, base_url),
+                                                     warning_text(engine))
+            job = None
+            for step in start_job(ctx, engine, token, query=query, instruction=instruction, documents=docs,
+                                  truncate_length=numbers.truncate_length,
+                                  settings=run_limits.settings_for(numbers, force, engine), alpha=numbers.alpha,
+                                  owner=owner, benchmark=bench if isinstance(bench, Benchmark) else None,
+                                  judge_fn=judge_fn()):
+                if isinstance(step, str):
+                    yield _progress_only(step)
+                else:
+                    job = step
+            if job is None:
+                yield _progress_only("cancelled before it started")
+                return
+        except gr.Error:
+            raise
         except Exception as error:  # the store refused: nothing was judged yet
             raise gr.Error(render.html_escape(f"Could not start the run: {error}")) from None
-        n = len(view.documents)
-        status_md = ctx.provider.status(model, engine_name, base_url)
-        warn = warning_text(engine)
-        yield (*detail_values(ctx, view, annotator, sort_by),
-               render.progress_text(0, n, time.monotonic() - started) + f" · run #{view.run_id}", status_md, warn)
-        pace = StreamPace()
-        try:
-            for view in session.stream_judgments(ctx.store, engine, view, truncate_length=truncate,
-                                                 settings=settings, cancel=token, judge_fn=judge_fn()):
-                if not pace.due():  # the last yield is always sent below
-                    continue
-                pace.sending()
-                yield (*detail_values(ctx, view, annotator, sort_by),
-                       render.progress_text(len(view.judgments), n, time.monotonic() - started)
-                       + f" · run #{view.run_id}", gr.skip(), gr.skip())
-                pace.sent()
-        except Exception as error:  # an engine crash: what was judged is already saved
-            gr.Warning(render.html_escape(f"The run stopped: {error}. The {len(view.judgments)} judgments done are saved."))
-        ctx.finished(getattr(request, "session_hash", None) or "api", token)
-        if view.selected is None and view.judgments:
-            view.selected = view.order(sort_by)[0]
-        state = {"done": "done", "cancelled": "cancelled", "failed": "failed"}.get(view.status, view.status)
-        failed = sum(1 for j in view.judgments if not j.ok)
-        summary = render.progress_text(len(view.judgments), n, time.monotonic() - started, state)
-        summary += f" · run #{view.run_id}"
-        if failed:
-            summary += f" · {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
-        yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
+        finally:
+            ctx.finished(owner, token)
+        yield from follow_job(ctx, job, annotator, sort_by)
 
     return run_rerank
+
+
+def make_attach_handler(ctx: Context):
+    def attach(saved_value, annotator, sort_by):
+        """A page that opens while its run is still going (a reload, a closed and reopened tab)
+        follows it again; otherwise it changes nothing."""
+        run_id = (saved_value or {}).get("run_id") if isinstance(saved_value, dict) else None
+        job = ctx.jobs.job(run_id) if run_id is not None else None
+        if job is None:
+            yield (gr.skip(),) * 11
+            return
+        yield from follow_job(ctx, job, annotator, sort_by)
+
+    return attach
 
 
 def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None) -> None:
@@ -302,7 +390,7 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
         handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
     run_event = ui.run.click(handler, run_inputs, run_outputs, api_visibility="private",
-                             concurrency_id=RUN_QUEUE, concurrency_limit=1)
+                             concurrency_id=RUN_QUEUE, concurrency_limit=RUN_QUEUE_LIMIT)
     if saved_state is not None:
         def after_run(view: RunView, saved):
             saved = dict(saved or {})
@@ -314,15 +402,18 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
     def on_cancel(request: gr.Request) -> None:
         # No output: the run's own last update ("cancelled: k of n") must not be overwritten.
-        if not ctx.cancel(getattr(request, "session_hash", None) or "api"):
+        owner = _owner(request)
+        waiting = ctx.cancel(owner)
+        job = ctx.jobs.cancel()  # the run in progress, whichever page or client started it
+        if job is not None and job.owner != owner:
+            gr.Info(f"Cancelling run #{job.run_id} (started elsewhere): {job.judged} of {job.n_documents} done.")
+        elif job is None and not waiting:
             gr.Info("Nothing is running.")
 
-    # The token stops the engine between decoding steps; the run's generator then ends by itself,
-    # marks the run cancelled and shows "cancelled: k of n" with every finished row kept. (Gradio's
-    # ``cancels=`` would close the generator before that last update; session.stream_judgments
-    # still marks the run cancelled if a closed connection closes it.)
-    # Its own queue (never behind the run's): a queue=False event cannot show the "Nothing is
-    # running." toast.
+    # The token stops the engine between decoding steps; the job's thread then ends by itself,
+    # marks the run cancelled, and every page following it shows "cancelled: k of n" with every
+    # finished row kept. Its own queue (never behind a run's): a queue=False event cannot show the
+    # "Nothing is running." toast.
     ui.cancel.click(on_cancel, None, None, api_visibility="private", concurrency_id="erank-cancel",
                     concurrency_limit=None)
 

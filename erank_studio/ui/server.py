@@ -3,11 +3,61 @@ launch. Shared by app.py (also the Spaces entry point) and ``python -m erank_stu
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def safe_url(url: str | None) -> str:
+    """A store URL fit to show: any password replaced by ***."""
+    if not url:
+        return ""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: keep only what follows the credentials
+        return url.rsplit("@", 1)[-1] if "@" in url else url
+
+
+def store_label(url: str | None) -> str:
+    """How the page names the store: a SQLite file by its name (no server path on a public page),
+    any other database by its URL without the password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url or "")
+        if parsed.get_backend_name() == "sqlite":
+            return os.path.basename(parsed.database or "") or "in memory"
+    except Exception:
+        pass
+    return safe_url(url)
+
+
+def without_password(text: str, url: str | None) -> str:
+    """``text`` with the URL's password (if any) replaced by ***: driver errors may repeat it."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password if url else None
+    except Exception:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def private_gradio_folder() -> None:
+    """Uploads and downloads go to the app's own folder (0700), removed when the app exits,
+    unless the operator chose one with GRADIO_TEMP_DIR."""
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        folder = tempfile.mkdtemp(prefix="erank-studio-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ["GRADIO_TEMP_DIR"] = folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default=None, choices=["auto", "transformers", "vllm", "openai"],
                         help="engine (default: $ERANK_ENGINE or auto)")
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai engine)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default 2048)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation budget (default 4096, as ERank's released vLLM code)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -33,12 +83,15 @@ def serve(args: argparse.Namespace) -> int:
     port = args.port or int(os.environ.get("GRADIO_SERVER_PORT") or DEFAULT_PORT)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home at start
 
+    private_gradio_folder()  # before gradio is imported
+
     from ..store import Store
     from .app import build_app, launch_kwargs
     from .context import Defaults
 
     try:
         kwargs = launch_kwargs(os.environ.get("ERANK_AUTH"))
+        defaults = Defaults.from_env(public=host not in LOOPBACK)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -47,13 +100,14 @@ def serve(args: argparse.Namespace) -> int:
         url = "sqlite:////data/erank_studio.sqlite"  # a Space's persistent storage
     try:
         store = Store(url)
-    except Exception as error:  # a bad URL or unreadable file: one line, no traceback
-        print(f"error: cannot open the store {url or ''}: {error}", file=sys.stderr)
+    except Exception as error:  # a bad URL or unreadable file: one line, no traceback, no password
+        print(f"error: cannot open the store {safe_url(url)}: {without_password(str(error), url)}", file=sys.stderr)
         return 2
-    demo = build_app(store, defaults=Defaults.from_env())
+    demo = build_app(store, defaults=defaults)
     demo.queue(default_concurrency_limit=4)
     print(f"ERank Studio: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
-          f"(store: {store.url.split('@')[-1]})", flush=True)
+          f"(store: {safe_url(store.url)}; model choice {'on' if defaults.allow_model_choice else 'off'})",
+          flush=True)
     demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
                 footer_links=["api", "settings"], **kwargs)
     return 0

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge, scoring
+from .. import judge, prompt, scoring
 from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
 from ..types import Document, GenerationSettings, Judgment
@@ -35,6 +35,7 @@ class RunView:
     engine: str = ""
     status: str = ""
     alpha: float = scoring.DEFAULT_ALPHA
+    template: str = prompt.DEFAULT_TEMPLATE
     documents: dict[str, Document] = field(default_factory=dict)
     judgments: list[Judgment] = field(default_factory=list)
     qrels: dict[str, int] = field(default_factory=dict)
@@ -69,6 +70,7 @@ def start_run(
     settings: GenerationSettings,
     alpha: float,
     benchmark: Benchmark | None = None,
+    template: str = prompt.DEFAULT_TEMPLATE,
 ) -> RunView:
     """Record the query and the run (documents get BM25 scores when they came without)."""
     if benchmark is not None and benchmark.query.strip() == query.strip():
@@ -78,11 +80,12 @@ def start_run(
     docs = judge.ensure_first_stage(query, documents)
     run_id = store.start_run(
         query_id, docs, model=engine.model, engine=engine.name, instruction=instruction,
-        truncate_length=truncate_length, generation=settings, alpha=alpha,
+        truncate_length=truncate_length, generation=settings, alpha=alpha, template=template,
+        chat_template_source=engine.chat_template_source,
     )
     return RunView(
         run_id=run_id, query_id=query_id, query=query, instruction=instruction, model=engine.model,
-        engine=engine.name, status="running", alpha=alpha, documents={d.doc_id: d for d in docs},
+        engine=engine.name, status="running", alpha=alpha, template=template, documents={d.doc_id: d for d in docs},
         qrels=store.qrels_for(query_id),
     )
 
@@ -99,16 +102,19 @@ def stream_judgments(
 ) -> Iterator[RunView]:
     """Judge the run's documents, committing each judgment the moment it arrives; yields the view
     after each. The run is marked done, cancelled or failed however the loop ends (a closed
-    generator included)."""
+    generator included).
+
+    Hybrid scores are z-scores over the whole list, so they are computed once, when the run ends
+    (recomputing them after every judgment made a run quadratic); a live view that wants them
+    mid-run calls ``rehybrid`` when it renders."""
     final = "failed"
     try:
         for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
-                          truncate_length, settings, cancel):
+                          truncate_length, settings, cancel, template=view.template):
             if cancel.cancelled and j.failure == "engine_error" and j.failure_detail == "cancelled":
                 continue  # documents the cancel stopped are not judgments
             store.add_judgment(view.run_id, j)
             view.judgments.append(j)
-            rehybrid(view, view.alpha)
             yield view
         final = "cancelled" if cancel.cancelled else "done"
     except GeneratorExit:
@@ -117,6 +123,7 @@ def stream_judgments(
     finally:
         view.status = final
         try:
+            rehybrid(view, view.alpha)
             save_alpha(store, view)
             store.finish_run(view.run_id, final)
         except Exception:  # the run row stays "running"; nothing a person typed is lost
@@ -137,6 +144,7 @@ def open_run(store: Store, run_id: int) -> RunView:
         instruction=info.get("instruction") or "", model=info.get("model") or "",
         engine=info.get("engine") or "", status=info.get("status") or "",
         alpha=float(info.get("alpha") if info.get("alpha") is not None else scoring.DEFAULT_ALPHA),
+        template=info.get("template") or prompt.DEFAULT_TEMPLATE,
         documents={k: v for k, v in docs.items() if k in judged} or docs,
         judgments=judgments, qrels=store.qrels_for(query_id),
     )
@@ -167,14 +175,21 @@ def add_label(store: Store, view: RunView, doc_id: str, annotator: str, score: i
     """Commit a label. The rationale is kept only when the person changed the model's trace."""
     if view.query_id is None:
         raise ValueError("run or open a query first")
+    j = view.judgment(doc_id)
+    return add_label_for_query(store, view.query_id, doc_id, annotator, score, rationale, note,
+                               j.trace if j else "")
+
+
+def add_label_for_query(store: Store, query_id: int, doc_id: str, annotator: str, score: int | None,
+                        rationale: str | None, note: str | None, trace: str | None) -> LabelRow:
+    """Commit a label without a run loaded (the API): ``trace`` is the model's, to tell an edited
+    rationale from the unchanged trace."""
     annotator = (annotator or "").strip()
     if not annotator:
         raise ValueError("type your name in 'Annotator' first, so your labels are yours")
-    j = view.judgment(doc_id)
-    trace = (j.trace or "").strip() if j else ""
     kept = (rationale or "").strip()
-    rationale_value = kept if kept and kept != trace else None
-    return store.add_label(view.query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
+    rationale_value = kept if kept and kept != (trace or "").strip() else None
+    return store.add_label(query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
 
 
 def undo_label(store: Store, view: RunView, doc_id: str, annotator: str) -> LabelRow | None:

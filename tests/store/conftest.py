@@ -21,6 +21,12 @@ class CharTokenizer:
     def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
         return "".join(chr(i) for i in ids)
 
+    def tokenize(self, text: str) -> list[str]:
+        return list(text)
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
     def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
         return "<|user|>" + messages[0]["content"] + "<|assistant|>"
 
@@ -32,6 +38,7 @@ class RecordingEngine:
     model = "fake/erank-test"
     is_reranker = True
     warning = None
+    chat_template_source = "fake chat template"
 
     def __init__(self, scores: dict[str, int]) -> None:
         self.tokenizer = CharTokenizer()

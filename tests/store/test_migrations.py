@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from erank_studio.store import Store
 from erank_studio.store.schema import Base
-from erank_studio.store.store import _alembic_config
+from erank_studio.store.store import _alembic_config, _head_revision
 from erank_studio.types import Document
 
 
@@ -34,7 +34,7 @@ def _version(url: str) -> str | None:
 def test_empty_database_to_head_matches_the_models(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.sqlite'}"
     _upgrade(url, "head")
-    assert _version(url) == "0003"
+    assert _version(url) == _head_revision()
     engine = create_engine(url)
     insp = inspect(engine)
     assert set(insp.get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
@@ -52,15 +52,15 @@ def test_downgrade_then_upgrade_keeps_data(tmp_path):
         store.add_documents(q, [Document("a", "text a")])
         store.add_label(q, "a", "ann", 7, rationale="kept")
         store.add_qrels([("1", "a", 2)], "src")
-    _downgrade(url, "-1")
+    _downgrade(url, "0002")
     assert _version(url) == "0002"
-    _downgrade(url, "-1")
+    _downgrade(url, "0001")
     assert _version(url) == "0001"
     engine = create_engine(url)
     assert "ix_labels_lookup" not in {i["name"] for i in inspect(engine).get_indexes("labels")}
     engine.dispose()
     _upgrade(url, "head")
-    assert _version(url) == "0003"
+    assert _version(url) == _head_revision()
     with Store(url) as store:
         assert store.current_labels(q)["a"].rationale == "kept"
         assert store.qrels_for(q) == {"a": 2}
@@ -73,4 +73,4 @@ def test_store_open_upgrades_an_old_database(tmp_path):
     _upgrade(url, "0001")
     with Store(url):
         pass
-    assert _version(url) == "0003"
+    assert _version(url) == _head_revision()

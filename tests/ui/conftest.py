@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
 
@@ -16,6 +17,7 @@ class FakeEngine:
     tokenizer = None
     is_reranker = True
     warning = None
+    chat_template_source = "fake chat template"
 
     def __init__(self) -> None:
         self.calls = 0
@@ -39,6 +41,32 @@ class FakeEngine:
 
     def describe(self):
         return {"model": self.model, "engine": self.name}
+
+
+class GatedEngine(FakeEngine):
+    """The fake engine, but each document waits for ``release()``: a test decides when work happens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = threading.Semaphore(0)
+
+    def release(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._gate.release()
+
+    def generate(self, prompts, settings, cancel=None):
+        for generation in super().generate(prompts, settings, cancel):
+            while not self._gate.acquire(timeout=0.05):
+                if cancel is not None and cancel.cancelled:
+                    generation = Generation(index=generation.index, text="", finish_reason=FINISH_CANCELLED,
+                                            error="cancelled")
+                    break
+            yield generation
+
+
+@pytest.fixture
+def gated_engine():
+    return GatedEngine()
 
 
 @pytest.fixture

@@ -45,3 +45,72 @@ def test_models_that_are_not_rerankers_are_called_out(fake_engine):
     fake_engine.warning = "Demo model in use: it is NOT a reranker <b>"
     text = warning_text(fake_engine)
     assert "NOT a reranker" in text and "<b>" not in text
+
+
+def _fn(demo, name):
+    return next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == name)
+
+
+def test_exports_are_private_in_the_apps_folder_and_deleted_after_download(store, fake_engine):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from erank_studio.ui import export_tab
+    from erank_studio.ui.session import RunView
+
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
+    message, update = _fn(demo, "make")("csv", False, False, False, "all", RunView(), "")
+    path = Path(update["value"])
+    assert message.startswith("✓") and path.is_file()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700 and path.parent.name.startswith("erank-exports-")
+    assert path.parent != Path(tempfile.gettempdir())
+    message, update = _fn(demo, "downloaded")(str(path))
+    assert update["value"] is None and "Downloaded" in message
+    export_tab.delete_export(str(path))  # what the timer the download started does
+    assert not path.exists()
+    export_tab.delete_export(os.devnull)  # never anything outside the app's folder
+    assert os.path.exists(os.devnull)
+
+
+def test_the_apps_temporary_folder_is_gone_when_it_exits(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import os\n"
+        "from erank_studio.ui.server import private_gradio_folder\n"
+        "os.environ.pop('GRADIO_TEMP_DIR', None)\n"
+        "private_gradio_folder()\n"
+        "from erank_studio.store import Store, exports\n"
+        "from erank_studio.ui import export_tab\n"
+        "from erank_studio.ui.context import Context, Defaults\n"
+        f"store = Store('sqlite:///{tmp_path}/s.sqlite')\n"
+        "ctx = Context(store=store, provider=None, defaults=Defaults())\n"
+        "path, _ = export_tab.write_private_export(ctx, 'csv', exports.ExportFilter(), os.environ['GRADIO_TEMP_DIR'])\n"
+        "print(os.environ['GRADIO_TEMP_DIR']); print(path); print(oct(os.stat(path).st_mode & 0o777))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    folder, path, mode = out.stdout.split()
+    assert mode == "0o600" and Path(path).parent.parent == Path(folder)
+    assert not Path(path).exists() and not Path(folder).exists()
+
+
+def test_a_store_that_cannot_open_says_so_without_its_password(monkeypatch, capsys):
+    import argparse
+    import os
+
+    from erank_studio.ui import server
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("ERANK_")})
+    parser = argparse.ArgumentParser()
+    server.add_arguments(parser)
+    rc = server.serve(parser.parse_args(["--db", "postgresql://bob:s3cr3t@127.0.0.1:1/x"]))
+    err = capsys.readouterr().err
+    assert rc == 2 and "s3cr3t" not in err and "bob:***@" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert server.store_label("sqlite:////srv/private/team.sqlite") == "team.sqlite"
+    assert "s3cr3t" not in server.store_label("postgresql://bob:s3cr3t@db/x")

@@ -1,0 +1,156 @@
+"""The one set of rules for what the store accepts, used by the Store API (and so the UI and the
+web API, which go through it) and by every importer. Each check returns the cleaned value or
+raises ``ValidationError`` with one sentence naming the field and what is allowed; importers
+prefix it with file and line.
+
+Why these rules:
+- ids (document, benchmark query) may not be empty or hold whitespace: TREC qrels and run files,
+  the exports every evaluation reads, cannot hold such an id;
+- a rationale or note may not hold ``<think>``, ``</think>``, ``<answer>`` or ``</answer>``
+  (any case, as the parser reads them): the SFT target is ``<think>{rationale}</think>
+  <answer>{N}</answer>``, and a second tag inside would make the training example parse to
+  another score than the person's."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..errors import ValidationError
+from ..types import STATUS_FAILED, STATUS_FORCED, STATUS_OK
+
+SCORE_MIN, SCORE_MAX = 0, 10
+RUN_STATUSES = ("running", "done", "cancelled", "failed", "interrupted")
+FINISHED_STATUSES = RUN_STATUSES[1:]
+JUDGMENT_STATUSES = (STATUS_OK, STATUS_FORCED, STATUS_FAILED)
+LABEL_ACTIONS = ("set", "undo")
+MAX_NAME_CHARS = 200
+MAX_ID_CHARS = 500
+RESERVED_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+_RESERVED = re.compile("|".join(re.escape(t) for t in RESERVED_TAGS), re.IGNORECASE)
+
+
+def label_score(value: Any, field: str = "score") -> int | None:
+    """A human score: None (no score) or an integer 0..10 (an integral float is accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX:
+        raise ValidationError(field, f"{field} must be an integer from {SCORE_MIN} to {SCORE_MAX}, got {value!r}")
+    return int(value)
+
+
+def model_score(value: Any, field: str = "score") -> int | None:
+    """A judgment's parsed score: None (a failure) or an integer 0..10."""
+    return label_score(value, field)
+
+
+def annotator(value: Any, field: str = "annotator") -> str:
+    """A person's name: non-empty after trimming, at most 200 characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, f"{field} must be a non-empty name")
+    name = value.strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise ValidationError(field, f"{field} is longer than {MAX_NAME_CHARS} characters")
+    return name
+
+
+def identifier(value: Any, field: str = "doc_id") -> str:
+    """A document or benchmark query id: a non-empty string without whitespace (numbers are
+    accepted and written as strings)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, f"{field} must be a non-empty string, got {value!r}")
+    if any(c.isspace() for c in value):
+        raise ValidationError(field, f"{field} {value!r} contains whitespace (TREC files cannot hold it)")
+    if len(value) > MAX_ID_CHARS:
+        raise ValidationError(field, f"{field} is longer than {MAX_ID_CHARS} characters")
+    return value
+
+
+def free_text(value: Any, field: str) -> str | None:
+    """A rationale or note: None or a string without ERank's reserved tags."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{field} must be text, got {type(value).__name__}")
+    found = _RESERVED.search(value)
+    if found:
+        raise ValidationError(
+            field, f"{field} may not contain {found.group(0)!r}: the tags <think>, </think>, "
+            "<answer> and </answer> would change the score of the training example",
+        )
+    return value
+
+
+def has_reserved_tag(text: str | None) -> bool:
+    return bool(text) and _RESERVED.search(text) is not None
+
+
+def alpha(value: Any, field: str = "alpha") -> float:
+    """The hybrid weight of the first stage: a number from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0.0 <= float(value) <= 1.0:
+        raise ValidationError(field, f"{field} must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def finite_number(value: Any, field: str) -> float | None:
+    """An optional score (first stage, probability, rank or hybrid score): None or finite."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(field, f"{field} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(field, f"{field} must be a positive integer, got {value!r}")
+    return value
+
+
+def non_negative_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(field, f"{field} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise ValidationError(field, f"{field} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def run_status(value: Any, field: str = "status") -> str:
+    return choice(value, RUN_STATUSES, field)
+
+
+def finished_status(value: Any, field: str = "status") -> str:
+    return choice(value, FINISHED_STATUSES, field)
+
+
+def judgment_status(value: Any, field: str = "status") -> str:
+    return choice(value, JUDGMENT_STATUSES, field)
+
+
+def label_action(value: Any, field: str = "action") -> str:
+    return choice(value, LABEL_ACTIONS, field)
+
+
+def text(value: Any, field: str) -> str:
+    """A query or document text: a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, f"{field} must be non-empty text")
+    return value
+
+
+def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[int | None, str | None, str | None, str]:
+    """A whole label as a person gives it: (score, rationale, note, annotator), cleaned."""
+    cleaned = (label_score(score), free_text(rationale, "rationale"), free_text(note, "note"),
+               annotator(annotator_name))
+    if cleaned[0] is None and not (cleaned[1] or cleaned[2]):
+        raise ValidationError("score", "a label without a score needs a note or a rationale")
+    return cleaned
