@@ -37,7 +37,14 @@ from .base import (
     Generation,
     forcing_suffix,
 )
-from .batching import BatchPlan, cpu_batch, fixed_batch, free_cuda_bytes, memory_batch_size
+from .batching import (
+    BatchPlan,
+    cpu_batch,
+    fixed_batch,
+    free_cuda_bytes,
+    memory_batch_size,
+    unknown_memory_batch,
+)
 from .forcing import digit_token_ids, forced_distribution
 from .tokenizers import ensure_chat_template, load_model_tokenizer
 
@@ -170,9 +177,12 @@ class TransformersEngine:
             return fixed_batch(self._fixed_batch)
         if not self.device.startswith("cuda"):
             return cpu_batch()
+        try:
+            free = free_cuda_bytes(self.device)
+        except RuntimeError:  # e.g. ZeroGPU outside a GPU lease: no device to ask
+            return unknown_memory_batch()
         return memory_batch_size(
-            self.hf_model.config, torch.finfo(self.dtype).bits // 8, prompt_tokens, max_new_tokens,
-            free_cuda_bytes(self.device),
+            self.hf_model.config, torch.finfo(self.dtype).bits // 8, prompt_tokens, max_new_tokens, free,
         )
 
     def decode_path(self, settings: GenerationSettings) -> str:
