@@ -17,7 +17,7 @@ from typing import Any
 
 from . import judge, metrics, prompt, scoring
 from .data import Dataset
-from .engines.base import CancelToken, Engine
+from .engines.base import CancelToken, Engine, batch_note
 from .store import Store
 from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
@@ -109,7 +109,7 @@ def rerank_dataset(
             todo = [d for d in candidates if d.doc_id not in done]
             result.skipped += len(candidates) - len(todo)
             bar.total -= top_k - len(todo)
-            bar.set_postfix_str(f"query {position}/{len(queries)}, skipped {result.skipped}")
+            bar.set_postfix_str(f"query {position}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}")
             bar.refresh()
             if todo:
                 run_id = store.start_run(

@@ -1,39 +1,62 @@
 """The command line: ``python -m erank_studio COMMAND``. One module a command, each with
-``register(subparsers)`` that adds its parser and sets ``func(args) -> int``."""
+``register(subparsers)`` that adds its parser and sets ``func(args) -> int``.
+
+Only the chosen command's module is imported (they pull in torch, SQLAlchemy, BM25...): the
+top-level ``--help`` and the other commands' entries come from ``COMMANDS``, so the help prints
+in a fraction of a second. tests/test_cli_startup.py checks that these one-line helps are the
+ones the modules register."""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
 
-# Modules under erank_studio.cli, in the order their commands are listed in --help.
-COMMANDS = ["prompt_cmd", "rerank", "evaluate", "export", "import_cmd", "serve"]
+# command -> (module under erank_studio.cli, one-line help), in the order --help lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prompt": ("prompt_cmd", "print the exact prompt text and its token count"),
+    "rerank": ("rerank", "rerank documents for a query, or a whole benchmark"),
+    "evaluate": ("evaluate", "nDCG@10 of runs against qrels or human labels"),
+    "export": ("export", "export labels and judgments (SFT JSONL, alpaca, sharegpt, TREC, CSV, Parquet, bundle)"),
+    "import": ("import_cmd", "import TREC qrels / runs, JSONL / CSV documents and queries, or a bundle"),
+    "serve": ("serve", "start the web app (Gradio) and print its local URL"),
+}
 
 
 class UserError(Exception):
     """Bad input from the user: printed as a one-line message, exit status 2, no traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: list[str]) -> str | None:
+    """The command named on the line (argparse's own rule: the first word that is no option)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: the chosen command in full, the others as their help line
+    (None: every command in full, e.g. for documentation)."""
     parser = argparse.ArgumentParser(
         prog="python -m erank_studio",
         description="ERank Studio: see how the ERank reranker judges documents, correct it, and "
         "export what you said. Each command has its own --help.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"{__name__}.{name}":
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+    chosen = _chosen_command(argv) if argv is not None else None
+    for command, (module_name, summary) in COMMANDS.items():
+        if argv is not None and command != chosen:
+            subparsers.add_parser(command, help=summary, add_help=False)
+            continue
+        importlib.import_module(f"{__name__}.{module_name}").register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except UserError as error:

@@ -9,6 +9,7 @@ import time
 
 from .. import judge
 from ..docfiles import DocumentFileError, read_documents
+from ..engines.base import batch_note
 from ..scoring import order
 from . import UserError
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             shown = f"{judgment.score}" if judgment.score is not None else judgment.failure
             print(
                 f"[{len(judgments)}/{len(documents)}] {judgment.doc_id}: {shown} "
-                f"({time.perf_counter() - started:.1f} s)",
+                f"({time.perf_counter() - started:.1f} s{batch_note(engine)})",
                 file=sys.stderr,
             )
     finally:

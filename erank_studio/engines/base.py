@@ -81,3 +81,22 @@ class Engine(Protocol):
 def forcing_suffix(partial_output: str) -> str:
     """Close the trace if it is open, then open the answer."""
     return FORCE_SUFFIX_CLOSED if "</think>" in partial_output.lower() else FORCE_SUFFIX_OPEN
+
+
+def batch_size_of(engine: object) -> int | None:
+    """Documents the engine decodes together (its latest request's), or None where a server
+    schedules them itself (vLLM, OpenAI-compatible)."""
+    size = getattr(engine, "batch_size", None)
+    return size if isinstance(size, int) else None
+
+
+def batch_description_of(engine: object) -> str | None:
+    """The batch size and how it was chosen, for the UI's model status; None as above."""
+    text = getattr(engine, "batch_description", None)
+    return text if isinstance(text, str) else None
+
+
+def batch_note(engine: object) -> str:
+    """", batch N" for a progress line, or "" where the engine does not batch itself."""
+    size = batch_size_of(engine)
+    return f", batch {size}" if size is not None else ""

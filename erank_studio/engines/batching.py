@@ -24,7 +24,7 @@ class BatchPlan:
     """The chosen batch size and why, for the UI's model status and the CLI's progress line."""
 
     size: int
-    rule: str  # "fixed", "cpu-default" or "memory"
+    rule: str  # "fixed", "cpu-default", "memory" or "default" (GPU memory unknown)
     detail: str
 
     def describe(self) -> str:
@@ -84,6 +84,10 @@ def fixed_batch(size: int) -> BatchPlan:
 
 def cpu_batch() -> BatchPlan:
     return BatchPlan(size=CPU_BATCH_SIZE, rule="cpu-default", detail="CPU default")
+
+
+def unknown_memory_batch() -> BatchPlan:
+    return BatchPlan(size=CPU_BATCH_SIZE, rule="default", detail="free GPU memory unknown here")
 
 
 def free_cuda_bytes(device: str) -> int:

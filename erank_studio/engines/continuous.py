@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .base import FINISH_CANCELLED, FINISH_ERROR, FINISH_LENGTH, FINISH_STOP, CancelToken, Generation
 
 POLL_S = 0.05  # how often a cancel is noticed while no document finishes
+PAGE_SIZE = 256  # tokens per KV-cache page (transformers' default)
+# Tokens read per step (prompts are read in chunks of this); the SDPA mask is this x the cache.
+MAX_BATCH_TOKENS = 1024
+
+
+def sized_config(prompt_tokens: Sequence[int], max_new_tokens: int, max_batch: int) -> Any:
+    """transformers' continuous-batching settings for this work, logprobs on. The paged cache is
+    sized to the work, not to the free memory: with SDPA (no flash attention) every step builds a
+    mask over the whole cache, so a cache sized to a CPU's RAM makes each step seconds long."""
+    from transformers import ContinuousBatchingConfig
+
+    blocks = sum(-(-(n + max_new_tokens) // PAGE_SIZE) for n in prompt_tokens) + 1
+    return ContinuousBatchingConfig(
+        return_logprobs=True, max_requests_per_batch=max_batch, auto_switch_to_flash=False,
+        page_size=PAGE_SIZE, num_blocks=blocks, max_batch_tokens=MAX_BATCH_TOKENS,
+    )
 
 
 def generate_continuous(
@@ -28,16 +45,14 @@ def generate_continuous(
 ) -> Iterator[Generation]:
     """One Generation per (index, prompt ids) request, each as soon as it finishes."""
     import torch
-    from transformers import ContinuousBatchingConfig, GenerationConfig
+    from transformers import GenerationConfig
     from transformers.generation.continuous_batching.utils import WorkloadHints
 
     started = time.perf_counter()
     generation_config = GenerationConfig(
         do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids), pad_token_id=pad_id,
     )
-    cb_config = ContinuousBatchingConfig(
-        return_logprobs=True, max_requests_per_batch=max_batch, auto_switch_to_flash=False,
-    )
+    cb_config = sized_config([len(ids) for _, ids in requests], max_new_tokens, max_batch)
     hints = WorkloadHints(
         max_prompt_length=max(len(ids) for _, ids in requests),
         max_generated_length=max_new_tokens,

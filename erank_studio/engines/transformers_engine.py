@@ -37,9 +37,16 @@ from .base import (
     Generation,
     forcing_suffix,
 )
-from .batching import BatchPlan, cpu_batch, fixed_batch, free_cuda_bytes, memory_batch_size
+from .batching import (
+    BatchPlan,
+    cpu_batch,
+    fixed_batch,
+    free_cuda_bytes,
+    memory_batch_size,
+    unknown_memory_batch,
+)
 from .forcing import digit_token_ids, forced_distribution
-from .tokenizers import load_model_tokenizer
+from .tokenizers import ensure_chat_template, load_model_tokenizer
 
 DECODE_PATHS = ("auto", "loop", "continuous")
 
@@ -52,6 +59,11 @@ def _device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, torch
     else:
         chosen = getattr(torch, dtype)
     return device, chosen
+
+
+def _check_decode(decode: str) -> None:
+    if decode not in DECODE_PATHS:
+        raise ValueError(f"decode must be one of {', '.join(DECODE_PATHS)}, not {decode!r}")
 
 
 def shared_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
@@ -84,22 +96,52 @@ class TransformersEngine:
         warning: str | None = None,
         local_files_only: bool = False,
     ) -> None:
-        if decode not in DECODE_PATHS:
-            raise ValueError(f"decode must be one of {', '.join(DECODE_PATHS)}, not {decode!r}")
+        _check_decode(decode)  # before minutes of loading
+        extra: dict[str, Any] = {"local_files_only": local_files_only}
+        if gguf_file:
+            extra["gguf_file"] = gguf_file
+        chosen_device, chosen_dtype = _device_and_dtype(device, dtype)
+        tokenizer, template_source = load_model_tokenizer(model, **extra)
+        hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=chosen_dtype, **extra)
+        self._setup(
+            model, hf_model.to(chosen_device), tokenizer, batch_size=batch_size, decode=decode,
+            prefix_reuse=prefix_reuse, is_reranker=is_reranker, warning=warning,
+            chat_template_source=template_source,
+        )
+
+    @classmethod
+    def from_loaded(cls, name: str, hf_model: Any, tokenizer: Any, **options: Any) -> "TransformersEngine":
+        """An engine around a model already in memory (e.g. a benchmark's random-weight model
+        built on the GPU, which would take minutes to save and load)."""
+        engine = cls.__new__(cls)
+        engine._setup(name, hf_model, tokenizer, **options)
+        return engine
+
+    def _setup(
+        self,
+        model: str,
+        hf_model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int | None = None,
+        decode: str = "auto",
+        prefix_reuse: bool = True,
+        is_reranker: bool = True,
+        warning: str | None = None,
+        chat_template_source: str | None = None,
+    ) -> None:
+        _check_decode(decode)
         self.model = model
         self.is_reranker = is_reranker
         self.warning = warning
         self.decode = decode
         self.prefix_reuse = prefix_reuse
         self._fixed_batch = None if batch_size is None else max(1, int(batch_size))
-        self.device, self.dtype = _device_and_dtype(device, dtype)
-        extra: dict[str, Any] = {"local_files_only": local_files_only}
-        if gguf_file:
-            extra["gguf_file"] = gguf_file
-        self.tokenizer, self.chat_template_source = load_model_tokenizer(model, **extra)
+        self.hf_model = hf_model.eval()
+        self.device, self.dtype = str(hf_model.device), hf_model.dtype
+        self.tokenizer = tokenizer
+        self.chat_template_source = ensure_chat_template(tokenizer) if chat_template_source is None else chat_template_source
         self.tokenizer.padding_side = "left"
-        self.hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype, **extra)
-        self.hf_model.to(self.device).eval()
         self.eos_ids = self._eos_ids()
         self.pad_id = (
             self.tokenizer.pad_token_id
@@ -135,9 +177,12 @@ class TransformersEngine:
             return fixed_batch(self._fixed_batch)
         if not self.device.startswith("cuda"):
             return cpu_batch()
+        try:
+            free = free_cuda_bytes(self.device)
+        except RuntimeError:  # e.g. ZeroGPU outside a GPU lease: no device to ask
+            return unknown_memory_batch()
         return memory_batch_size(
-            self.hf_model.config, torch.finfo(self.dtype).bits // 8, prompt_tokens, max_new_tokens,
-            free_cuda_bytes(self.device),
+            self.hf_model.config, torch.finfo(self.dtype).bits // 8, prompt_tokens, max_new_tokens, free,
         )
 
     def decode_path(self, settings: GenerationSettings) -> str:

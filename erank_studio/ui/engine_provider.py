@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engines import Engine, load_engine
+from ..engines.base import batch_description_of
 
 log = logging.getLogger(__name__)
 
@@ -99,4 +100,7 @@ def describe(engine: Engine) -> str:
     source = getattr(engine, "chat_template_source", None)
     if source:
         text += f" · chat template: {md_escape(source)}"
+    batching = batch_description_of(engine)
+    if batching:
+        text += f" · {md_escape(batching)}"
     return text

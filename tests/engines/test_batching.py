@@ -48,3 +48,14 @@ def test_cpu_keeps_the_default_and_a_set_size_is_kept(varied_model_dir):
     assert "CPU default" in default.describe()["batch"]
     fixed = TransformersEngine(varied_model_dir, device="cpu", dtype="float32", batch_size=3)
     assert fixed.batch_size == 3 and fixed.describe()["batch_size"] == 3
+
+
+def test_the_chosen_size_reaches_the_ui_status_and_the_cli_progress_line(varied_model_dir):
+    from erank_studio.engines.base import batch_note
+    from erank_studio.ui.engine_provider import describe
+    from erank_studio.ui.render import md_escape
+
+    engine = TransformersEngine(varied_model_dir, device="cpu", dtype="float32", batch_size=5)
+    assert md_escape("5 documents a batch (set by the caller)") in describe(engine)
+    assert batch_note(engine) == ", batch 5"
+    assert batch_note(object()) == ""  # engines whose server schedules the batch say nothing

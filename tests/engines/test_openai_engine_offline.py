@@ -87,7 +87,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         message = body["messages"][-1]["content"]
-        document = message.split("Here is the document:\n", 1)[1].split("\n\nAfter thinking", 1)[0]
+        # Either template: ERank's released one ("document:\n{doc}\n\nAfter") or the paper's.
+        document = re.search(r"Here is the document:[ \n](.*?)\n\n?After thinking", message, re.DOTALL).group(1)
         with self.state.lock:
             count = self.state.calls[document] = self.state.calls.get(document, 0) + 1
         if m := re.search(r"SLEEP=([\d.]+)", document):

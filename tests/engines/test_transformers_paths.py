@@ -51,12 +51,16 @@ def test_logprobs_equal_a_teacher_forced_pass(path_engine, temperature):
         assert g.logprobs == pytest.approx(expected, abs=1e-4)
 
 
-def test_every_path_writes_what_the_plain_loop_writes(path_engine, varied_model_dir):
+@pytest.fixture(scope="module")
+def plain_loop_output(varied_model_dir):
+    """The plain loop's greedy output: one batch, no prefix reuse."""
     plain = TransformersEngine(varied_model_dir, device="cpu", dtype="float32", batch_size=6, prefix_reuse=False)
-    prompts = make_prompts(plain.tokenizer)
-    settings = GenerationSettings(max_new_tokens=10)
-    expected = {g.index: g for g in plain.generate(prompts, settings)}
-    for g in path_engine.generate(prompts, settings):
+    return {g.index: g for g in plain.generate(make_prompts(plain.tokenizer), GenerationSettings(max_new_tokens=10))}
+
+
+def test_every_path_writes_what_the_plain_loop_writes(path_engine, plain_loop_output):
+    expected = plain_loop_output
+    for g in path_engine.generate(make_prompts(path_engine.tokenizer), GenerationSettings(max_new_tokens=10)):
         assert g.token_ids == expected[g.index].token_ids
         assert g.finish_reason == expected[g.index].finish_reason
         assert g.logprobs == pytest.approx(expected[g.index].logprobs, abs=1e-4)

@@ -1,0 +1,350 @@
+"""Every user path against the bare reranker, the UI's store operations as the store grows, and
+the start-up times: one command, one table each.
+
+    .venv/bin/python bench/bench_paths.py [--sizes 100,1000] [--max-new-tokens 8] [--repeats 1]
+        [--store-sizes 10000,100000,500000] [--skip paths,store,startup]
+
+1. Paths (same engine object, same documents, same settings, in this process; process start-up
+   and model loading excluded): ``Reranker.rerank`` (the bare reranker), CLI ``rerank --docs``,
+   CLI ``rerank --dataset`` (a BEIR folder of one query), the web app's Rerank handler (the
+   generator a click runs, followed to the end) and the ``/rerank_documents`` API function
+   (iterated to its last message). The engine is the tiny random-weight Qwen3 on the CPU (real
+   architecture and tokenizer), so the model costs something and the pipeline's own cost shows.
+   Printed: seconds and the ratio to the bare reranker (target <= 1.10).
+2. Store operations at --store-sizes judgments: bench/bench_store.py's ``ui_operations`` (open
+   run, run list, alpha change, per-query lookup: reused, not copied), then the Analyze tab's
+   work (labels + its four figures) on a 1,000-document run, timed here on a store filled by
+   bench_store's own filler.
+3. Start-up: ``--help``; ``prompt`` vs loading the tokenizer alone (target <= 1.2x); the page's
+   first answer vs a minimal Gradio app's (target <= 1.2x).
+
+A path that fails (an API changed under it) prints why and the others still run."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib.util
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+QUERY = "Why do cats purr, and is it always a sign of contentment?"
+TOPICS = ["purring", "the stock market", "laryngeal muscles", "feline behaviour", "rain"]
+
+
+def documents(n: int) -> list[dict]:
+    return [{"id": f"d{i}", "content": f"Document {i} talks about {TOPICS[i % 5]}. " * (3 + i % 7)} for i in range(n)]
+
+
+# -- 1. paths --------------------------------------------------------------------------------
+
+class Paths:
+    """Each user path as ``prepare(documents)`` -> the call that runs it to the end. What a
+    person has before acting (the documents' file, the open store) is prepared untimed."""
+
+    def __init__(self, engine, max_new_tokens: int, work: Path) -> None:
+        from erank_studio.types import GenerationSettings
+
+        self.engine, self.max_new, self.work = engine, max_new_tokens, work
+        self.settings = GenerationSettings(max_new_tokens=max_new_tokens)
+        self._patch_cli_engine()
+
+    def _patch_cli_engine(self) -> None:
+        # The CLI loads its engine from --model; here it gets the already loaded one (loading is
+        # start-up, reported separately).
+        import erank_studio.cli.common as common
+        import erank_studio.cli.rerank as rerank
+
+        for module in (common, rerank):
+            if hasattr(module, "engine_from"):
+                module.engine_from = lambda _args: self.engine
+
+    def bare(self, docs: list[dict]) -> Callable[[], None]:
+        from erank_studio import Reranker
+
+        reranker = Reranker(engine=self.engine)
+        return lambda: self._check(len(reranker.rerank(QUERY, docs, settings=self.settings)), len(docs))
+
+    @staticmethod
+    def _check(got: int, wanted: int) -> None:
+        if got != wanted:
+            raise RuntimeError(f"{got} results for {wanted} documents")
+
+    def _cli(self, argv: list[str]) -> None:
+        from erank_studio.cli import main
+
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            code = main(argv)
+        if code != 0:
+            raise RuntimeError(f"exit {code}: {err.getvalue().strip()[-300:]}")
+
+    def cli_docs(self, docs: list[dict]) -> Callable[[], None]:
+        path = self.work / f"docs-{len(docs)}.jsonl"
+        path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+        return lambda: self._cli(["rerank", "--query", QUERY, "--docs", str(path), "--max-new-tokens", str(self.max_new)])
+
+    def cli_dataset(self, docs: list[dict]) -> Callable[[], None]:
+        folder = self.work / f"beir-{len(docs)}-{time.monotonic_ns()}"  # fresh: nothing to resume
+        folder.mkdir()
+        (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d["id"], "text": d["content"]}) + "\n" for d in docs))
+        (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": QUERY}) + "\n")
+        (folder / "qrels").mkdir()
+        (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\n")
+        from erank_studio.store import Store
+
+        Store(f"sqlite:///{folder}/store.sqlite")  # the store exists before the command runs
+        return lambda: self._cli(["rerank", "--dataset", str(folder), "--top-k", str(len(docs)), "--max-new-tokens",
+                                  str(self.max_new), "--db", f"sqlite:///{folder}/store.sqlite", "--out", str(folder / "runs")])
+
+    def _context(self):
+        from erank_studio.store import Store
+        from erank_studio.ui.context import Context, Defaults
+        from erank_studio.ui.engine_provider import EngineProvider
+
+        store = Store(f"sqlite:///{self.work}/ui-{time.monotonic_ns()}.sqlite")
+        provider = EngineProvider(loader=lambda *_a, **_k: self.engine)
+        defaults = dataclasses.replace(Defaults(), model=self.engine.model, engine="transformers",
+                                       max_new_tokens=self.max_new)
+        return Context(store=store, provider=provider, defaults=defaults)
+
+    @staticmethod
+    def _text(docs: list[dict]) -> str:
+        return "".join(json.dumps(d) + "\n" for d in docs)
+
+    def ui_rerank(self, docs: list[dict]) -> Callable[[], None]:
+        from erank_studio.ui import rerank_tab
+
+        ctx = self._context()
+        handler = rerank_tab.make_run_handler(ctx)
+        text = self._text(docs)
+
+        def run() -> None:
+            for _ in handler(QUERY, "", text, None, ctx.defaults.model, "transformers", "",
+                             2048, 0.2, self.max_new, False, "rank", "", None):
+                pass
+            if not ctx.jobs.wait_idle(60):
+                raise RuntimeError("the run did not finish")
+
+        return run
+
+    def api(self, docs: list[dict]) -> Callable[[], None]:
+        from erank_studio.ui.app import api_rerank
+
+        ctx = self._context()
+        rerank_documents = api_rerank(ctx)
+        text = self._text(docs)
+
+        def run() -> None:
+            last = None
+            for last in rerank_documents(QUERY, text, max_new_tokens=self.max_new):
+                pass
+            if last is None or len(last.get("judgments") or []) != len(docs):
+                raise RuntimeError("the API's last message lacks the ranked list")
+
+        return run
+
+
+def bench_paths(sizes: list[int], max_new_tokens: int, repeats: int, batch_size: int) -> None:
+    from erank_studio import prompt
+    from erank_studio.engines.transformers_engine import TransformersEngine
+    from erank_studio.tiny_model import build_tiny_qwen3
+
+    folder = build_tiny_qwen3(Path(tempfile.gettempdir()) / "erank-bench-tiny-qwen3")
+    engine = TransformersEngine(str(folder), device="cpu", dtype="float32", batch_size=batch_size)
+    list(engine.generate([prompt.build(QUERY, "warm up", prompt.DEFAULT_INSTRUCTION, engine.tokenizer)],
+                         engine_settings(max_new_tokens)))
+    with tempfile.TemporaryDirectory() as work:
+        paths = Paths(engine, max_new_tokens, Path(work))
+        runs: list[tuple[str, Callable[[list[dict]], Callable[[], None]]]] = [
+            ("Reranker.rerank (bare)", paths.bare), ("CLI rerank --docs", paths.cli_docs),
+            ("CLI rerank --dataset", paths.cli_dataset), ("UI Rerank", paths.ui_rerank),
+            ("API /rerank_documents", paths.api),
+        ]
+        print(f"\n1. user paths vs the bare reranker: tiny random Qwen3 (CPU), {max_new_tokens} new tokens a "
+              f"document, engine batch {engine.batch_size}, median of {repeats}; target ratio <= 1.10")
+        print(f"{'path':<24}" + "".join(f"{f'{n} docs s':>13}{'ratio':>7}" for n in sizes))
+        times: dict[str, dict[int, float | str]] = {name: {} for name, _ in runs}
+        for n in sizes:
+            docs = documents(n)
+            for repeat in range(repeats):
+                # Rotate the order so no path always runs on the warmest caches.
+                for name, prepare in runs[repeat % len(runs):] + runs[: repeat % len(runs)]:
+                    if isinstance(times[name].get(n), str):
+                        continue
+                    try:
+                        run = prepare(docs)
+                        started = time.perf_counter()
+                        run()
+                        times[name].setdefault(n, []).append(time.perf_counter() - started)  # type: ignore[union-attr]
+                    except Exception as error:  # report and go on: one broken path must not hide the rest
+                        times[name][n] = f"failed: {type(error).__name__}: {str(error)[:120]}"
+        bare = runs[0][0]
+        failures = []
+        for name, _ in runs:
+            cells = ""
+            for n in sizes:
+                value = times[name].get(n)
+                if isinstance(value, str) or value is None:
+                    cells += f"{'failed':>13}{'':>7}"
+                    failures.append(f"  {name} at {n}: {value}")
+                    continue
+                seconds = statistics.median(value)
+                base = times[bare].get(n)
+                ratio = seconds / statistics.median(base) if isinstance(base, list) else float("nan")
+                flag = "" if ratio <= 1.10 or name == bare else "*"
+                cells += f"{seconds:>13.2f}{ratio:>6.2f}{flag or ' '}"
+            print(f"{name:<24}{cells}")
+        print("(* above 1.10)")
+        for line in failures:
+            print(line)
+
+
+def engine_settings(max_new_tokens: int):
+    from erank_studio.types import GenerationSettings
+
+    return GenerationSettings(max_new_tokens=max_new_tokens)
+
+
+# -- 2. store operations -------------------------------------------------------------------
+
+def bench_store_module():
+    spec = importlib.util.spec_from_file_location("bench_store", ROOT / "bench" / "bench_store.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def bench_store_operations(sizes: list[int]) -> None:
+    from erank_studio.store import Store
+    from erank_studio.ui import plots, session
+
+    module = bench_store_module()
+    print(f"\n2. store operations as the store grows ({', '.join(f'{s:,}' for s in sizes)} judgments)")
+    if not hasattr(module, "ui_operations") or not hasattr(module, "_filler"):
+        print("   bench/bench_store.py on this branch has no ui_operations/_filler: skipped")
+        return
+    with tempfile.TemporaryDirectory() as work:
+        module.ui_operations(Store(f"sqlite:///{work}/ops.sqlite"), sizes)
+        store = Store(f"sqlite:///{work}/analyze.sqlite")
+        print(f"Analyze tab (labels + 4 figures, median of 5, ms) on the newest {module.FILLER_RUN}-document run:")
+        held = 0
+        for size in sizes:
+            module._filler(store, held, size)
+            held = max(held, size)
+            view = session.open_run(store, store.runs(limit=1)[0].id)
+
+            def analyze() -> None:
+                human = session.label_scores(store, view, "bench")
+                plots.score_histogram(view.judgments, human)
+                plots.rank_vs_first_stage(view.judgments, human, "human label")
+                plots.ndcg_curves(view.judgments, view.qrels, human)
+                plots.agreement_figure(view.judgments, human)
+
+            open_ms = module._timed(lambda: session.open_run(store, view.run_id))
+            print(f"{size:>10,} judgments: Analyze {module._timed(analyze):.1f} ms; open run as the UI does "
+                  f"(session.open_run) {open_ms:.1f} ms")
+
+
+# -- 3. start-up ---------------------------------------------------------------------------
+
+def _seconds(command: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, capture_output=True, check=True, env=_env())
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _page_seconds(command: list[str], port: int, timeout: float = 180) -> float:
+    """Seconds from starting ``command`` until http://127.0.0.1:port/ answers 200."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"exited with {process.returncode} before answering")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
+                    if reply.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"no answer within {timeout:.0f} s")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_startup(repeats: int) -> None:
+    from erank_studio.models import qwen3_tokenizer_folder
+
+    py = sys.executable
+    print(f"\n3. start-up (median of {repeats}, seconds)")
+    help_s = _seconds([py, "-m", "erank_studio", "--help"], repeats)
+    print(f"python -m erank_studio --help: {help_s:.2f} s (target < 0.3)")
+    prompt_s = _seconds([py, "-m", "erank_studio", "prompt", "--query", QUERY, "--document", "Cats purr."], repeats)
+    tokenizer_s = _seconds([py, "-c", "from transformers import AutoTokenizer; "
+                            f"AutoTokenizer.from_pretrained({qwen3_tokenizer_folder()!r})"], repeats)
+    print(f"prompt: {prompt_s:.2f} s; tokenizer alone: {tokenizer_s:.2f} s; ratio {prompt_s / tokenizer_s:.2f} (target <= 1.2)")
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            port = _free_port()
+            page_s = _page_seconds([py, "-m", "erank_studio", "serve", "--port", str(port),
+                                    "--db", f"sqlite:///{work}/serve.sqlite"], port)
+            port = _free_port()
+            minimal_s = _page_seconds([py, "-c", "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('hi')\n"
+                                       f"demo.launch(server_port={port}, server_name='127.0.0.1')"], port)
+            print(f"page answers: {page_s:.2f} s; minimal Gradio app: {minimal_s:.2f} s; ratio "
+                  f"{page_s / minimal_s:.2f} (target <= 1.2)")
+        except Exception as error:
+            print(f"page start-up: failed ({error})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000", help="documents per path run")
+    parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=100, help="the engine's batch for every path")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each path run")
+    parser.add_argument("--store-sizes", default="10000,100000,500000")
+    parser.add_argument("--startup-repeats", type=int, default=3)
+    parser.add_argument("--skip", default="", help="comma-separated: paths, store, startup")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    skip = set(args.skip.split(","))
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work inflates wall times)")
+    if "paths" not in skip:
+        bench_paths([int(s) for s in args.sizes.split(",")], args.max_new_tokens, args.repeats, args.batch_size)
+    if "store" not in skip:
+        bench_store_operations([int(s) for s in args.store_sizes.split(",") if s])
+    if "startup" not in skip:
+        bench_startup(args.startup_repeats)
+
+
+if __name__ == "__main__":
+    main()
