@@ -56,6 +56,7 @@ class RerankUI:
     truncate_length: gr.Number
     max_new_tokens: gr.Number
     force_answer: gr.Checkbox
+    template: gr.Dropdown
     model_status: gr.Markdown
     engine_warning: gr.Markdown
     run: gr.Button
@@ -80,6 +81,10 @@ class RerankUI:
     label_status: Any = None
     labelled: Any = None
     annotate_column: Any = None
+
+
+# The released code's template is the default; the paper's Figure 5 wording is a named alternative.
+TEMPLATE_CHOICES = [("ERank released code (default)", "erank"), ("paper, Figure 5 wording", "paper")]
 
 
 def _preset_choices() -> list[str]:
@@ -143,6 +148,8 @@ def build(ctx: Context) -> RerankUI:
                                        label="max new tokens", elem_id="erank-max-new-tokens")
             force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
                                        "(always on for models that are not rerankers)", elem_id="erank-force")
+            template = gr.Dropdown(TEMPLATE_CHOICES, value=prompt.DEFAULT_TEMPLATE, label="prompt template",
+                                   elem_id="erank-template")
     with gr.Row(equal_height=False, elem_id="erank-run-row"):
         with gr.Column(scale=4, min_width=320):
             model_status = gr.Markdown("model not loaded yet", elem_id="erank-model-status")
@@ -177,7 +184,7 @@ def build(ctx: Context) -> RerankUI:
                     trace = gr.HTML(render.trace_html(None), elem_id="erank-trace", js_on_load=None)
         annotate_column = gr.Column(scale=2, min_width=300, elem_id="erank-annotate")
     ui = RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
-                  truncate_length, max_new_tokens, force_answer, model_status, engine_warning, run, cancel,
+                  truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run, cancel,
                   progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
                   list_info, list_table, list_clear)
     ui.annotate_column = annotate_column
@@ -362,12 +369,15 @@ def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]
 
 def make_run_handler(ctx: Context):
     def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
-                   alpha, max_new_tokens, force, sort_by, annotator, bench, request: gr.Request = None):
+                   alpha, max_new_tokens, force, sort_by, annotator, bench, template=prompt.DEFAULT_TEMPLATE,
+                   request: gr.Request = None):
         """Rerank the documents for the query: the run is a job on the server; this page follows it."""
         query = (query or "").strip()
         if not query:
             raise gr.Error("Type a query first.")
         instruction = (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION
+        if template not in prompt.TEMPLATES:
+            raise gr.Error(f"prompt template must be one of {', '.join(prompt.TEMPLATES)}")
         docs = documents_for_run(documents_text, upload)  # upload: the loaded list (file or benchmark)
         numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens)
         try:
@@ -394,6 +404,7 @@ def make_run_handler(ctx: Context):
                                   truncate_length=numbers.truncate_length,
                                   settings=run_limits.settings_for(numbers, force, engine), alpha=numbers.alpha,
                                   owner=owner, benchmark=bench if isinstance(bench, Benchmark) else None,
+                                  template=template,
                                   judge_fn=judge_fn()):
                 if isinstance(step, str):
                     yield _progress_only(step)
@@ -434,17 +445,18 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
                      ui.preset, ui.instruction, api_visibility="private")
 
     run_inputs = [ui.query, ui.instruction, ui.documents, ui.loaded, ui.model, ui.engine, ui.base_url,
-                  ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench]
+                  ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench,
+                  ui.template]
     run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning]
     # an input error is one toast and leaves the run on screen as it is
     run_handler = handler = keep_screen(RUN_OUTPUTS)(make_run_handler(ctx))
     if saved_state is not None:
         def run_and_remember(query, instruction, documents_text, loaded, model, engine_name, base_url,
-                             truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, saved,
-                             request: gr.Request):
+                             truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, template,
+                             saved, request: gr.Request):
             yield from remember_run(run_handler(query, instruction, documents_text, loaded, model, engine_name,
                                             base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
-                                            annotator, bench, request), saved)
+                                            annotator, bench, template, request), saved)
 
         handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
     # Cancel is enabled only while a run is in progress (at once, not behind the run's queue).

@@ -9,7 +9,7 @@ import warnings
 import gradio as gr
 import pytest
 
-from erank_studio import judge
+from erank_studio import judge, prompt
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import app as ui_app
 from erank_studio.ui import rerank_tab
@@ -233,3 +233,25 @@ def test_model_choice_is_off_by_default_when_public(monkeypatch):
     monkeypatch.setenv("ERANK_ALLOW_MODEL_CHOICE", "maybe")
     with pytest.raises(ValueError, match="ERANK_ALLOW_MODEL_CHOICE"):
         Defaults.from_env()
+
+
+@pytest.mark.parametrize("template", ["erank", "paper"])
+def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine, template):
+    ctx = _ctx(store, fake_engine)
+    run = rerank_tab.make_run_handler(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
+                 template))
+    (saved,) = store.runs()
+    assert store.run_info(saved.id)["template"] == template
+    expected_head = prompt.TEMPLATES[template].split("{", 1)[0]
+    assert all(j.prompt_message.startswith(expected_head) for j in store.run_judgments(saved.id))
+
+
+def test_the_ui_run_refuses_an_unknown_template(store, fake_engine):
+    run = rerank_tab.make_run_handler(_ctx(store, fake_engine))
+    with pytest.raises(gr.Error, match="prompt template must be one of erank, paper"):
+        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
+                 "figure-6"))
+    assert store.runs() == []
