@@ -986,7 +986,7 @@ class Store:
         ).inserted_primary_key[0]
         return LabelRow(id=int(new_id), query_id=query_id, doc_id=doc_id, annotator=annotator,
                         score=score, rationale=rationale, note=note, created_at=created,
-                        retracted=retracted)
+                        retracted=retracted, action=action)
 
     @staticmethod
     def _label_row(r: Any) -> LabelRow:

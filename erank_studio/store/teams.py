@@ -140,7 +140,8 @@ def items(store: Store, *, source: str | None = None, qids: Iterable[str] | None
         return _items(conn, query_ids)
 
 
-def _items(conn: Connection, query_ids: list[int] | None) -> list[Item]:
+def _items(conn: Connection, query_ids: list[int] | None, run_id: int | None = None) -> list[Item]:
+    """The items of these queries (None: all); ``run_id``: the model's judgment is that run's."""
     found: dict[tuple[int, str], Item] = {}
     newest_label: dict[tuple[int, str], int] = {}
     for ids in _chunked(query_ids):
@@ -166,7 +167,7 @@ def _items(conn: Connection, query_ids: list[int] | None) -> list[Item]:
                 newest_label[key] = r.id
                 item.document_id = r.document_id
         _attach_adjudications(conn, ids, found)
-    _attach_model_scores(conn, found)
+    _attach_model_scores(conn, found, run_id)
     return [found[k] for k in sorted(found)]
 
 
@@ -193,17 +194,19 @@ def _attach_adjudications(conn: Connection, ids: list[int] | None, found: dict[t
             item.adjudication = Adjudication(r.id, r.name, int(r.score), r.note or "", r.rationale, r.created_at)
 
 
-def _attach_model_scores(conn: Connection, found: dict[tuple[int, str], Item]) -> None:
+def _attach_model_scores(conn: Connection, found: dict[tuple[int, str], Item], run_id: int | None = None) -> None:
     """The model's score from the latest judgment of each item's document for its query (the
-    rule the SFT export uses for the prompt)."""
+    rule the SFT export uses for the prompt), or from run ``run_id``'s judgment."""
     by_query: dict[int, list[Item]] = {}
     for item in found.values():
         by_query.setdefault(item.query_id, []).append(item)
     query_ids = sorted(by_query)
     for i in range(0, len(query_ids), 500):
         chunk = query_ids[i:i + 500]
-        latest = (select(func.max(J.c.id)).join(R, R.c.id == J.c.run_id).where(R.c.query_id.in_(chunk))
-                  .group_by(R.c.query_id, J.c.document_id))
+        latest = select(func.max(J.c.id)).join(R, R.c.id == J.c.run_id).where(R.c.query_id.in_(chunk))
+        if run_id is not None:
+            latest = latest.where(J.c.run_id == run_id)
+        latest = latest.group_by(R.c.query_id, J.c.document_id)
         judged = {(r.query_id, r.document_id): r for r in conn.execute(
             select(J.c.id, J.c.document_id, J.c.score, R.c.query_id).join(R, R.c.id == J.c.run_id)
             .where(J.c.id.in_(latest)))}
@@ -253,3 +256,17 @@ def adjudicate(store: Store, query_id: int, doc_id: str, adjudicator: str, score
         return store._insert_label(conn, int(query_id), doc_id, adjudicator, score, rationale or None,
                                    reason.strip(), action=validation.ADJUDICATE,
                                    document_id=labelled.document_id)
+
+
+def ratings(chosen: list[Item]) -> tuple[dict[str, dict[tuple[int, str], int]], dict[tuple[int, str], int]]:
+    """The items as ``agreement.report`` reads them: annotator -> {(query_id, doc_id): score}, and
+    the model's scores where a judgment has one."""
+    by_annotator: dict[str, dict[tuple[int, str], int]] = {}
+    model: dict[tuple[int, str], int] = {}
+    for item in chosen:
+        key = (item.query_id, item.doc_id)
+        for name, score in item.scores.items():
+            by_annotator.setdefault(name, {})[key] = score
+        if item.model_score is not None:
+            model[key] = item.model_score
+    return by_annotator, model
