@@ -163,6 +163,7 @@ def export_dataset(store: Store, out: str | Path, rule: Rule, *, overwrite: bool
                    license: str = DEFAULT_LICENSE) -> DatasetSummary:
     """Write the dataset folder whole or not at all (built beside it, then renamed into place)."""
     from datasets import Dataset
+    from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     if not 0 <= test_fraction < 1:
         raise ValueError("the test fraction must be at least 0 and below 1")
@@ -177,6 +178,9 @@ def export_dataset(store: Store, out: str | Path, rule: Rule, *, overwrite: bool
     old = path.with_name(f".{path.name}.{os.getpid()}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     counts: dict[str, dict[str, int]] = {}
+    quiet = not are_progress_bars_disabled()
+    if quiet:  # datasets draws a bar per file on stderr; the CLI prints its own one-line summary
+        disable_progress_bars()
     try:
         for config, rows in tables.items():
             counts[config] = {}
@@ -195,6 +199,8 @@ def export_dataset(store: Store, out: str | Path, rule: Rule, *, overwrite: bool
             os.replace(path, old)
         os.replace(tmp, path)
     finally:
+        if quiet:
+            enable_progress_bars()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return summary
