@@ -81,14 +81,21 @@ def test_the_folder_is_never_put_over_something_else(store, tmp_path):
     with pytest.raises(ValueError, match="only a folder an earlier hf-dataset export wrote"):
         export_dataset(store, mine, rule, overwrite=True)
     assert (mine / "keep.txt").read_text() == "mine"
-    with pytest.raises(ValueError, match="store's folder"):
-        export_dataset(store, tmp_path, rule, overwrite=True)
     out = tmp_path / "ds"
     export_dataset(store, out, rule)
     export_dataset(store, out, parse_rule("annotator:bob"), overwrite=True)  # an earlier export: replaced
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ds")) == []
     rows = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert {r["label_source"] for split in rows.values() for r in split} == {"bob"}
+
+
+def test_the_folder_of_a_sqlite_store_is_refused_even_with_force(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'db' / 's.sqlite'}") as store:
+        _team_store(store)
+        for target in (tmp_path, tmp_path / "db"):
+            with pytest.raises(ValueError, match="store's folder"):
+                export_dataset(store, target, parse_rule("mean"), overwrite=True)
+        assert (tmp_path / "db" / "s.sqlite").is_file()
 
 
 def test_an_empty_store_exports_nothing(store, tmp_path):

@@ -191,15 +191,24 @@ def test_resolve_rules(store):
         parse_rule("median")
 
 
-def test_a_bundle_carries_adjudications_and_roles_do_not_leak(store, tmp_path):
+def _second_store(request, tmp_path):
+    """Another store on the test's backend where the suite provides one (``new_url``), else a
+    SQLite file."""
     from erank_studio.store import Store
 
+    try:
+        return Store(request.getfixturevalue("new_url")("copy"))
+    except pytest.FixtureLookupError:
+        return Store(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+
+
+def test_a_bundle_carries_adjudications_and_roles_do_not_leak(store, tmp_path, request):
     q, _ = _two_annotators(store)
     teams.grant_role(store, "carol")
     teams.adjudicate(store, q, "d1", "carol", 7, "half relevant")
     path = tmp_path / "b.jsonl"
     path.write_bytes(export_bytes(store, "bundle"))
-    with Store(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+    with _second_store(request, tmp_path) as copy:
         import_bundle(copy, path)
         item = next(it for it in teams.items(copy) if it.doc_id == "d1")
         assert item.adjudication.score == 7 and item.adjudication.adjudicator == "carol"
