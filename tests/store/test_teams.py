@@ -215,3 +215,20 @@ def test_a_bundle_carries_adjudications_and_roles_do_not_leak(store, tmp_path, r
         assert item.scores == {"alice": 9, "bob": 2}
         assert teams.role_holders(copy) == []  # a role is the receiving store operator's to grant
         assert import_bundle(copy, path)["labels"] == 0
+
+
+def test_a_bundle_with_an_adjudication_lacking_its_score_is_refused(store, tmp_path, request):
+    q, _ = _two_annotators(store)
+    teams.grant_role(store, "carol")
+    teams.adjudicate(store, q, "d1", "carol", 7, "half relevant")
+    lines = export_bytes(store, "bundle").decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    for rec in records:
+        if rec.get("action") == "adjudicate":
+            rec["score"] = None
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    with _second_store(request, tmp_path) as copy:
+        with pytest.raises(ValueError, match="an adjudication needs a final score"):
+            import_bundle(copy, path)
+        assert copy.count_labels() == 0
