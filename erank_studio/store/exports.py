@@ -54,6 +54,7 @@ from . import trec
 from .resolve import Rule
 from .resolve import resolve as resolve_label
 from .store import A, D, J, L, Q, QD, QR, R, Store, is_sqlite_file, store_files
+from .teams import items_in
 from .validation import ADJUDICATE, has_reserved_tag
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
@@ -161,8 +162,6 @@ class ResolvedPair:
 
 
 def _resolved_pairs(conn: Connection, flt: ExportFilter) -> list[ResolvedPair]:
-    from .teams import _items
-
     rule = flt.resolve
     out = []
     run_query = None
@@ -170,7 +169,7 @@ def _resolved_pairs(conn: Connection, flt: ExportFilter) -> list[ResolvedPair]:
         run_query = conn.execute(select(R.c.query_id).where(R.c.id == flt.run_id)).scalar()
         if run_query is None:
             return []
-    for item in _items(conn, None if run_query is None else [run_query], run_id=flt.run_id):
+    for item in items_in(conn, None if run_query is None else [run_query], run_id=flt.run_id):
         adjudicated = item.adjudication.score if item.adjudication is not None else None
         got = resolve_label(rule, item.scores, adjudicated)
         if got is None:

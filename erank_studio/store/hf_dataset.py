@@ -37,7 +37,7 @@ from .exports import ExportFilter, ExportRefused, sft_records
 from .resolve import Rule
 from .resolve import resolve as resolve_label
 from .store import D, J, Q, R, Store, is_sqlite_file, store_files
-from .teams import _items
+from .teams import items_in
 
 FORMAT = "hf-dataset"
 CARD_MARK = "erank-studio-dataset"  # a tag in the card: --force replaces only a folder holding it
@@ -101,7 +101,7 @@ def sft_rows(store: Store, rule: Rule) -> list[dict[str, Any]]:
 def relevance_rows(store: Store, rule: Rule) -> list[dict[str, Any]]:
     """One row per labelled (query, document)."""
     with store.read() as conn:
-        chosen = _items(conn, None)
+        chosen = items_in(conn, None)
         query_text = dict(conn.execute(select(Q.c.id, Q.c.text)).all())
         wanted = sorted({it.document_id for it in chosen})
         texts: dict[int, str] = {}

@@ -137,10 +137,10 @@ def items(store: Store, *, source: str | None = None, qids: Iterable[str] | None
     """Every labelled item of the chosen queries (all by default), in (query, doc_id) order."""
     with store.read() as conn:
         query_ids = _query_ids(conn, source, qids)
-        return _items(conn, query_ids)
+        return items_in(conn, query_ids)
 
 
-def _items(conn: Connection, query_ids: list[int] | None, run_id: int | None = None) -> list[Item]:
+def items_in(conn: Connection, query_ids: list[int] | None, run_id: int | None = None) -> list[Item]:
     """The items of these queries (None: all); ``run_id``: the model's judgment is that run's."""
     found: dict[tuple[int, str], Item] = {}
     newest_label: dict[tuple[int, str], int] = {}
@@ -249,7 +249,7 @@ def adjudicate(store: Store, query_id: int, doc_id: str, adjudicator: str, score
         if not _has_role(conn, adjudicator, ADJUDICATOR):
             raise NotAllowed(f"{adjudicator} is not an adjudicator; the store's operator grants the role "
                              f"(python -m erank_studio roles grant NAME)")
-        labelled = next((it for it in _items(conn, [int(query_id)]) if it.doc_id == doc_id), None)
+        labelled = next((it for it in items_in(conn, [int(query_id)]) if it.doc_id == doc_id), None)
         if labelled is None or len(labelled.scores) < 2:
             raise ValidationError("doc_id", f"document {doc_id!r} of query {query_id} has labels from fewer "
                                             "than two annotators: nothing to adjudicate")
