@@ -42,7 +42,7 @@ def item_markdown(store, query_id: int, doc_id: str) -> str:
     documents' text)."""
     docs = {d.doc_id: d for d in store.documents_for_query(query_id)}
     text = docs[doc_id].text if doc_id in docs else ""
-    lines = [f"**Query** {render.md_escape(render.snippet(store.query_text(query_id), 300))}",
+    lines = [f"**Query** {render.md_escape(render.snippet(store.query_text(query_id), 300))}", "",
              f"**Document {render.md_escape(doc_id)}** {render.md_escape(render.snippet(text, 600))}", "",
              "**Labels** (every row, oldest first):"]
     for row in store.label_history(query_id, doc_id):
@@ -81,9 +81,9 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
     picked = gr.State(None)
     item = gr.Markdown("", elem_id="erank-adjudicate-item")
     with gr.Row():
-        final = gr.Dropdown([str(k) for k in range(11)], value=None, label="Final score",
-                            elem_id="erank-adjudicate-score", scale=1)
-        reason = gr.Textbox(label="Reason (required)", elem_id="erank-adjudicate-reason", scale=3)
+        final = gr.Radio([str(k) for k in range(11)], value=None, label="Final score",
+                         elem_id="erank-adjudicate-score", scale=2)
+        reason = gr.Textbox(label="Reason (required)", elem_id="erank-adjudicate-reason", scale=2)
     rationale = gr.Textbox(label="Rationale for the SFT target (optional)", lines=3,
                            elem_id="erank-adjudicate-rationale")
     save = gr.Button("Set final label", variant="primary", elem_id="erank-adjudicate-save")
@@ -126,10 +126,11 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         try:
             message = set_final(ctx.store, state, who(annotator, request), score, why, edited)
             frame, fresh = queue_view(ctx.store, int(k), include)
+            shown = item_markdown(ctx.store, *state.selected)  # now with the final label's row
         except ValueError as error:  # refused (role, reason, score): one toast, the boxes keep their text
             gr.Warning(render.html_escape(error))
-            return (gr.skip(),) * 5
-        return message, frame, fresh, "", ""
+            return (gr.skip(),) * 6
+        return message, frame, fresh, shown, "", ""
 
     save.click(on_save, [picked, final, reason, rationale, gap, done_too, ui.annotator],
-               [status, table, picked, reason, rationale], api_visibility="private")
+               [status, table, picked, item, reason, rationale], api_visibility="private")

@@ -34,7 +34,8 @@ def agreement_view(store, source: str | None, query_ids: str | None) -> tuple[st
                          qids=parse_query_ids(query_ids))
     result = agreement.report(*teams.ratings(chosen))
     names = ", ".join(render.md_escape(n) for n in result["annotators"]) or "nobody"
-    summary = (f"{result['items']} labelled documents · {len(result['annotators'])} annotators: {names}. "
+    count = len(result["annotators"])
+    summary = (f"{result['items']} labelled documents · {count} annotator{'' if count == 1 else 's'}: {names}. "
                "Pairs are compared over the documents both labelled, Krippendorff's alpha over those two or "
                "more labelled; **items** is how many each value rests on, '-' where it is undefined.")
     return summary, pd.DataFrame(agreement.table_rows(result), columns=agreement.TABLE_HEADERS)

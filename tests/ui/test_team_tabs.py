@@ -28,7 +28,8 @@ def test_agreement_view_counts_and_escapes(store):
     _labelled(store)
     assert agreement_tab.source_choices(store) == [agreement_tab.ALL_SOURCES, "bench"]
     summary, frame = agreement_tab.agreement_view(store, "bench", "")
-    assert summary.startswith("2 labelled documents · 2 annotators") and "<img" not in summary
+    assert summary.startswith("2 labelled documents · 2 annotators: &lt;img") and ", alice." in summary
+    assert "<img" not in summary
     assert list(frame.columns) == ["comparison", "coefficient", "value", "items"]
     assert frame.iloc[0]["items"] == "2" and frame.iloc[0]["coefficient"] == "Cohen's kappa (quadratic)"
     summary, frame = agreement_tab.agreement_view(store, agreement_tab.ALL_SOURCES, "Q8, Q9")
