@@ -9,15 +9,13 @@ import sys
 from . import UserError
 
 
-# Formats that --resolve applies to (one label per item); the tables and the bundle keep every label.
-RESOLVABLE = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..store.exports import FORMATS, GRADE_RULE
     from ..store.hf_dataset import DEFAULT_LICENSE, DEFAULT_TEST_FRACTION
     from ..store.hf_dataset import FORMAT as HF_DATASET
-    from ..store.resolve import RULE_HELP
+    from ..store.resolve import RESOLVABLE, RULE_HELP
 
     parser = subparsers.add_parser(
         "export",
@@ -50,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _rule(args: argparse.Namespace):
     from ..store.hf_dataset import FORMAT as HF_DATASET
-    from ..store.resolve import parse_rule
+    from ..store.resolve import RESOLVABLE, parse_rule
 
     if args.resolve is None:
         return parse_rule("adjudicated") if args.format == HF_DATASET else None

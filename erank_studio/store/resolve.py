@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 RULES = ("adjudicated", "mean", "majority", "annotator:NAME")
+# The exports a rule applies to (one label per item); tables and the bundle keep every label.
+RESOLVABLE = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid")
 RULE_HELP = ("adjudicated (the adjudicator's label, else the mean), mean (rounded half up), "
              "majority (ties left out) or annotator:NAME")
 

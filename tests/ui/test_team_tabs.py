@@ -67,3 +67,22 @@ def test_the_app_has_the_team_tabs(store, fake_engine):
     config = str(demo.get_config_file())
     assert "erank-tab-agreement" in config and "erank-tab-adjudicate" in config
     assert "erank-adjudicate-reason" in config and "erank-agreement-table" in config
+
+
+def test_the_export_tab_resolves_several_annotators(store, fake_engine):
+    from erank_studio.ui.session import RunView
+
+    q = _labelled(store)
+    teams.grant_role(store, "carol")
+    teams.adjudicate(store, q, "d1", "carol", 7, "middle")
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
+    make = next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "make")
+    message, update = make("qrels", True, False, False, "all", RunView(), "alice", "adjudicated")
+    assert message.startswith("✓ 2 rows in qrels")
+    with open(update["value"], encoding="utf-8") as handle:
+        assert handle.read().splitlines() == ["Q7 0 d1 2", "Q7 0 d2 1"]  # d1 adjudicated 7, d2 mean 4.5 -> 5
+    import gradio as gr
+
+    # A table keeps every label: the rule is refused with a toast and the screen is kept.
+    with pytest.warns(UserWarning, match="applies to sft-messages"):
+        assert make("csv", True, False, False, "all", RunView(), "alice", "mean") == (gr.skip(), gr.skip())
