@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import batch_eval, batch_stats, grading, metrics, models
 from ..scoring import DEFAULT_ALPHA
-from ..store import Store
+from ..store import Store, StoreError
 from . import batch_plots, render, rerank_tab, session
 from .context import Context
 from .rerank_tab import RerankUI
@@ -57,6 +57,13 @@ def query_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for column in NDCG_COLUMNS:
         frame[column] = frame[column].astype(float)
     return frame
+
+
+def query_table(frame: pd.DataFrame):
+    """The per-query frame as shown: nDCG to four decimals (the frame keeps every digit), blanks
+    where a query has no value."""
+    return (frame.style.format(na_rep="", precision=4, subset=NDCG_COLUMNS)
+            .format(na_rep="", subset=[c for c in QUERY_COLUMNS if c not in NDCG_COLUMNS]))
 
 
 def failure_frame(rates: list[tuple[str, int, float]]) -> pd.DataFrame:
@@ -111,7 +118,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs, rerank_tab_id:
                           elem_id="erank-batch-alpha")
     show = gr.Button("Show batch", variant="primary", size="sm", elem_id="erank-batch-show")
     summary = gr.Markdown(NO_BATCH, elem_id="erank-batch-summary")
-    queries = gr.Dataframe(value=query_frame([]), interactive=False, wrap=False, max_height=420,
+    queries = gr.Dataframe(value=query_table(query_frame([])), interactive=False, wrap=False, max_height=420,
                            label="nDCG@10 per query (click a header to sort, a row to open its run)",
                            elem_id="erank-batch-queries",
                            datatype=["str", "str", "number", "number", "number", "number", "number", "number",
@@ -123,35 +130,41 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs, rerank_tab_id:
     calibration = gr.Plot(label="Calibration")
 
     def list_batches(current):
-        choices = batch_choices(ctx.store)
+        try:
+            choices = batch_choices(ctx.store)
+        except StoreError as error:
+            raise gr.Error(render.html_escape(error)) from None
         values = [value for _, value in choices]
         value = current if current in values else (values[0] if values else None)
         return gr.update(choices=choices, value=value), gr.skip() if choices else NO_BATCH
 
     def on_show(choice, against_value, missing_value, alpha_value):
         if not choice:
-            raise gr.Error(NO_BATCH if not batch_choices(ctx.store) else "Pick a batch first.")
+            raise gr.Error("Pick a batch first.")
         try:
-            return page_values(ctx.store, choice, against_value, missing_value, alpha_value)
-        except ValueError as error:  # batch_eval.BatchNotFound included
+            summary_md, frame, *figures = page_values(ctx.store, choice, against_value, missing_value, alpha_value)
+        except (ValueError, StoreError) as error:  # batch_eval.BatchNotFound included
             raise gr.Error(render.html_escape(error)) from None
+        return (summary_md, query_table(frame), *figures)
 
     tab.select(list_batches, batch, [batch, summary], api_visibility="private")
-    show.click(on_show, [batch, against, missing, alpha], [summary, queries, failures, histogram, calibration],
-               api_visibility="private")
+    page_inputs, page_outputs = [batch, against, missing, alpha], [summary, queries, failures, histogram, calibration]
+    for event in (show.click, batch.input, against.input, missing.input, alpha.release):
+        event(on_show, page_inputs, page_outputs, api_visibility="private")
 
     def open_query_run(annotator, sort_by, saved_value, evt: gr.SelectData):
         row = evt.row_value or []
         at = QUERY_COLUMNS.index(COL_RUN)
-        run_id = row[at] if len(row) > at else None
-        if run_id in (None, "") or (isinstance(run_id, float) and math.isnan(run_id)):
+        try:
+            run_id = int(row[at])
+        except (IndexError, TypeError, ValueError):  # a query never judged has no run (NaN, blank)
             gr.Warning("This query has no judgments by this model yet: nothing to open.")
             return (gr.skip(),) * (rerank_tab.OPEN_RUN_OUTPUTS + 3)
-        values = rerank_tab.open_run_values(ctx, int(run_id), annotator, sort_by)
+        values = rerank_tab.open_run_values(ctx, run_id, annotator, sort_by)
         if isinstance(values[0], session.RunView):
-            remembered = {**dict(saved_value or {}), "run_id": int(run_id)}
+            remembered = {**dict(saved_value or {}), "run_id": run_id}
             choices = session.run_choices(ctx.store)
-            listed = int(run_id) if any(value == int(run_id) for _, value in choices) else None
+            listed = run_id if any(value == run_id for _, value in choices) else None
             return (*values, gr.update(choices=choices, value=listed), remembered,
                     gr.Tabs(selected=rerank_tab_id))
         return (*values, gr.skip(), gr.skip(), gr.skip())
