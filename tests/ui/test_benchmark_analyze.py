@@ -163,3 +163,19 @@ def test_clicking_a_query_opens_its_run_in_the_rerank_view(batch_store, fake_eng
     unchanged = handler("ann", "rank_score", {}, SimpleNamespace(row_value=row))
     assert all(v == gr.skip() for v in unchanged)  # a toast says why; nothing on the page changes
     writable.close()
+
+
+def test_an_empty_store_says_how_to_make_a_batch(store, fake_engine):
+    import gradio as gr
+
+    from erank_studio.ui import app as ui_app
+    from erank_studio.ui.context import Defaults
+    from erank_studio.ui.engine_provider import EngineProvider
+
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
+    handlers = {d.fn.__name__: d.fn for d in demo.fns.values() if d.fn is not None}
+    choices, summary = handlers["list_batches"](None)
+    assert choices["choices"] == [] and choices["value"] is None
+    assert summary == benchmark_analyze.NO_BATCH and "rerank --dataset" in summary
+    with pytest.raises(gr.Error, match="Pick a batch first"):
+        handlers["on_show"](None, "qrels", "skip", 0.2)
