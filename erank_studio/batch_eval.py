@@ -87,7 +87,7 @@ def load_batch(
     queries = [q for q in store.queries() if q["source"] == dataset]
     if not queries:
         raise BatchNotFound(f"the store ({store.url}) holds no queries of dataset {dataset!r}")
-    models = sorted({r.model for q in queries for r in store.runs(query_id=q["id"])})
+    models = batch_models(store).get(dataset, [])  # one read of the run list, not one per query
     if model:
         if model not in models:
             raise BatchNotFound(f"no judgments by {model!r} for {dataset}; models in the store: {', '.join(models) or 'none'}")
