@@ -179,3 +179,27 @@ def test_an_empty_store_says_how_to_make_a_batch(store, fake_engine):
     assert summary == benchmark_analyze.NO_BATCH and "rerank --dataset" in summary
     with pytest.raises(gr.Error, match="Pick a batch first"):
         handlers["on_show"](None, "qrels", "skip", 0.2)
+
+
+def test_a_batch_written_by_rerank_dataset_shows_evaluates_numbers(tmp_path, fake_engine, capsys):
+    """The bundled sample reranked by the batch writer itself (a fake engine stands in for the model)."""
+    from erank_studio import data
+    from erank_studio.batch import rerank_dataset
+
+    url = f"sqlite:///{tmp_path / 'sample.sqlite'}"
+    with Store(url) as writable:
+        result = rerank_dataset(data.load_dataset(data.SAMPLE_NAME), fake_engine, writable, top_k=6, limit=4,
+                                progress=False)
+    capsys.readouterr()
+    assert main(["evaluate", "--dataset", data.SAMPLE_NAME, "--db", url, "--json", "-"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    with Store(url, read_only=True) as store:
+        (_, choice), = benchmark_analyze.batch_choices(store)
+        summary, frame, *_ = benchmark_analyze.page_values(store, choice, "qrels", "skip", 0.2)
+    assert len(frame) == 4
+    for system, column in benchmark_analyze.SYSTEM_COLUMNS.items():
+        per_query = expected["systems"][system]["per_query"]
+        shown = {q: v for q, v in zip(frame[benchmark_analyze.COL_QUERY], frame[column]) if not math.isnan(v)}
+        assert shown == pytest.approx(per_query, abs=1e-12) and len(per_query) == 4
+        assert f"{column} **{expected['systems'][system]['mean']:.4f}** (4 queries)" in summary
+        assert expected["systems"][system]["mean"] == pytest.approx(result.ndcg[system])  # the batch's own figure
