@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import grading, metrics
-from .batch import latest_judgments
+from .batch import RUN_KINDS, latest_judgments
 from .scoring import DEFAULT_ALPHA
 from .store import Store
 from .types import Judgment
@@ -95,7 +95,7 @@ def load_batch(
         model = models[0]
     else:
         raise BatchNotFound(f"several models judged {dataset}: pass --model (one of {', '.join(models) or 'none'})")
-    runs: dict[str, dict[str, dict[str, float]]] = {"first_stage": {}, "model": {}, "hybrid": {}}
+    runs: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in RUN_KINDS}
     qrels: dict[str, dict[str, int]] = {}
     pairs: tuple[list[int], list[int]] = ([], [])
     loaded: list[BatchQuery] = []

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from . import metrics, parse
+from .batch import RUN_KINDS
 from .batch_eval import Batch
 from .types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Judgment
 
-SYSTEMS = ("first_stage", "model", "hybrid")
 OUTCOMES = (STATUS_OK, STATUS_FORCED, *parse.FAILURE_MESSAGES)
 UNCLASSIFIED = "failed (no class)"
 NOT_IN_QRELS = "not in qrels"
@@ -40,12 +40,13 @@ def _judgments(batch: Batch) -> list[tuple[str, Judgment]]:
     return [(q.key, j) for q in batch.queries for j in q.judgments]
 
 
-def per_query_rows(batch: Batch, result: dict[str, Any]) -> list[dict[str, Any]]:
+def per_query_rows(batch: Batch, result: dict[str, Any] | None) -> list[dict[str, Any]]:
     """One row a query of the batch, in the batch's order: its judged and failed counts, nDCG@10 of
-    each system (None where the mean leaves the query out) and the run to open."""
+    each system (None where the mean leaves the query out, or everywhere when ``result`` is None:
+    no qrels) and the run to open."""
     rows = []
     for q in batch.queries:
-        ndcg = {name: result["systems"][name]["per_query"].get(q.key) for name in SYSTEMS}
+        ndcg = {name: result["systems"][name]["per_query"].get(q.key) if result else None for name in RUN_KINDS}
         gain = None if ndcg["model"] is None or ndcg["first_stage"] is None else ndcg["model"] - ndcg["first_stage"]
         rows.append({
             "query": q.key, "text": q.text, "judged": len(q.judgments),

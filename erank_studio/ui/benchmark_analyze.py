@@ -99,7 +99,7 @@ def page_values(store: Store, choice: str | None, against: str, missing: str, al
         raise ValueError("alpha must lie between 0 and 1")
     batch = batch_eval.load_batch(store, dataset, model=model, alpha=float(alpha), against=against)
     result = batch_stats.evaluate(batch, missing) if batch.has_qrels else None
-    rows = batch_stats.per_query_rows(batch, result or {"systems": {s: {"per_query": {}} for s in SYSTEM_COLUMNS}})
+    rows = batch_stats.per_query_rows(batch, result)
     return (summary_text(batch, result), query_frame(rows), failure_frame(batch_stats.failure_rates(batch)),
             batch_plots.score_histograms(batch), batch_plots.calibration_plot(batch))
 
