@@ -23,6 +23,7 @@ from .rerank_tab import RerankUI
 
 NO_BATCH = ("No benchmark batch in the store yet: rerank a dataset (`python -m erank_studio rerank --dataset "
             "sample`), or load benchmark queries in the Benchmark tab and rerank them.")
+PICK_BATCH = "Pick a batch above, or press **Show batch** for the one chosen."
 AGAINST_CHOICES = [("benchmark qrels", "qrels"), ("human labels (everyone's current label)", "labels")]
 MISSING_CHOICES = [("queries in both (trec_eval's default)", "skip"), ("every qrels query, 0 where missing (-c)", "zero")]
 SYSTEM_COLUMNS = {"first_stage": "first stage", "model": "model", "hybrid": "hybrid"}
@@ -129,14 +130,16 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs, rerank_tab_id:
         histogram = gr.Plot(label="Answers by grade", scale=2)
     calibration = gr.Plot(label="Calibration")
 
-    def list_batches(current):
+    def list_batches(current, shown):
         try:
             choices = batch_choices(ctx.store)
         except StoreError as error:
             raise gr.Error(render.html_escape(error)) from None
         values = [value for _, value in choices]
         value = current if current in values else (values[0] if values else None)
-        return gr.update(choices=choices, value=value), gr.skip() if choices else NO_BATCH
+        if not choices:
+            return gr.update(choices=[], value=None), NO_BATCH
+        return gr.update(choices=choices, value=value), PICK_BATCH if shown in (NO_BATCH, "", None) else gr.skip()
 
     def on_show(choice, against_value, missing_value, alpha_value):
         if not choice:
@@ -147,7 +150,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs, rerank_tab_id:
             raise gr.Error(render.html_escape(error)) from None
         return (summary_md, query_table(frame), *figures)
 
-    tab.select(list_batches, batch, [batch, summary], api_visibility="private")
+    tab.select(list_batches, [batch, summary], [batch, summary], api_visibility="private")
     page_inputs, page_outputs = [batch, against, missing, alpha], [summary, queries, failures, histogram, calibration]
     for event in (show.click, batch.input, against.input, missing.input, alpha.release):
         event(on_show, page_inputs, page_outputs, api_visibility="private")

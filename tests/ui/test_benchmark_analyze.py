@@ -151,7 +151,12 @@ def test_clicking_a_query_opens_its_run_in_the_rerank_view(batch_store, fake_eng
     url, _, run_ids = batch_store
     writable = Store(url)
     demo = ui_app.build_app(writable, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
-    handler = next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "open_query_run")
+    handlers = {d.fn.__name__: d.fn for d in demo.fns.values() if d.fn is not None}
+    listed, summary = handlers["list_batches"](None, benchmark_analyze.NO_BATCH)  # the page opens
+    assert listed["value"] == benchmark_analyze.batch_choices(writable)[0][1] and summary == benchmark_analyze.PICK_BATCH
+    listed, summary = handlers["list_batches"](_choice(), "**tinyset** · m · shown")  # opened again later
+    assert listed["value"] == _choice() and summary == gr.skip()  # what is shown stays
+    handler = handlers["open_query_run"]
     row = [None] * len(benchmark_analyze.QUERY_COLUMNS)
     row[benchmark_analyze.QUERY_COLUMNS.index(benchmark_analyze.COL_RUN)] = run_ids["q1"][1]
     values = handler("ann", "rank_score", {"annotator": "ann"}, SimpleNamespace(row_value=row))
@@ -174,7 +179,7 @@ def test_an_empty_store_says_how_to_make_a_batch(store, fake_engine):
 
     demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
     handlers = {d.fn.__name__: d.fn for d in demo.fns.values() if d.fn is not None}
-    choices, summary = handlers["list_batches"](None)
+    choices, summary = handlers["list_batches"](None, benchmark_analyze.NO_BATCH)
     assert choices["choices"] == [] and choices["value"] is None
     assert summary == benchmark_analyze.NO_BATCH and "rerank --dataset" in summary
     with pytest.raises(gr.Error, match="Pick a batch first"):
