@@ -92,7 +92,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Benchmark", id="benchmark", elem_id="erank-tab-benchmark"):
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
-                analyze.build(ctx, ui, analyze_tab)
+                analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
             with gr.Tab("Agreement", id="agreement", elem_id="erank-tab-agreement") as agreement_view:
                 agreement_tab.build(ctx, agreement_view)
             with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
