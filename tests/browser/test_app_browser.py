@@ -420,7 +420,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
         shutil.copy(running_app.log, ARTIFACTS / "app.log")
 
 
-def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
+def _open_app(browser, running_app):
+    """(context, page, dialogs fired) on the app's page once its query box is there."""
     context = browser.new_context(viewport={"width": 1440, "height": 1200})
     page = context.new_page()
     dialogs: list[str] = []
@@ -428,6 +429,18 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(running_app.url)
     page.wait_for_selector("#erank-query textarea")
+    return context, page, dialogs
+
+
+def _inert(page, where: str) -> None:
+    """The hostile name (and documents) shown as text: no image, no script run, no Markdown."""
+    assert page.locator('img[src="x"]').count() == 0, f"a name became an image in {where}"
+    assert page.evaluate("() => window.__pwned === undefined"), f"a name ran script in {where}"
+    assert page.locator("strong", has_text="bold").count() == 0, f"a name became Markdown in {where}"
+
+
+def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
+    context, page, dialogs = _open_app(browser, running_app)
     _fill(page, "erank-annotator", HOSTILE_NAME)
     _fill(page, "erank-query", "hostile names")
     _fill(page, "erank-documents", "one\ntwo")
@@ -439,12 +452,7 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
     page.keyboard.press("4")
     _wait_text(page, "#erank-label-status", "saved ✓ score 4")
 
-    def inert(where: str) -> None:
-        assert page.locator('img[src="x"]').count() == 0, f"the name became an image in {where}"
-        assert page.evaluate("() => window.__pwned === undefined"), f"the name ran script in {where}"
-        assert page.locator("strong", has_text="bold").count() == 0, f"the name became Markdown in {where}"
-
-    inert("Rerank")
+    _inert(page, "Rerank")
     assert page.locator("#erank-annotator").locator("textarea, input").first.input_value() == HOSTILE_NAME
     for tab in ("Benchmark", "Analyze", "Export"):
         page.click(f"button[role=tab]:has-text('{tab}')")
@@ -453,12 +461,12 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
         if tab == "Export":
             page.click("#erank-export-build")
             _wait_text(page, "#erank-export-message", "rows? in")
-        inert(tab)
+        _inert(page, tab)
         _shot(page, f"8-hostile-name-{tab.lower()}")
     page.click("button[role=tab]:has-text('Rerank')")
     page.reload()
     _wait_text(page, "#erank-labelled", "labelled 1 of 2")
-    inert("Rerank after reload")
+    _inert(page, "Rerank after reload")
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()
 
@@ -477,25 +485,14 @@ def test_agreement_and_adjudication_in_the_browser(browser, running_app):
             store.add_label(q, doc, HOSTILE_NAME, hostile)
             store.add_label(q, doc, "alice", alice)
         teams.grant_role(store, "carol")
-    context = browser.new_context(viewport={"width": 1440, "height": 1200})
-    page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(running_app.url)
-    page.wait_for_selector("#erank-query textarea")
-
-    def inert(where: str) -> None:
-        assert page.locator('img[src="x"]').count() == 0, f"a name became an image in {where}"
-        assert page.evaluate("() => window.__pwned === undefined"), f"a name ran script in {where}"
-        assert page.locator("strong", has_text="bold").count() == 0, f"a name became Markdown in {where}"
+    context, page, dialogs = _open_app(browser, running_app)
 
     page.click("button[role=tab]:has-text('Agreement')")
     _fill(page, "erank-agreement-qids", "T1")
     page.click("#erank-agreement-compute")
     _wait_text(page, "#erank-agreement-summary", re.escape("2 labelled documents · 2 annotators: " + HOSTILE_NAME))
     assert "Krippendorff's alpha (ordinal)" in page.locator("#erank-agreement-table").inner_text()
-    inert("Agreement")
+    _inert(page, "Agreement")
     _shot(page, "9-agreement")
 
     # Typed once the page has answered a request: the page's load handler restores the name this
@@ -515,7 +512,7 @@ def test_agreement_and_adjudication_in_the_browser(browser, running_app):
     reason = page.locator("#erank-adjudicate-reason").locator("textarea, input").first
     assert reason.input_value() == "half of it answers"  # the refusal kept what was typed
     _close_toasts(page)
-    inert("Adjudicate")
+    _inert(page, "Adjudicate")
 
     page.click("button[role=tab]:has-text('Rerank')")
     _fill(page, "erank-annotator", "carol")
