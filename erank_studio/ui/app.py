@@ -169,7 +169,8 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         values = rerank_tab.detail_values(ctx, view, name, sort_by)
         progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
                     if view.run_id else "")
-        return (name, gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
+        # Nothing to restore leaves the box alone: a name typed while the page was loading stays.
+        return (name or gr.skip(), gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)
 
     restored = demo.load(restore, [saved, ui.sort_by],
