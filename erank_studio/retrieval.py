@@ -45,6 +45,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 _NON_WORD = re.compile(r"\W")
+_split_words = re.compile(TOKEN_PATTERN).findall
 
 
 def text_pieces(text: str, size: int | None = None) -> Iterator[str]:
@@ -66,7 +67,7 @@ def _word_tokenizer() -> bm25s.tokenization.Tokenizer:
     # The same lowercasing, word pattern, stop words and stemmer as bm25s.tokenize; allow_empty
     # False so an empty text is an empty list there too (no "" word that would count in lengths).
     return bm25s.tokenization.Tokenizer(
-        lower=True, splitter=TOKEN_PATTERN, stopwords=STOPWORDS, stemmer=_stemmer()
+        lower=True, splitter=_split_words, stopwords=STOPWORDS, stemmer=_stemmer()
     )
 
 
