@@ -204,6 +204,8 @@ def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> lis
     """Documents from a file on disk (see ``parse_documents``)."""
     source = os.path.basename(os.fspath(path))
     data = read_file_bytes(path, source, DocumentFileError)
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying a huge file
         raise DocumentFileError(source, None, "is empty")
-    return parse_documents(decode_bytes(data, source), source, kind or os.path.splitext(source)[1].lstrip("."))
+    text = decode_bytes(data, source)
+    del data  # the bytes are not needed while parsing: a huge file is held once less
+    return parse_documents(text, source, kind or os.path.splitext(source)[1].lstrip("."))
