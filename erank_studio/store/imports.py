@@ -319,8 +319,10 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
         validation.non_negative_int(rec["idx"], "idx")
         validation.judgment_status(rec["status"], "judgment status")
         validation.model_score(rec.get("score"), "score")
-        for key in ("probability", "rank_score", "first_stage_score", "hybrid_score", "latency_s"):
+        for key in ("probability", "rank_score", "first_stage_score", "hybrid_score", "latency_s",
+                    "expected_score", "score_entropy"):
             validation.finite_number(rec.get(key), key)
+        validation.score_distribution(rec.get("score_distribution"))
         for key in ("prompt_tokens", "output_tokens", "query_tokens", "query_tokens_kept",
                     "document_tokens", "document_tokens_kept"):
             _optional(validation.non_negative_int, rec.get(key), key)
@@ -335,6 +337,8 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
         if rec["action"] == "set" and not rec["retracted"] and rec.get("score") is None \
                 and not (rec.get("rationale") or rec.get("note")):
             raise ValidationError("score", "a label without a score needs a note or a rationale")
+        if rec["action"] == validation.ADJUDICATE and (rec.get("score") is None or not (rec.get("note") or "").strip()):
+            raise ValidationError("score", "an adjudication needs a final score and a reason (note)")
         if (rec["query_id"], rec["doc_id"]) not in candidates:
             raise ValidationError("doc_id", f"document {rec['doc_id']!r} is not a candidate of query "
                                             f"{rec['query_id']!r} in the bundle")

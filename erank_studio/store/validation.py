@@ -23,7 +23,9 @@ SCORE_MIN, SCORE_MAX = 0, 10
 RUN_STATUSES = ("running", "done", "cancelled", "failed", "interrupted")
 FINISHED_STATUSES = RUN_STATUSES[1:]
 JUDGMENT_STATUSES = (STATUS_OK, STATUS_FORCED, STATUS_FAILED)
-LABEL_ACTIONS = ("set", "undo")
+LABEL_ACTIONS = ("set", "undo", "adjudicate")
+ADJUDICATE = "adjudicate"  # a label row that is an adjudicator's final label, not their own label
+ROLES = ("adjudicator",)
 MAX_NAME_CHARS = 200
 MAX_ID_CHARS = 500
 RESERVED_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
@@ -153,4 +155,20 @@ def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[i
                annotator(annotator_name))
     if cleaned[0] is None and not (cleaned[1] or cleaned[2]):
         raise ValidationError("score", "a label without a score needs a note or a rationale")
+    return cleaned
+
+
+def score_distribution(value: Any, field: str = "score_distribution") -> list[float] | None:
+    """A judgment's P(0..10): None or 11 finite non-negative numbers summing to 1 (within 1e-4)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != SCORE_MAX - SCORE_MIN + 1:
+        raise ValidationError(field, f"{field} must be a list of {SCORE_MAX - SCORE_MIN + 1} probabilities (P(0)..P(10))")
+    cleaned = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item) or item < 0:
+            raise ValidationError(field, f"{field} holds {item!r}; each value must be a finite probability >= 0")
+        cleaned.append(float(item))
+    if abs(sum(cleaned) - 1.0) > 1e-4:
+        raise ValidationError(field, f"{field} sums to {sum(cleaned):.6f}, not 1")
     return cleaned

@@ -1,7 +1,7 @@
 """The ERank Studio web app: ``build_app(store, provider, defaults) -> gr.Blocks``.
 
-Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Export. Named API
-endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
+Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Agreement, Adjudicate,
+Export. Named API endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
 from __future__ import annotations
 
 import threading
@@ -16,7 +16,19 @@ from .. import prompt
 from ..engines.base import CancelToken
 from ..store import Store
 from ..types import Judgment
-from . import analyze, annotate, benchmark, doc_input, export_tab, render, rerank_tab, run_limits, session
+from . import (
+    adjudication_tab,
+    agreement_tab,
+    analyze,
+    annotate,
+    benchmark,
+    doc_input,
+    export_tab,
+    render,
+    rerank_tab,
+    run_limits,
+    session,
+)
 from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
@@ -80,7 +92,11 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Benchmark", id="benchmark", elem_id="erank-tab-benchmark"):
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
-                analyze.build(ctx, ui, analyze_tab)
+                analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
+            with gr.Tab("Agreement", id="agreement", elem_id="erank-tab-agreement") as agreement_view:
+                agreement_tab.build(ctx, agreement_view)
+            with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
+                adjudication_tab.build(ctx, ui, adjudicate_view)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
