@@ -18,6 +18,9 @@ from .store import Store
 from .types import Judgment
 
 AGAINST = ("qrels", "labels")
+# What ranks the model's documents (and feeds the hybrid): ERank's rank_score, or E[N] of the
+# score distribution (judgments without one are left out). Name -> Judgment attribute.
+MODEL_SCORES = {"rank_score": "rank_score", "E[N]": "expected_score"}
 
 
 class BatchNotFound(ValueError):
@@ -78,12 +81,16 @@ def load_batch(
     against: str = "qrels",
     annotator: str | None = None,
     file_qrels: Mapping[str, Mapping[str, int]] | None = None,
+    model_score: str = "rank_score",
 ) -> Batch:
     """The batch of ``dataset`` judged by ``model`` (may be omitted when one model judged it).
     Raises BatchNotFound with what to change. A batch without qrels loads (``has_qrels`` False):
     the caller says what needs them."""
     if against not in AGAINST:
         raise ValueError(f"against must be one of {', '.join(AGAINST)}, not {against!r}")
+    if model_score not in MODEL_SCORES:
+        raise ValueError(f"model_score must be one of {', '.join(MODEL_SCORES)}, not {model_score!r}")
+    attribute = MODEL_SCORES[model_score]
     queries = [q for q in store.queries() if q["source"] == dataset]
     if not queries:
         raise BatchNotFound(f"the store ({store.url}) holds no queries of dataset {dataset!r}")
@@ -106,7 +113,7 @@ def load_batch(
         loaded.append(BatchQuery(key=key, query_id=q["id"], text=q["text"], judgments=judged, run_id=_main_run(latest)))
         if judged:
             runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
-            runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
+            runs["model"][key] = {j.doc_id: getattr(j, attribute) for j in judged if getattr(j, attribute) is not None}
             hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, alpha)
             runs["hybrid"][key] = hybrid.get(key, {})
         # Qrels for every query of the dataset, judged or not: --missing zero must see the queries
