@@ -321,7 +321,11 @@ class TransformersEngine:
         # the score distribution is read from the step where the score was written).
         digit_logprobs: list[list[list[float]]] = [[] for _ in indices]
         width_all = mask.shape[1]  # cache columns before the first generated token
-        for _step in range(settings.max_new_tokens):
+        # A finished document whose P("0" | "1") at its score is still needed stays in the batch
+        # for one more step as a probe: its row reads "1" at the score's position with the cache
+        # columns from the score on masked out. member -> (its generation, the digits at the score)
+        probing: dict[int, tuple[Generation, dict[str, float]]] = {}
+        while True:  # every row ends by max_new_tokens, a probe row one step later
             raw = torch.log_softmax(logits.float(), dim=-1)
             if settings.temperature > 0:
                 # Temperature and top-p read only the scores, never the ids they are given.
@@ -336,7 +340,13 @@ class TransformersEngine:
             picked_rows = picked.tolist()
             chosen_list = chosen.tolist()
             keep: list[int] = []
+            probes: dict[int, tuple[int, int]] = {}  # member -> (score position, cache columns kept)
             for row, (member, token, values) in enumerate(zip(rows, chosen_list, picked_rows)):
+                if member in probing:  # this row read "1" at the score: values[1] is log P("0")
+                    done, first = probing.pop(member)
+                    done.score_digits = ScoreDigits(first, math.exp(values[1]))
+                    yield done
+                    continue
                 if token in self.eos_ids:
                     reason = FINISH_STOP
                 else:
@@ -349,15 +359,24 @@ class TransformersEngine:
                     reason = FINISH_LENGTH
                 done = self._finish(indices[member], tokens[member], logprobs[member], reason, prompt_tokens[member], started)
                 steps = digit_logprobs[member]
+                asked: list[tuple[int, dict[str, float] | None]] = []
                 done.score_digits = self._score_digits(
                     done, lambda k, steps=steps: dict(zip(DIGITS, map(math.exp, steps[k]))) if steps[k] else None,
-                    lambda k, first, row=row, member=member: self._zero_after_one_cached(
-                        cache, row, mask[row : row + 1, : width_all + k], prompt_tokens[member] + k, first),
+                    lambda k, first, asked=asked: asked.append((k, first)),  # answered by a probe row
                 )
+                if asked and asked[0][1] is not None:
+                    k, first = asked[0]
+                    probing[member] = (done, first)
+                    probes[member] = (prompt_tokens[member] + k, width_all + k)
+                    keep.append(row)
+                    continue
                 yield done
             if cancel is not None and cancel.cancelled:
                 for row in keep:
                     member = rows[row]
+                    if member in probing:  # finished: handed back without its distribution
+                        yield probing.pop(member)[0]
+                        continue
                     done = self._finish(indices[member], tokens[member], logprobs[member], FINISH_CANCELLED, prompt_tokens[member], started)
                     done.error = "cancelled"
                     yield done
@@ -370,6 +389,12 @@ class TransformersEngine:
                 mask, chosen, next_position = mask[select], chosen[select], next_position[select]
                 input_ids = input_ids[select]
                 rows = [rows[r] for r in keep]
+            for row, member in enumerate(rows):
+                if member in probes:
+                    position, columns = probes[member]
+                    chosen[row] = self._digits["1"]  # type: ignore[index]
+                    next_position[row, 0] = position
+                    mask[row, columns:] = 0
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
             logits = self.hf_model(
                 input_ids=chosen[:, None],
@@ -408,29 +433,6 @@ class TransformersEngine:
         if self._digits is None or generation.finish_reason not in (FINISH_STOP, FINISH_LENGTH):
             return None
         return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
-
-    def _zero_after_one_cached(
-        self, cache: DynamicCache, row: int, row_mask: torch.Tensor, position: int,
-        first: dict[str, float] | None,
-    ) -> ScoreDigits | None:
-        """The extra step inside the decode loop: the document's row of the batch's KV cache, cut
-        just before its score (``row_mask``'s width), reads "1" at the score's ``position``; one
-        token for one document, no prompt read again."""
-        assert self._digits is not None
-        if first is None:
-            return None
-        columns = row_mask.shape[1]
-        probe_cache = DynamicCache(config=self.hf_model.config)
-        for layer, cached in enumerate(cache.layers):
-            probe_cache.update(cached.keys[row : row + 1, :, :columns], cached.values[row : row + 1, :, :columns], layer)
-        logits = self.hf_model(
-            input_ids=torch.tensor([[self._digits["1"]]], device=self.device),
-            attention_mask=torch.cat([row_mask, row_mask.new_ones((1, 1))], dim=1),
-            position_ids=torch.tensor([[position]], device=self.device),
-            past_key_values=probe_cache,
-            use_cache=True,
-        ).logits[0, -1, :]
-        return ScoreDigits(first, float(torch.softmax(logits.float(), dim=-1)[self._digits["0"]]))
 
     @torch.inference_mode()
     def _digits_after(self, context_ids: list[int]) -> ScoreDigits | None:

@@ -51,10 +51,12 @@ def scripted_rules(tokenizer, prompt_last: int, score: str) -> dict[int, dict[in
 
 
 class Scripted:
-    """Adds the rules' biases to the model's logits for as long as the block lasts."""
+    """Adds the rules' biases to the model's logits for as long as the block lasts; rows whose
+    visible input holds ``marker`` (their prompt, when it is read) also get ``detour``'s."""
 
-    def __init__(self, model, rules: dict[int, dict[int, float]]) -> None:
-        self.model, self.rules = model, rules
+    def __init__(self, model, rules: dict[int, dict[int, float]], marker: int | None = None,
+                 detour: dict[int, dict[int, float]] | None = None) -> None:
+        self.model, self.rules, self.marker, self.detour = model, rules, marker, detour or {}
 
     def __enter__(self):
         def hook(_module, args, kwargs, output):
@@ -63,11 +65,13 @@ class Scripted:
                 ids = args[0]
             logits = output.logits
             tail = ids[:, -logits.shape[1]:]
-            for prev, bumps in self.rules.items():
-                hit = (tail == prev).to(logits.dtype)
-                if bool(hit.any()):
-                    for token, bias in bumps.items():
-                        logits[..., token] += bias * hit
+            marked = (ids == self.marker).any(dim=1, keepdim=True)
+            for rules, rows in ((self.rules, torch.ones_like(marked)), (self.detour, marked)):
+                for prev, bumps in rules.items():
+                    hit = ((tail == prev) & rows).to(logits.dtype)
+                    if bool(hit.any()):
+                        for token, bias in bumps.items():
+                            logits[..., token] += bias * hit
             return output
 
         self.handle = self.model.register_forward_hook(hook, with_kwargs=True)
@@ -127,6 +131,28 @@ def test_distribution_equals_a_teacher_forced_computation(engine, score):
             assert got == pytest.approx(want, abs=1e-5)
             assert 0.01 < want[int(score)] < 0.99  # a real distribution, not a point mass
             assert want[10] > 1e-4 and want[1] > 1e-4  # the 1 / 10 split is checked too
+
+
+def test_a_probe_row_shares_its_step_with_documents_still_writing(tiny_model_dir):
+    """One document's output is one token longer (a detour token first), so its neighbours finish
+    (and read P("0" | "1") as probe rows) while it still writes, in the same batch."""
+    engine = TransformersEngine(str(tiny_model_dir), device="cpu", dtype="float32", batch_size=3)
+    tok = engine.tokenizer
+    documents = ["cats purr", "the zebra document", "x"]
+    prompts = [build(QUERY, d, DEFAULT_INSTRUCTION, tok) for d in documents]
+    marker = _ids(tok, " zebra")[-1]
+    assert [marker in _ids(tok, p.text) for p in prompts] == [False, True, False]
+    prompt_last, detour = _ids(tok, prompts[0].text)[-1], _ids(tok, "Note")[0]
+    head = _ids(tok, "<think>ok</think><answer>")
+    rules = {**scripted_rules(tok, prompt_last, "7"), detour: {head[0]: BIG}}
+    with Scripted(engine.hf_model, rules, marker, {prompt_last: {detour: BIG + 5}}):
+        generations = list(engine.generate(prompts, GenerationSettings(max_new_tokens=16)))
+        assert [g.index for g in generations] == [0, 2, 1]  # the detour finishes last
+        for g in generations:
+            before = g.token_ids[:-1]
+            assert tok.decode(before) == ("Note" if g.index == 1 else "") + "<think>ok</think><answer>"
+            got = judge_module.scoring.score_distribution(g.score_digits.first, g.score_digits.zero_after_one)
+            assert got == pytest.approx(teacher_forced_distribution(engine, prompts[g.index].text, before), abs=1e-5)
 
 
 def test_continuous_path_reads_the_score_with_one_extra_step(tiny_model_dir, monkeypatch):
