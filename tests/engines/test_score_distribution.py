@@ -65,7 +65,8 @@ class Scripted:
                 ids = args[0]
             logits = output.logits
             tail = ids[:, -logits.shape[1]:]
-            marked = (ids == self.marker).any(dim=1, keepdim=True)
+            marked = (ids == self.marker).any(dim=1, keepdim=True) if self.marker is not None else \
+                torch.zeros((ids.shape[0], 1), dtype=torch.bool, device=ids.device)
             for rules, rows in ((self.rules, torch.ones_like(marked)), (self.detour, marked)):
                 for prev, bumps in rules.items():
                     hit = ((tail == prev) & rows).to(logits.dtype)
