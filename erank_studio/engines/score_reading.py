@@ -22,7 +22,9 @@ from .forcing import DIGITS
 # more than this much, so the extra step for P("0" | "1") is not worth its cost.
 SPLIT_NEGLIGIBLE = 1e-9
 
+# at_step(k): the digit probabilities an engine recorded at generated token k (any subset, or None)
 StepDigits = Callable[[int], "Mapping[str, float] | None"]
+# probe(k, first): the extra step at token k, given the digits known there (None if incomplete)
 Probe = Callable[[int, "dict[str, float] | None"], "ScoreDigits | None"]
 
 

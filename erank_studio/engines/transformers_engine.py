@@ -48,7 +48,7 @@ from .batching import (
     unknown_memory_batch,
 )
 from .forcing import DIGITS, digit_token_ids, forced_distribution
-from .score_reading import read_score_digits
+from .score_reading import Probe, StepDigits, read_score_digits
 from .tokenizers import ensure_chat_template, load_model_tokenizer
 
 DECODE_PATHS = ("auto", "loop", "continuous")
@@ -429,7 +429,7 @@ class TransformersEngine:
 
     # -- the score's digits and answer forcing ------------------------------------------------
 
-    def _score_digits(self, generation: Generation, at_step, probe) -> ScoreDigits | None:
+    def _score_digits(self, generation: Generation, at_step: StepDigits, probe: Probe) -> ScoreDigits | None:
         if self._digits is None or generation.finish_reason not in (FINISH_STOP, FINISH_LENGTH):
             return None
         return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
