@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 
 from . import grading, metrics
 from .batch import RUN_KINDS, latest_judgments
-from .scoring import DEFAULT_ALPHA
+from .scoring import DEFAULT_ALPHA, MODEL_SCORES
 from .store import Store
 from .types import Judgment
 
 AGAINST = ("qrels", "labels")
-# What ranks the model's documents (and feeds the hybrid): ERank's rank_score, or E[N] of the
-# score distribution (judgments without one are left out). Name -> Judgment attribute.
-MODEL_SCORES = {"rank_score": "rank_score", "E[N]": "expected_score"}
 
 
 class BatchNotFound(ValueError):

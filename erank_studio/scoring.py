@@ -124,6 +124,9 @@ def order(scores: Sequence[float | None]) -> list[int]:
 
 
 SCORE_VALUES = tuple(range(11))
+# What can rank the model's documents (and feed the hybrid): ERank's rank_score (the default
+# everywhere), or E[N] of the score distribution. Name (as shown) -> Judgment attribute.
+MODEL_SCORES = {"rank_score": "rank_score", "E[N]": "expected_score"}
 
 
 def score_distribution(first: Mapping[str, float], zero_after_one: float) -> list[float] | None:

@@ -21,7 +21,7 @@ from ..scoring import DEFAULT_ALPHA
 from . import UserError
 
 
-# --model-score: its batch_eval.MODEL_SCORES key and the suffix of the model's and hybrid's names.
+# --model-score: its scoring.MODEL_SCORES name and the suffix of the model's and hybrid's names.
 MODEL_SCORE_NAMES = {"rank_score": ("rank_score", ""), "expected": ("E[N]", "_E[N]")}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .. import scoring
 from . import benchmark_analyze, plots, render, session
 from .context import Context
 from .rerank_tab import RerankUI
@@ -27,7 +28,7 @@ def build_run_page(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         scatter = gr.Plot(label="rank_score vs first stage")
     with gr.Row():
         with gr.Column():
-            ndcg_score = gr.Radio(list(plots.MODEL_SCORES), value="rank_score", elem_id="erank-analyze-model-score",
+            ndcg_score = gr.Radio(list(scoring.MODEL_SCORES), value="rank_score", elem_id="erank-analyze-model-score",
                                   label="nDCG@10 vs alpha: the model ranks by (ERank's rank_score, or E[N])")
             ndcg = gr.Plot(label="nDCG@10 vs alpha")
         with gr.Column():

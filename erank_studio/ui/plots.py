@@ -14,9 +14,6 @@ from .render import html_escape
 
 ALPHAS = [round(a, 2) for a in np.linspace(0.0, 1.0, 21)]
 QID = "q"
-# What the model's side of the nDCG-vs-alpha plot ranks by: ERank's rank_score (the default) or
-# E[N] of the score distribution; (Judgment attribute, name shown in the legend).
-MODEL_SCORES = {"rank_score": ("rank_score", "rank_score"), "E[N]": ("expected_score", "E[N]")}
 DISTRIBUTION_HEIGHT = 190
 
 
@@ -83,9 +80,10 @@ def ndcg_curves(
     model_score: str = "rank_score",
 ) -> go.Figure:
     """nDCG@10 of first stage, model and hybrid as alpha moves, against qrels and human labels.
-    ``model_score`` (a MODEL_SCORES key): the model ranks by rank_score, or by E[N]; the hybrid
-    mixes the first stage with the same score."""
-    attribute, score_name = MODEL_SCORES.get(model_score, MODEL_SCORES["rank_score"])
+    ``model_score`` (a ``scoring.MODEL_SCORES`` name): the model ranks by rank_score, or by E[N];
+    the hybrid mixes the first stage with the same score."""
+    score_name = model_score if model_score in scoring.MODEL_SCORES else "rank_score"
+    attribute = scoring.MODEL_SCORES[score_name]
     usable = [j for j in judgments if getattr(j, attribute) is not None and j.first_stage_score is not None]
     references = []
     if qrels:

@@ -19,7 +19,7 @@ SORT_HYBRID = "hybrid"
 # E[N] of the score distribution: an alternative to ERank's rank_score (which stays the default).
 SORT_EXPECTED = "E[N]"
 SORT_CHOICES = [SORT_RANK, SORT_HYBRID, SORT_EXPECTED]
-_SORT_ATTRIBUTES = {SORT_RANK: "rank_score", SORT_HYBRID: "hybrid_score", SORT_EXPECTED: "expected_score"}
+_SORT_ATTRIBUTES = {**scoring.MODEL_SCORES, SORT_HYBRID: "hybrid_score"}
 DISAGREEMENT_GAP = 3  # |human - model| at or above this is flagged
 SNIPPET_CHARS = 70
 # The open document shows at most this many characters: a 50 MB document must not be shipped
