@@ -28,11 +28,8 @@ from erank_studio.types import GenerationSettings  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--docs", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    for flag, default in (("--docs", 16), ("--new-tokens", 64), ("--hidden", 256), ("--layers", 4), ("--repeats", 3)):
+        parser.add_argument(flag, type=int, default=default)
     args = parser.parse_args()
     shape = scaled_shape(args.hidden, args.layers)
     folder = build_tiny_qwen3(Path(tempfile.gettempdir()) / f"erank-bench-digits-{args.hidden}x{args.layers}", **shape)
