@@ -33,3 +33,40 @@ def tiny_engine(tiny_model_dir):
     from erank_studio.engines.transformers_engine import TransformersEngine
 
     return TransformersEngine(str(tiny_model_dir), device="cpu", dtype="float32", batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A live PostgreSQL server for this session (see tests/postgres_server.py). Where the server
+    cannot be installed the PostgreSQL tests are skipped with the reason; never in CI (``CI``
+    set), where a missing server fails them."""
+    from postgres_server import PostgresServer, server_binaries  # tests/ is on sys.path
+
+    bindir = server_binaries()
+    missing = None
+    if bindir is None:
+        missing = "PostgreSQL server not installed (apt-get install postgresql, or scripts/setup.sh --dev)"
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            missing = "psycopg is not installed (pip install -r requirements.txt)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test the PostgreSQL store: {missing}")
+        pytest.skip(missing)
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        # Templates each test's database is copied from: an empty one, and one already migrated
+        # to the head revision (for tests that open a new store and do not look at migrations).
+        server.empty_template = server.create_database("template0")
+        server.head_template = server.create_database(server.empty_template)
+        from erank_studio.store import Store
+
+        Store(server.url(server.head_template)).close()
+    except Exception:
+        server.stop()
+        raise
+    yield server
+    server.stop()

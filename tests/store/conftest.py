@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from erank_studio import judge
 from erank_studio.engines.base import Generation
 from erank_studio.store import Store
+from erank_studio.store.schema import Base
+from erank_studio.store.store import _head_revision
 from erank_studio.types import Document, GenerationSettings
 
 INSTRUCTION = "A document is relevant if it answers the query."
@@ -92,16 +94,55 @@ def run_judging(store: Store, query: str = "How do plants make energy from light
     return query_id, run_id, judgments, engine
 
 
+BACKENDS = ["sqlite", "postgresql"]
+STORE_TABLES = sorted(Base.metadata.tables)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Each test that uses a store runs on both: a SQLite file and a live PostgreSQL server."""
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+def new_url(backend, request, tmp_path) -> Iterator[Callable[..., str]]:
+    """``new_url(name)``: the URL of a new, empty store on this test's backend (a SQLite file
+    called ``name`` in tmp_path, or a new database on the session's PostgreSQL server, dropped
+    after the test). ``migrated=True``: on PostgreSQL a copy of a database already at the head
+    revision, which is what opening a new store makes, only faster."""
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
+    created: list[str] = []
+    taken: list[str] = []
+
+    def make(name: str = "store", migrated: bool = False) -> str:
+        if server is None:
+            return f"sqlite:///{tmp_path / (name + '.sqlite')}"
+        if migrated:
+            taken.append(server.take_store_database(server.head_template))
+            return server.url(taken[-1])
+        created.append(server.create_database(server.empty_template))
+        return server.url(created[-1])
+
+    yield make
+    for database in created:
+        server.drop_database(database)
+    for database in taken:
+        server.give_back(database, STORE_TABLES, _head_revision())
+
+
+@pytest.fixture
+def store_url(new_url) -> str:
+    return new_url("store", migrated=True)
+
+
+@pytest.fixture
+def store(store_url) -> Iterator[Store]:
+    s = Store(store_url)
     yield s
     s.close()
 
 
 def dump(store: Store) -> dict[str, list]:
     """Every row of every table, for "the database is unchanged" checks."""
-    from erank_studio.store.schema import Base
-
     with store.read() as conn:
         return {name: [tuple(r) for r in conn.execute(table.select()).all()] for name, table in Base.metadata.tables.items()}

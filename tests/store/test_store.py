@@ -18,11 +18,19 @@ def test_default_url_resolves_under_repo_db(monkeypatch):
     assert mod.default_url() == "sqlite:///elsewhere.sqlite"
 
 
-def test_sqlite_pragmas(store):
+def test_connection_settings(store, backend):
+    """Every wait bounded, foreign keys enforced: SQLite's pragmas, PostgreSQL's session."""
     with store.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(WRITE_WAIT_S * 1000)
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        if backend == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(WRITE_WAIT_S * 1000)
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        else:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == f"{WRITE_WAIT_S:g}s"
+            assert conn.exec_driver_sql("SHOW default_transaction_read_only").scalar() == "off"
+    with Store(store.url, read_only=True) as reader, reader.read() as conn:
+        if backend == "postgresql":
+            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
 
 
 def test_upsert_query_identity(store):
@@ -157,8 +165,8 @@ def test_qrels(store):
     assert store.qrels_for(store.upsert_query("hand typed")) == {}
 
 
-def test_store_reopens_existing_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'x' / 'nested.sqlite'}"
+def test_store_reopens_existing_database(new_url):
+    url = new_url("x/nested")
     with Store(url) as s:
         q = s.upsert_query("persist me")
         s.add_documents(q, [Document("a", "b")])
