@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from erank_studio import judge
 from erank_studio.engines.base import Generation
 from erank_studio.store import Store
 from erank_studio.store.schema import Base
-from erank_studio.store.store import _head_revision
+from erank_studio.store.store import PG_WRITE_LOCK, _head_revision, sqlite_path
 from erank_studio.types import Document, GenerationSettings
 
 INSTRUCTION = "A document is relevant if it answers the query."
@@ -133,6 +136,40 @@ def new_url(backend, request, tmp_path) -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def store_url(new_url) -> str:
     return new_url("store", migrated=True)
+
+
+@pytest.fixture
+def pg_store_url(postgres_server) -> Iterator[str]:
+    """A new store on the PostgreSQL server alone, for the tests of what only a server has
+    (roles, other sessions' locks, logins)."""
+    database = postgres_server.take_store_database(postgres_server.head_template)
+    yield postgres_server.url(database)
+    postgres_server.give_back(database, STORE_TABLES, _head_revision())
+
+
+def libpq_url(url: str) -> str:
+    """A store's PostgreSQL URL as psycopg itself takes it (without SQLAlchemy's driver name)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def another_writer(url: str) -> Iterator[None]:
+    """Another process in the middle of a long write, holding the store's write lock for as long
+    as the block lasts: SQLite's (BEGIN IMMEDIATE), or the store's PostgreSQL advisory lock."""
+    path = sqlite_path(url)
+    if path is not None:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        holder = psycopg.connect(libpq_url(url))
+        holder.execute(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
 
 
 @pytest.fixture
