@@ -198,9 +198,11 @@ def _translate(error: Exception, where: str, wait_s: float = WRITE_WAIT_S,
                          f"{wait_s:g} s; nothing was saved, try again")
     if sqlstate in _PG_READ_ONLY or "readonly" in low or "read-only" in low:
         return StoreReadOnly(f"the store {where} is read-only; nothing was saved")
-    if sqlstate in _PG_LOGIN:
+    # libpq reports a refused connection without an SQLSTATE: its words tell which.
+    if sqlstate in _PG_LOGIN or "authentication failed" in low or "no password supplied" in low \
+            or ('role "' in low and "does not exist" in low):
         return StoreError(f"the database server refused the login to {where} ({text})")
-    if sqlstate == _PG_NO_DATABASE:
+    if sqlstate == _PG_NO_DATABASE or ('database "' in low and "does not exist" in low):
         return StoreMissing(f"no store at {where}: the server has no such database (create it "
                             "first, e.g. createdb)")
     if sqlstate is None and isinstance(error, sa_exc.OperationalError) and "connection" in low:
