@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
@@ -11,7 +11,7 @@ from erank_studio import judge
 from erank_studio.engines.base import Generation
 from erank_studio.store import Store
 from erank_studio.store.schema import Base
-from erank_studio.store.store import PG_WRITE_LOCK, _head_revision, sqlite_path
+from erank_studio.store.store import PG_WRITE_LOCK, sqlite_path
 from erank_studio.types import Document, GenerationSettings
 
 INSTRUCTION = "A document is relevant if it answers the query."
@@ -95,56 +95,6 @@ def run_judging(store: Store, query: str = "How do plants make energy from light
     store.set_hybrid_scores(run_id, {j.doc_id: j.hybrid_score for j in judgments}, 0.2)
     store.finish_run(run_id)
     return query_id, run_id, judgments, engine
-
-
-BACKENDS = ["sqlite", "postgresql"]
-STORE_TABLES = sorted(Base.metadata.tables)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    """Each test that uses a store runs on both: a SQLite file and a live PostgreSQL server."""
-    return request.param
-
-
-@pytest.fixture
-def new_url(backend, request, tmp_path) -> Iterator[Callable[..., str]]:
-    """``new_url(name)``: the URL of a new, empty store on this test's backend (a SQLite file
-    called ``name`` in tmp_path, or a new database on the session's PostgreSQL server, dropped
-    after the test). ``migrated=True``: on PostgreSQL a copy of a database already at the head
-    revision, which is what opening a new store makes, only faster."""
-    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
-    created: list[str] = []
-    taken: list[str] = []
-
-    def make(name: str = "store", migrated: bool = False) -> str:
-        if server is None:
-            return f"sqlite:///{tmp_path / (name + '.sqlite')}"
-        if migrated:
-            taken.append(server.take_store_database(server.head_template))
-            return server.url(taken[-1])
-        created.append(server.create_database(server.empty_template))
-        return server.url(created[-1])
-
-    yield make
-    for database in created:
-        server.drop_database(database)
-    for database in taken:
-        server.give_back(database, STORE_TABLES, _head_revision())
-
-
-@pytest.fixture
-def store_url(new_url) -> str:
-    return new_url("store", migrated=True)
-
-
-@pytest.fixture
-def pg_store_url(postgres_server) -> Iterator[str]:
-    """A new store on the PostgreSQL server alone, for the tests of what only a server has
-    (roles, other sessions' locks, logins)."""
-    database = postgres_server.take_store_database(postgres_server.head_template)
-    yield postgres_server.url(database)
-    postgres_server.give_back(database, STORE_TABLES, _head_revision())
 
 
 def libpq_url(url: str) -> str:
