@@ -45,3 +45,21 @@ def test_malformed_import_is_one_line_error(new_url, tmp_path):
 def test_missing_source_is_refused(new_url, tmp_path, capsys):
     assert main(["import", str(tmp_path / "x.qrels"), "--format", "qrels", "--db", new_url("a")]) == 2
     assert "--source is required" in capsys.readouterr().err
+
+
+def test_commands_use_the_store_named_by_ERANK_DB_URL(store_url, tmp_path, monkeypatch):
+    """No --db: every command works on the store in ERANK_DB_URL (a team's server as well)."""
+    monkeypatch.setenv("ERANK_DB_URL", store_url)  # the subprocesses inherit it
+    qrels = tmp_path / "team.qrels"
+    qrels.write_text("t1 0 a 2\nt1 0 b 0\n")
+    imported = subprocess.run([sys.executable, "-m", "erank_studio", "import", str(qrels), "--format", "qrels",
+                               "--source", "team"], capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    exported = subprocess.run([sys.executable, "-m", "erank_studio", "export", "--format", "bundle", "--out", "-"],
+                              capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    qrel_records = [r for r in map(json.loads, exported.stdout.splitlines()) if r["kind"] == "qrel"]
+    assert sorted((r["doc_id"], r["relevance"]) for r in qrel_records) == [("a", 2), ("b", 0)]
+    with Store(store_url) as store:  # it went to that store, nowhere else
+        with store.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM qrels WHERE source = 'team'").scalar() == 2
