@@ -41,22 +41,9 @@ def postgres_server():
     """A live PostgreSQL server for this session (see tests/postgres_server.py). Where the server
     cannot be installed the PostgreSQL tests are skipped with the reason; never in CI (``CI``
     set), where a missing server fails them."""
-    from postgres_server import PostgresServer, server_binaries  # tests/ is on sys.path
+    from postgres_server import PostgresServer, require_server  # tests/ is on sys.path
 
-    bindir = server_binaries()
-    missing = None
-    if bindir is None:
-        missing = "PostgreSQL server not installed (apt-get install postgresql, or scripts/setup.sh --dev)"
-    else:
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            missing = "psycopg is not installed (pip install -r requirements.txt)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must test the PostgreSQL store: {missing}")
-        pytest.skip(missing)
-    server = PostgresServer(bindir)
+    server = PostgresServer(require_server(os.environ))
     try:
         server.start()
         # Templates each test's database is copied from: an empty one, and one already migrated

@@ -12,7 +12,10 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 USER = "erank"
 # Host connections need this password (scram-sha-256), so the tests see a real password in the
@@ -30,6 +33,25 @@ def server_binaries() -> Path | None:
         if os.access(Path(folder) / "initdb", os.X_OK) and os.access(Path(folder) / "pg_ctl", os.X_OK):
             return Path(folder)
     return None
+
+
+def require_server(environ: Mapping[str, str]) -> Path:
+    """The server's binaries, or the PostgreSQL tests skipped with the reason; in CI (``CI``
+    set) failed instead: there the server must be installed (scripts/setup.sh --dev)."""
+    bindir = server_binaries()
+    missing = None
+    if bindir is None:
+        missing = "PostgreSQL server not installed (apt-get install postgresql, or scripts/setup.sh --dev)"
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            missing = "psycopg is not installed (pip install -r requirements.txt)"
+    if missing is None:
+        return bindir
+    if environ.get("CI"):
+        pytest.fail(f"CI must test the PostgreSQL store: {missing}")
+    pytest.skip(missing)
 
 
 def _version(folder: str) -> float:
