@@ -101,3 +101,23 @@ def order(scores: Sequence[float | None]) -> list[int]:
         range(len(scores)),
         key=lambda i: (scores[i] is None, -(scores[i] or 0.0), i),
     )
+
+
+SCORE_VALUES = tuple(range(11))
+
+
+def distribution_summary(distribution: Sequence[float]) -> tuple[float, float]:
+    """E[N] = sum n P(n) and the entropy in bits of a distribution over the answers 0..10.
+
+    The entropy is the studio's uncertainty measure: 0 when the model puts all its mass on one
+    score, log2(11) ~ 3.46 bits when it cannot choose at all."""
+    from scipy.stats import entropy
+
+    probabilities = np.asarray(distribution, dtype=float)
+    if probabilities.shape != (len(SCORE_VALUES),):
+        raise ValueError(f"a score distribution has {len(SCORE_VALUES)} values (P(0)..P(10))")
+    if not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0) or probabilities.sum() <= 0:
+        raise ValueError("a score distribution holds finite non-negative values with some mass")
+    probabilities = probabilities / probabilities.sum()
+    expected = float(np.dot(SCORE_VALUES, probabilities))
+    return expected, float(entropy(probabilities, base=2))

@@ -78,6 +78,11 @@ class Judgment:
     document_truncation: Truncation | None = None
     # The user message exactly as the model read it (after truncation): SFT export reuses it.
     prompt_message: str | None = None
+    # The model's distribution over the answer 0..10 where the engine could read it (index n is
+    # P(n), summing to 1), its expected score E[N] and its entropy in bits (the uncertainty).
+    score_distribution: list[float] | None = None
+    expected_score: float | None = None
+    score_entropy: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

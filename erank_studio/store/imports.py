@@ -319,8 +319,10 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
         validation.non_negative_int(rec["idx"], "idx")
         validation.judgment_status(rec["status"], "judgment status")
         validation.model_score(rec.get("score"), "score")
-        for key in ("probability", "rank_score", "first_stage_score", "hybrid_score", "latency_s"):
+        for key in ("probability", "rank_score", "first_stage_score", "hybrid_score", "latency_s",
+                    "expected_score", "score_entropy"):
             validation.finite_number(rec.get(key), key)
+        validation.score_distribution(rec.get("score_distribution"))
         for key in ("prompt_tokens", "output_tokens", "query_tokens", "query_tokens_kept",
                     "document_tokens", "document_tokens_kept"):
             _optional(validation.non_negative_int, rec.get(key), key)

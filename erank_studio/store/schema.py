@@ -131,6 +131,11 @@ class JudgmentRow(Base):
     prompt_message: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # Revision 0007: P(0..10) at the answer (11 floats summing to 1), E[N] and the entropy in
+    # bits; NULL where the engine could not read the distribution or the row predates it.
+    score_distribution: Mapped[list | None] = mapped_column(JSON)
+    expected_score: Mapped[float | None] = mapped_column(Float)
+    score_entropy: Mapped[float | None] = mapped_column(Float)
     __table_args__ = (
         # Revision 0003: covering index for "latest judgment of each document" (SFT export).
         Index("ix_judgments_run_document", "run_id", "document_id"),

@@ -796,6 +796,9 @@ class Store:
             "document_tokens": dt.original_tokens if dt else None,
             "document_tokens_kept": dt.kept_tokens if dt else None,
             "prompt_message": judgment.prompt_message,
+            "score_distribution": judgment.score_distribution,
+            "expected_score": judgment.expected_score,
+            "score_entropy": judgment.score_entropy,
             "extra": judgment.extra or {},
             "created_at": now or utcnow(),
         }
@@ -814,7 +817,10 @@ class Store:
             else Truncation(m["query_tokens"], m["query_tokens_kept"]),
             document_truncation=None if m["document_tokens"] is None
             else Truncation(m["document_tokens"], m["document_tokens_kept"]),
-            prompt_message=m["prompt_message"], extra=dict(m["extra"] or {}),
+            prompt_message=m["prompt_message"],
+            score_distribution=list(m["score_distribution"]) if m["score_distribution"] else None,
+            expected_score=m["expected_score"], score_entropy=m["score_entropy"],
+            extra=dict(m["extra"] or {}),
         )
 
     def _run_doc_map(self, conn: Connection, run_id: int, doc_ids: set[str]) -> dict[str, int]:

@@ -154,3 +154,19 @@ def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[i
     if cleaned[0] is None and not (cleaned[1] or cleaned[2]):
         raise ValidationError("score", "a label without a score needs a note or a rationale")
     return cleaned
+
+
+def score_distribution(value: Any, field: str = "score_distribution") -> list[float] | None:
+    """A judgment's P(0..10): None or 11 finite non-negative numbers summing to 1 (within 1e-4)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != SCORE_MAX - SCORE_MIN + 1:
+        raise ValidationError(field, f"{field} must be a list of {SCORE_MAX - SCORE_MIN + 1} probabilities (P(0)..P(10))")
+    cleaned = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item) or item < 0:
+            raise ValidationError(field, f"{field} holds {item!r}; each value must be a finite probability >= 0")
+        cleaned.append(float(item))
+    if abs(sum(cleaned) - 1.0) > 1e-4:
+        raise ValidationError(field, f"{field} sums to {sum(cleaned):.6f}, not 1")
+    return cleaned
