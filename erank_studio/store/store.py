@@ -149,6 +149,12 @@ def is_sqlite_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def _model_text(text: str | None) -> str | None:
+    """Model output as stored: a NUL character (which PostgreSQL text cannot hold) becomes
+    U+FFFD on every store, so a judgment is never lost over it and both stores keep the same."""
+    return text.replace("\x00", "\ufffd") if text and "\x00" in text else text
+
+
 def _owner() -> str:
     """This process, as written on the runs it starts: host, pid and the process's start time
     (so that a pid reused by another process is not taken for the run's owner)."""
@@ -628,7 +634,7 @@ class Store:
     ) -> int:
         """Make ``doc`` a candidate of the query; a doc_id retyped with another text now means
         the new text (older labels and judgments keep pointing at the text they saw)."""
-        validation.identifier(doc.doc_id, "document id")
+        validation.document(doc.doc_id, doc.text, doc.title)
         document_id = self._document_row(conn, doc, source)
         row = conn.execute(
             select(QD.c.id, QD.c.document_id).where(QD.c.query_id == query_id, QD.c.doc_id == doc.doc_id)
@@ -657,7 +663,7 @@ class Store:
     ) -> dict[str, int]:
         """``_link`` for a whole candidate list in a few statements: doc_id -> document row."""
         for d in docs:
-            validation.identifier(d.doc_id, "document id")
+            validation.document(d.doc_id, d.text, d.title)
         shas = [text_sha1(d.text) for d in docs]
         rows, _ = self._document_rows(conn, docs, source, shas)
         links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
@@ -777,8 +783,8 @@ class Store:
             "document_id": document_id,
             "doc_id": judgment.doc_id,
             "idx": judgment.index,
-            "raw_output": judgment.raw_output,
-            "trace": judgment.trace,
+            "raw_output": _model_text(judgment.raw_output),
+            "trace": _model_text(judgment.trace),
             "score": judgment.score,
             "probability": judgment.probability,
             "rank_score": judgment.rank_score,
@@ -787,7 +793,7 @@ class Store:
             "hybrid_score": judgment.hybrid_score,
             "status": judgment.status,
             "failure": judgment.failure,
-            "failure_detail": judgment.failure_detail,
+            "failure_detail": _model_text(judgment.failure_detail),
             "prompt_tokens": judgment.prompt_tokens,
             "output_tokens": judgment.output_tokens,
             "latency_s": judgment.latency_s,
@@ -795,7 +801,7 @@ class Store:
             "query_tokens_kept": qt.kept_tokens if qt else None,
             "document_tokens": dt.original_tokens if dt else None,
             "document_tokens_kept": dt.kept_tokens if dt else None,
-            "prompt_message": judgment.prompt_message,
+            "prompt_message": _model_text(judgment.prompt_message),
             "score_distribution": judgment.score_distribution,
             "expected_score": judgment.expected_score,
             "score_entropy": judgment.score_entropy,
@@ -993,7 +999,7 @@ class Store:
         is not yet among the query's candidates (a label on a document no run has seen)."""
         score, rationale, note, annotator = validation.label(score, rationale, note, annotator)
         if document is not None:
-            validation.identifier(document.doc_id, "document id")
+            validation.document(document.doc_id, document.text, document.title)
         with self.write() as conn:
             return self._insert_label(conn, query_id, doc_id, annotator, score, rationale, note,
                                       document=document)
@@ -1145,7 +1151,7 @@ class Store:
         """Benchmark qrels (query id as the benchmark spells it, doc_id, relevance); a pair seen
         again takes the new relevance. Returns how many triples were stored."""
         triples = [(validation.identifier(str(q), "query id"), validation.identifier(str(d), "document id"),
-                    int(rel)) for q, d, rel in qrels]
+                    validation.relevance(int(rel))) for q, d, rel in qrels]
         with self.write() as conn:
             self._add_qrels(conn, triples, source)
         return len(triples)

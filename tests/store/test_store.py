@@ -182,3 +182,37 @@ def test_store_never_imports_gradio_or_torch():
     code = ("import sys, erank_studio.store, erank_studio.store.exports, erank_studio.store.imports;"
             "bad=[m for m in ('gradio','torch') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_both_stores_refuse_what_postgresql_cannot_hold(store, tmp_path):
+    """One set of rules: a NUL character in typed or imported text and an integer past 2**31 - 1
+    are refused on SQLite too; a NUL in model output is kept as U+FFFD, never losing the judgment."""
+    from erank_studio.errors import FileFormatError
+    from erank_studio.store import ValidationError
+    from erank_studio.store.imports import import_file
+
+    q = store.upsert_query("q")
+    store.add_documents(q, [Document("a", "text")])
+    refused = [
+        (lambda: store.add_label(q, "a", "ann", 3, note="x\x00y"), "note may not contain the NUL"),
+        (lambda: store.add_label(q, "a", "ann\x00", 3), "annotator may not contain the NUL"),
+        (lambda: store.add_documents(q, [Document("b", "te\x00xt")]), "document text may not contain the NUL"),
+        (lambda: store.upsert_query("q\x00"), "query text may not contain the NUL"),
+        (lambda: store.add_qrels([("1", "a", 2**31)], "s"), "relevance must be an integer from"),
+    ]
+    for write, message in refused:
+        with pytest.raises(ValidationError, match=message):
+            write()
+    qrels = tmp_path / "big.qrels"
+    qrels.write_text("1 0 a 1\n1 0 b 99999999999\n")
+    with pytest.raises(FileFormatError, match="line 2: relevance must be an integer from"):
+        import_file(store, "qrels", qrels, source="s")
+    assert store.count_labels() == 0 and len(store.queries()) == 1
+    assert [d.doc_id for d in store.documents_for_query(q)] == ["a"]
+    assert store.qrels_for(store.upsert_query("t", "s", "1")) == {}
+    run = store.start_run(q, [Document("a", "text")], model="m", engine="e", instruction="i",
+                          truncate_length=5, generation=GenerationSettings(), alpha=0.2)
+    store.add_judgment(run, Judgment(doc_id="a", index=0, raw_output="o\x00k<answer>3</answer>", status="ok",
+                                     score=3, trace="t\x00"))
+    (stored,) = store.run_judgments(run)
+    assert (stored.raw_output, stored.trace) == ("o\ufffdk<answer>3</answer>", "t\ufffd")
