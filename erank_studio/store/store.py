@@ -363,10 +363,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 class Store:
     """Everything a run produces and everything a person says, kept and never overwritten.
 
-    ``read_only``: open for reading only (no write transaction, the file opened ``mode=ro``);
-    implies ``must_exist``. ``must_exist``: refuse a missing database file (``StoreMissing``)
-    instead of creating an empty store. ``write_wait_s``: how long a write waits for another
-    writer before ``StoreBusy``. Opening a store for writing marks its runs whose process has
+    ``read_only``: open for reading only (no write transaction; a SQLite file opened
+    ``mode=ro``, PostgreSQL transactions read-only); implies ``must_exist``. ``must_exist``:
+    refuse a missing database file or server database (``StoreMissing``) instead of creating an
+    empty store. ``write_wait_s``: how long a write waits for another writer before
+    ``StoreBusy``. Opening a store for writing marks its runs whose process has
     died as ``interrupted`` (``mark_interrupted``)."""
 
     def __init__(self, url: str | None = None, *, migrate_on_open: bool = True,
@@ -490,6 +491,7 @@ class Store:
         serialises writers itself (BEGIN IMMEDIATE + busy timeout); for a database file writers
         also queue on an advisory lock file first, because SQLite's busy handler waits by
         sleeping with back-off and many concurrent writers then spend most time asleep.
+        PostgreSQL writers queue on a transaction-level advisory lock (``lock_timeout``).
         ``bulk``: one chunk of a long import; afterwards the writer steps aside briefly so that
         others waiting get their turn between chunks."""
         if self.read_only:

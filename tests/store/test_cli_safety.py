@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from erank_studio.cli import main
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from erank_studio.store import Store
@@ -112,6 +113,23 @@ def test_read_commands_do_not_create_a_missing_store(tmp_path, command, _cli):
     proc = _cli(*args, "--db", f"sqlite:///{missing}")
     _one_line_error(proc, "no store at", str(missing))
     assert not missing.exists() and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--format", "csv", "--out", "{tmp}/x.csv"],
+    ["evaluate", "--dataset", "sample"],
+])
+def test_read_commands_do_not_create_a_store_in_an_empty_postgresql_database(postgres_server, tmp_path,
+                                                                             command, _cli):
+    database = postgres_server.create_database(postgres_server.empty_template)
+    try:
+        args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+        _one_line_error(_cli(*args, "--db", postgres_server.url(database)), "is not an ERank Studio store")
+        with Store(postgres_server.url(database), migrate_on_open=False) as store, store.read() as conn:
+            assert inspect(conn).get_table_names() == []
+        assert not (tmp_path / "x.csv").exists()
+    finally:
+        postgres_server.drop_database(database)
 
 
 def _truncated(path):

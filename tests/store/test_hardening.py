@@ -53,24 +53,31 @@ def test_read_only_opening_takes_no_write_transaction(store_url):
         assert dump(store) == before
 
 
-def test_a_waiting_write_gives_up_after_the_stated_bound(store_url):
-    with Store(store_url) as store:
+def _query_with_one_document(url: str) -> int:
+    with Store(url) as store:
         q = store.upsert_query("q")
         store.add_documents(q, [Document("a", "text")])
+    return q
+
+
+def _label_write_gives_up_after_one_second(url: str, q: int) -> None:
+    with Store(url, write_wait_s=1.0) as store:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
+            store.add_label(q, "a", "ann", 5)
+        assert 0.9 <= time.monotonic() - started < 5
+        assert store.count_labels() == 0
+
+
+def test_a_waiting_write_gives_up_after_the_stated_bound(store_url):
+    q = _query_with_one_document(store_url)
     with another_writer(store_url):  # a write of another process that never ends
-        with Store(store_url, write_wait_s=1.0) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
-                store.add_label(q, "a", "ann", 5)
-            assert 0.9 <= time.monotonic() - started < 5
-            assert store.count_labels() == 0
+        _label_write_gives_up_after_one_second(store_url, q)
 
 
 def test_sqlite_lock_file_wait_is_bounded(tmp_path):
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
-    with Store(url) as store:
-        q = store.upsert_query("q")
-        store.add_documents(q, [Document("a", "text")])
+    q = _query_with_one_document(url)
     # another process holds the writer lock file (a write that never ends)
     proc = _python("""
         import fcntl, os, sys, time
@@ -81,12 +88,7 @@ def test_sqlite_lock_file_wait_is_bounded(tmp_path):
     """, str(tmp_path / "s.sqlite.lock"))
     try:
         assert proc.stdout.readline().strip() == "locked"
-        with Store(url, write_wait_s=1.0) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
-                store.add_label(q, "a", "ann", 5)
-            assert 0.9 <= time.monotonic() - started < 5
-            assert store.count_labels() == 0
+        _label_write_gives_up_after_one_second(url, q)
     finally:
         proc.kill()
         proc.wait()
@@ -98,17 +100,11 @@ def test_postgresql_row_and_table_locks_are_bounded(pg_store_url):
     import psycopg
 
     url = pg_store_url
-    with Store(url) as store:
-        q = store.upsert_query("q")
-        store.add_documents(q, [Document("a", "text")])
+    q = _query_with_one_document(url)
     admin = psycopg.connect(libpq_url(url))
-    admin.execute("LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")
+    admin.execute("LOCK TABLE labels IN EXCLUSIVE MODE")  # blocks writes, not reads
     try:
-        with Store(url, write_wait_s=1.0) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
-                store.add_label(q, "a", "ann", 5)
-            assert 0.9 <= time.monotonic() - started < 5
+        _label_write_gives_up_after_one_second(url, q)
     finally:
         admin.rollback()
         admin.close()

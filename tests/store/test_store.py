@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from erank_studio.store import WRITE_WAIT_S, LabelRow, Store
+from erank_studio.store import WRITE_WAIT_S, LabelRow, Store, StoreReadOnly
 from erank_studio.types import Document, GenerationSettings, Judgment
 
 from .conftest import run_judging
@@ -28,9 +28,12 @@ def test_connection_settings(store, backend):
         else:
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == f"{WRITE_WAIT_S:g}s"
             assert conn.exec_driver_sql("SHOW default_transaction_read_only").scalar() == "off"
-    with Store(store.url, read_only=True) as reader, reader.read() as conn:
-        if backend == "postgresql":
-            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+    # A read-only store cannot write even through raw SQL: SQLite's file is opened mode=ro,
+    # PostgreSQL's transactions are read-only.
+    with Store(store.url, read_only=True) as reader:
+        with pytest.raises(StoreReadOnly, match="read-only"):
+            with reader.read() as conn:
+                conn.exec_driver_sql("DELETE FROM annotators")
 
 
 def test_upsert_query_identity(store):
