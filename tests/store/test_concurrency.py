@@ -21,7 +21,7 @@ def _writer(url: str, query_id: int, worker: int, errors) -> None:
         errors.put(traceback.format_exc())
 
 
-def test_eight_processes_writing_labels_at_once(new_url, tmp_path):
+def test_eight_processes_writing_labels_at_once(new_url):
     url = new_url("concurrent")
     with Store(url) as store:
         query_id = store.upsert_query("shared query")
@@ -59,7 +59,7 @@ def _open_and_write(url: str, worker: int, errors) -> None:
         errors.put(traceback.format_exc())
 
 
-def test_processes_creating_a_fresh_database_at_once(new_url, tmp_path):
+def test_processes_creating_a_fresh_database_at_once(new_url):
     url = new_url("fresh")
     ctx = mp.get_context("spawn")
     errors = ctx.Queue()

@@ -31,7 +31,7 @@ def _version(url: str) -> str | None:
     return rows[0] if rows else None
 
 
-def test_empty_database_to_head_matches_the_models(new_url, tmp_path):
+def test_empty_database_to_head_matches_the_models(new_url):
     url = new_url("m")
     _upgrade(url, "head")
     assert _version(url) == _head_revision()
@@ -45,7 +45,7 @@ def test_empty_database_to_head_matches_the_models(new_url, tmp_path):
     engine.dispose()
 
 
-def test_downgrade_then_upgrade_keeps_data(new_url, tmp_path):
+def test_downgrade_then_upgrade_keeps_data(new_url):
     url = new_url("m")
     with Store(url) as store:  # opening migrates to head
         q = store.upsert_query("keep me", "src", "1")
@@ -68,7 +68,7 @@ def test_downgrade_then_upgrade_keeps_data(new_url, tmp_path):
         assert [r.score for r in store.label_history(q, "a")] == [7, 8]
 
 
-def test_store_open_upgrades_an_old_database(new_url, tmp_path):
+def test_store_open_upgrades_an_old_database(new_url):
     url = new_url("old")
     _upgrade(url, "0001")
     with Store(url):

@@ -71,7 +71,7 @@ def test_a_run_judged_with_one_template_exports_that_template(store, template):
     assert prompt.TEMPLATES[other].split("{instruction}")[0] not in users[0]
 
 
-def test_old_runs_become_paper_and_keep_their_prompts(new_url, tmp_path):
+def test_old_runs_become_paper_and_keep_their_prompts(new_url):
     url = new_url("old")
     with Store(url) as store:
         q, run_id, _ = judged_run(store, "paper")
