@@ -80,7 +80,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Benchmark", id="benchmark", elem_id="erank-tab-benchmark"):
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
-                analyze.build(ctx, ui, analyze_tab)
+                analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
