@@ -93,3 +93,17 @@ def test_every_revision_goes_down_and_up_again(new_url):
         q = store.upsert_query("after the round trip")
         store.add_documents(q, [Document("a", "text")])
         assert store.add_label(q, "a", "ann", 3).id == 1
+
+
+def test_a_read_command_upgrades_an_older_store_it_may_write(new_url):
+    """export / evaluate open read-only; a store of an older revision is upgraded once (the file
+    is writable, or the server lets this role write) instead of being refused."""
+    url = new_url("older")
+    with Store(url) as store:
+        q = store.upsert_query("kept across the upgrade")
+        store.add_documents(q, [Document("a", "text")])
+        store.add_label(q, "a", "ann", 6)
+    _downgrade(url, "0006")
+    with Store(url, read_only=True) as reader:
+        assert reader.current_labels(q)["a"].score == 6
+    assert _version(url) == _head_revision()
