@@ -1,7 +1,7 @@
 """The ERank Studio web app: ``build_app(store, provider, defaults) -> gr.Blocks``.
 
-Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Export. Named API
-endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
+Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Agreement, Adjudicate,
+Export. Named API endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
 from __future__ import annotations
 
 import threading
@@ -16,7 +16,19 @@ from .. import prompt
 from ..engines.base import CancelToken
 from ..store import Store
 from ..types import Judgment
-from . import analyze, annotate, benchmark, doc_input, export_tab, render, rerank_tab, run_limits, session
+from . import (
+    adjudication_tab,
+    agreement_tab,
+    analyze,
+    annotate,
+    benchmark,
+    doc_input,
+    export_tab,
+    render,
+    rerank_tab,
+    run_limits,
+    session,
+)
 from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
@@ -81,6 +93,10 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
                 analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
+            with gr.Tab("Agreement", id="agreement", elem_id="erank-tab-agreement") as agreement_view:
+                agreement_tab.build(ctx, agreement_view)
+            with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
+                adjudication_tab.build(ctx, ui, adjudicate_view)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
@@ -153,7 +169,8 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         values = rerank_tab.detail_values(ctx, view, name, sort_by)
         progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
                     if view.run_id else "")
-        return (name, gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
+        # Nothing to restore leaves the box alone: a name typed while the page was loading stays.
+        return (name or gr.skip(), gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)
 
     restored = demo.load(restore, [saved, ui.sort_by],
