@@ -193,7 +193,8 @@ def _in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
     runs once per chunk of an export, where SQLAlchemy's compile step would dominate."""
     if not ids:
         return []
-    return conn.exec_driver_sql(sql.format(ids=",".join("?" * len(ids))), tuple(ids)).fetchall()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # sqlite3's style, else psycopg's
+    return conn.exec_driver_sql(sql.format(ids=",".join([mark] * len(ids))), tuple(ids)).fetchall()
 
 
 def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
