@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
-import Stemmer
+
+if TYPE_CHECKING:
+    import Stemmer
+
+# bm25s and PyStemmer are imported where they are first used: bm25s pulls in scipy (about a
+# fifth of the web page's own start-up on top of Gradio's, bench/bench_paths.py), and a page or
+# a command that never scores a list without first-stage scores should not pay for it.
 
 METHOD = "lucene"
 K1 = 0.9
@@ -30,11 +36,15 @@ _local = threading.local()
 def _stemmer() -> Stemmer.Stemmer:
     # A PyStemmer object must not be shared between threads (the UI scores lists concurrently).
     if not hasattr(_local, "stemmer"):
+        import Stemmer
+
         _local.stemmer = Stemmer.Stemmer(STEMMER)
     return _local.stemmer
 
 
 def _tokenize(texts: Sequence[str], return_ids: bool = True):
+    import bm25s
+
     return bm25s.tokenize(
         list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False,
         return_ids=return_ids,
@@ -56,6 +66,8 @@ class Bm25Index:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
+        import bm25s
+
         self._retriever = bm25s.BM25(method=METHOD, k1=K1, b=B)
         corpus = _tokenize(texts) if texts else None
         # A corpus with no indexable word at all (stopwords, punctuation, empty) scores 0 everywhere.

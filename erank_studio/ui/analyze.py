@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import plots, render, session
+from . import render, session
 from .context import Context
 from .rerank_tab import RerankUI
 from .session import RunView
@@ -22,6 +22,10 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
             agreement = gr.Markdown("")
 
     def analyze(view: RunView, annotator):
+        # Imported when the tab is first opened: plotly and ir_measures would add a tenth to the
+        # page's start-up (bench/bench_paths.py) for a tab many sessions never open.
+        from . import plots
+
         try:
             human = session.label_scores(ctx.store, view, annotator)
         except Exception as error:
