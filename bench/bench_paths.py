@@ -1,8 +1,8 @@
 """Every user path against the bare reranker, the UI's store operations as the store grows, and
 the start-up times: one command, one table each.
 
-    .venv/bin/python bench/bench_paths.py [--sizes 100,1000] [--max-new-tokens 8] [--repeats 1]
-        [--store-sizes 10000,100000,500000] [--skip paths,store,startup]
+    .venv/bin/python bench/bench_paths.py [--sizes 100,1000] [--max-new-tokens 8] [--repeats 3]
+        [--torch-threads 1] [--store-sizes 10000,100000,500000] [--skip paths,store,startup]
 
 1. Paths (same engine object, same documents, same settings, in this process; process start-up
    and model loading excluded): ``Reranker.rerank`` (the bare reranker), CLI ``rerank --docs``,
@@ -10,13 +10,18 @@ the start-up times: one command, one table each.
    generator a click runs, followed to the end) and the ``/rerank_documents`` API function
    (iterated to its last message). The engine is the tiny random-weight Qwen3 on the CPU (real
    architecture and tokenizer), so the model costs something and the pipeline's own cost shows.
-   Printed: seconds and the ratio to the bare reranker (target <= 1.10).
+   Printed: wall seconds and their ratio to the bare reranker (target <= 1.10), and the
+   process's CPU seconds and their ratio. On a shared machine the wall time is mostly other
+   people's work; the CPU time counts only this process (all its threads), so its ratio is the
+   figure that survives load. Torch runs ``--torch-threads`` threads (1 by default: two threads
+   on two busy cores wait on each other at every operation and the timings scatter by 2x).
 2. Store operations at --store-sizes judgments: bench/bench_store.py's ``ui_operations`` (open
    run, run list, alpha change, per-query lookup: reused, not copied), then the Analyze tab's
    work (labels + its four figures) on a 1,000-document run, timed here on a store filled by
    bench_store's own filler.
 3. Start-up: ``--help``; ``prompt`` vs loading the tokenizer alone (target <= 1.2x); the page's
-   first answer vs a minimal Gradio app's (target <= 1.2x).
+   first answer vs a minimal Gradio app's (target <= 1.2x), interleaved, each as wall seconds and
+   as the child process's CPU seconds until that moment (read from /proc when it answers).
 
 A path that fails (an API changed under it) prints why and the others still run."""
 from __future__ import annotations
@@ -28,6 +33,7 @@ import importlib.util
 import io
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -157,11 +163,18 @@ class Paths:
         return run
 
 
-def bench_paths(sizes: list[int], max_new_tokens: int, repeats: int, batch_size: int) -> None:
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def bench_paths(sizes: list[int], max_new_tokens: int, repeats: int, batch_size: int, torch_threads: int) -> None:
+    import torch
+
     from erank_studio import prompt
     from erank_studio.engines.transformers_engine import TransformersEngine
     from erank_studio.tiny_model import build_tiny_qwen3
 
+    torch.set_num_threads(torch_threads)
     folder = build_tiny_qwen3(Path(tempfile.gettempdir()) / "erank-bench-tiny-qwen3")
     engine = TransformersEngine(str(folder), device="cpu", dtype="float32", batch_size=batch_size)
     list(engine.generate([prompt.build(QUERY, "warm up", prompt.DEFAULT_INSTRUCTION, engine.tokenizer)],
@@ -173,12 +186,15 @@ def bench_paths(sizes: list[int], max_new_tokens: int, repeats: int, batch_size:
             ("CLI rerank --dataset", paths.cli_dataset), ("UI Rerank", paths.ui_rerank),
             ("API /rerank_documents", paths.api),
         ]
-        print(f"\n1. user paths vs the bare reranker: tiny random Qwen3 (CPU), {max_new_tokens} new tokens a "
-              f"document, engine batch {engine.batch_size}, median of {repeats}; target ratio <= 1.10")
-        print(f"{'path':<24}" + "".join(f"{f'{n} docs s':>13}{'ratio':>7}" for n in sizes))
-        times: dict[str, dict[int, float | str]] = {name: {} for name, _ in runs}
+        print(f"\n1. user paths vs the bare reranker: tiny random Qwen3 (CPU, {torch.get_num_threads()} torch "
+              f"thread{'s' if torch.get_num_threads() != 1 else ''}), {max_new_tokens} new tokens a document, engine "
+              f"batch {engine.batch_size}, median of {repeats} (interleaved); target ratio <= 1.10")
+        # name -> documents -> [(wall s, CPU s)], or why the path failed
+        times: dict[str, dict[int, list[tuple[float, float]] | str]] = {name: {} for name, _ in runs}
+        loads: dict[int, list[str]] = {}
         for n in sizes:
             docs = documents(n)
+            loads[n] = [_load()]
             for repeat in range(repeats):
                 # Rotate the order so no path always runs on the warmest caches.
                 for name, prepare in runs[repeat % len(runs):] + runs[: repeat % len(runs)]:
@@ -186,30 +202,43 @@ def bench_paths(sizes: list[int], max_new_tokens: int, repeats: int, batch_size:
                         continue
                     try:
                         run = prepare(docs)
-                        started = time.perf_counter()
+                        started, cpu = time.perf_counter(), time.process_time()
                         run()
-                        times[name].setdefault(n, []).append(time.perf_counter() - started)  # type: ignore[union-attr]
+                        sample = (time.perf_counter() - started, time.process_time() - cpu)
+                        times[name].setdefault(n, []).append(sample)  # type: ignore[union-attr]
                     except Exception as error:  # report and go on: one broken path must not hide the rest
                         times[name][n] = f"failed: {type(error).__name__}: {str(error)[:120]}"
-        bare = runs[0][0]
-        failures = []
-        for name, _ in runs:
-            cells = ""
-            for n in sizes:
-                value = times[name].get(n)
-                if isinstance(value, str) or value is None:
-                    cells += f"{'failed':>13}{'':>7}"
-                    failures.append(f"  {name} at {n}: {value}")
-                    continue
-                seconds = statistics.median(value)
-                base = times[bare].get(n)
-                ratio = seconds / statistics.median(base) if isinstance(base, list) else float("nan")
-                flag = "" if ratio <= 1.10 or name == bare else "*"
-                cells += f"{seconds:>13.2f}{ratio:>6.2f}{flag or ' '}"
-            print(f"{name:<24}{cells}")
-        print("(* above 1.10)")
-        for line in failures:
-            print(line)
+            loads[n].append(_load())
+        print_path_table(times, runs[0][0], sizes)
+        for n in sizes:
+            print(f"{n} documents: {loads[n][0]} before, {loads[n][1]} after (2 CPUs' worth of others' work doubles "
+                  "wall times)")
+
+
+def print_path_table(times: dict[str, dict[int, list[tuple[float, float]] | str]], bare: str,
+                     sizes: list[int]) -> None:
+    """Wall and CPU seconds of each path with their ratios to ``bare`` (* above 1.10)."""
+    print(f"{'path':<24}" + "".join(f"{f'{n} docs wall s':>17}{'ratio':>7}{'CPU s':>8}{'ratio':>7}" for n in sizes))
+    failures = []
+    for name, by_size in times.items():
+        cells = ""
+        for n in sizes:
+            value = by_size.get(n)
+            base = times[bare].get(n)
+            if isinstance(value, str) or value is None:
+                cells += f"{'failed':>17}{'':>22}"
+                failures.append(f"  {name} at {n}: {value}")
+                continue
+            for column, width in ((0, 17), (1, 8)):
+                seconds = statistics.median(v[column] for v in value)
+                ratio = (seconds / statistics.median(v[column] for v in base)
+                         if isinstance(base, list) else float("nan"))
+                flag = "*" if ratio > 1.10 and name != bare else " "
+                cells += f"{seconds:>{width}.2f}{ratio:>6.2f}{flag}"
+        print(f"{name:<24}{cells}")
+    print("(* above 1.10)")
+    for line in failures:
+        print(line)
 
 
 def engine_settings(max_new_tokens: int):
@@ -232,7 +261,7 @@ def bench_store_operations(sizes: list[int]) -> None:
     from erank_studio.ui import plots, session
 
     module = bench_store_module()
-    print(f"\n2. store operations as the store grows ({', '.join(f'{s:,}' for s in sizes)} judgments)")
+    print(f"\n2. store operations as the store grows ({', '.join(f'{s:,}' for s in sizes)} judgments; {_load()})")
     if not hasattr(module, "ui_operations") or not hasattr(module, "_filler"):
         print("   bench/bench_store.py on this branch has no ui_operations/_filler: skipped")
         return
@@ -255,18 +284,25 @@ def bench_store_operations(sizes: list[int]) -> None:
 
             open_ms = module._timed(lambda: session.open_run(store, view.run_id))
             print(f"{size:>10,} judgments: Analyze {module._timed(analyze):.1f} ms; open run as the UI does "
-                  f"(session.open_run) {open_ms:.1f} ms")
+                  f"(session.open_run) {open_ms:.1f} ms ({_load()})")
 
 
 # -- 3. start-up ---------------------------------------------------------------------------
 
-def _seconds(command: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, capture_output=True, check=True, env=_env())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_seconds(command: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s) of running ``command`` to its end."""
+    started, cpu = time.perf_counter(), _children_cpu()
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True, env=_env())
+    return time.perf_counter() - started, _children_cpu() - cpu
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
 def _env() -> dict[str, str]:
@@ -279,8 +315,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _page_seconds(command: list[str], port: int, timeout: float = 180) -> float:
-    """Seconds from starting ``command`` until http://127.0.0.1:port/ answers 200."""
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a live process (all its threads) has used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _page_seconds(command: list[str], port: int, timeout: float = 180) -> tuple[float, float]:
+    """(wall s, the process's CPU s) from starting ``command`` until http://127.0.0.1:port/
+    answers 200."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -290,7 +336,7 @@ def _page_seconds(command: list[str], port: int, timeout: float = 180) -> float:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
                     if reply.status == 200:
-                        return time.perf_counter() - started
+                        return time.perf_counter() - started, _process_cpu(process.pid)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"no answer within {timeout:.0f} s")
@@ -303,25 +349,38 @@ def bench_startup(repeats: int) -> None:
     from erank_studio.models import qwen3_tokenizer_folder
 
     py = sys.executable
-    print(f"\n3. start-up (median of {repeats}, seconds)")
-    help_s = _seconds([py, "-m", "erank_studio", "--help"], repeats)
-    print(f"python -m erank_studio --help: {help_s:.2f} s (target < 0.3)")
-    prompt_s = _seconds([py, "-m", "erank_studio", "prompt", "--query", QUERY, "--document", "Cats purr."], repeats)
-    tokenizer_s = _seconds([py, "-c", "from transformers import AutoTokenizer; "
-                            f"AutoTokenizer.from_pretrained({qwen3_tokenizer_folder()!r})"], repeats)
-    print(f"prompt: {prompt_s:.2f} s; tokenizer alone: {tokenizer_s:.2f} s; ratio {prompt_s / tokenizer_s:.2f} (target <= 1.2)")
+    print(f"\n3. start-up (median of {repeats}, interleaved; wall s / CPU s of the process; {_load()})")
+    commands = {
+        "help": [py, "-m", "erank_studio", "--help"],
+        "prompt": [py, "-m", "erank_studio", "prompt", "--query", QUERY, "--document", "Cats purr."],
+        "tokenizer": [py, "-c", "from transformers import AutoTokenizer; "
+                      f"AutoTokenizer.from_pretrained({qwen3_tokenizer_folder()!r})"],
+    }
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in (*commands, "page", "minimal")}
     with tempfile.TemporaryDirectory() as work:
-        try:
-            port = _free_port()
-            page_s = _page_seconds([py, "-m", "erank_studio", "serve", "--port", str(port),
-                                    "--db", f"sqlite:///{work}/serve.sqlite"], port)
-            port = _free_port()
-            minimal_s = _page_seconds([py, "-c", "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('hi')\n"
-                                       f"demo.launch(server_port={port}, server_name='127.0.0.1')"], port)
-            print(f"page answers: {page_s:.2f} s; minimal Gradio app: {minimal_s:.2f} s; ratio "
-                  f"{page_s / minimal_s:.2f} (target <= 1.2)")
-        except Exception as error:
-            print(f"page start-up: failed ({error})")
+        for _ in range(repeats):
+            for name, command in commands.items():
+                samples[name].append(_run_seconds(command))
+            try:
+                port = _free_port()
+                samples["page"].append(_page_seconds([py, "-m", "erank_studio", "serve", "--port", str(port),
+                                                      "--db", f"sqlite:///{work}/serve.sqlite"], port))
+                port = _free_port()
+                samples["minimal"].append(_page_seconds(
+                    [py, "-c", "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('hi')\n"
+                     f"demo.launch(server_port={port}, server_name='127.0.0.1')"], port))
+            except Exception as error:
+                print(f"page start-up: failed ({error})")
+                samples["page"], samples["minimal"] = [], []
+    (help_s, help_cpu) = _medians(samples["help"])
+    print(f"python -m erank_studio --help: {help_s:.2f} s / {help_cpu:.2f} s CPU (target < 0.3)")
+    for name, base, target in (("prompt", "tokenizer", "the tokenizer alone"), ("page", "minimal", "a minimal Gradio app")):
+        if not samples[name]:
+            continue
+        (wall, cpu), (base_wall, base_cpu) = _medians(samples[name]), _medians(samples[base])
+        print(f"{name}: {wall:.2f} s / {cpu:.2f} s CPU; {target}: {base_wall:.2f} s / {base_cpu:.2f} s CPU; "
+              f"ratio {wall / base_wall:.2f} wall, {cpu / base_cpu:.2f} CPU (target <= 1.2)")
+    print(f"({_load()} after)")
 
 
 def main() -> None:
@@ -332,6 +391,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each path run")
     parser.add_argument("--store-sizes", default="10000,100000,500000")
     parser.add_argument("--startup-repeats", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch's threads for the paths (1: steadier timings on a busy machine)")
     parser.add_argument("--skip", default="", help="comma-separated: paths, store, startup")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -339,7 +400,8 @@ def main() -> None:
     skip = set(args.skip.split(","))
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work inflates wall times)")
     if "paths" not in skip:
-        bench_paths([int(s) for s in args.sizes.split(",")], args.max_new_tokens, args.repeats, args.batch_size)
+        bench_paths([int(s) for s in args.sizes.split(",")], args.max_new_tokens, args.repeats, args.batch_size,
+                    args.torch_threads)
     if "store" not in skip:
         bench_store_operations([int(s) for s in args.store_sizes.split(",") if s])
     if "startup" not in skip:

@@ -18,10 +18,17 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
-import Stemmer
+
+if TYPE_CHECKING:
+    import bm25s
+    import Stemmer
+
+# bm25s and PyStemmer are imported where they are first used: bm25s pulls in scipy (about a
+# fifth of the web page's own start-up on top of Gradio's, bench/bench_paths.py), and a page or
+# a command that never scores a list without first-stage scores should not pay for it.
 
 METHOD = "lucene"
 K1 = 0.9
@@ -40,6 +47,8 @@ _local = threading.local()
 def _stemmer() -> Stemmer.Stemmer:
     # A PyStemmer object must not be shared between threads (the UI scores lists concurrently).
     if not hasattr(_local, "stemmer"):
+        import Stemmer
+
         _local.stemmer = Stemmer.Stemmer(STEMMER)
     return _local.stemmer
 
@@ -66,6 +75,8 @@ def text_pieces(text: str, size: int | None = None) -> Iterator[str]:
 def _word_tokenizer() -> bm25s.tokenization.Tokenizer:
     # The same lowercasing, word pattern, stop words and stemmer as bm25s.tokenize; allow_empty
     # False so an empty text is an empty list there too (no "" word that would count in lengths).
+    import bm25s
+
     return bm25s.tokenization.Tokenizer(
         lower=True, splitter=_split_words, stopwords=STOPWORDS, stemmer=_stemmer()
     )
@@ -93,6 +104,8 @@ class Bm25Index:
     """One bm25s index over a corpus, reused for every query of it (a benchmark's first stage)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
         self.size = len(texts)
         self._retriever = bm25s.BM25(method=METHOD, k1=K1, b=B)
         tokenizer = _word_tokenizer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import scoring
-from . import benchmark_analyze, plots, render, session
+from . import benchmark_analyze, render, session
 from .context import Context
 from .rerank_tab import RerankUI
 from .session import RunView
@@ -36,6 +36,10 @@ def build_run_page(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
             agreement = gr.Markdown("")
 
     def analyze(view: RunView, annotator, model_score="rank_score"):
+        # Imported when the tab is first opened: plotly and ir_measures would add a tenth to the
+        # page's start-up (bench/bench_paths.py) for a tab many sessions never open.
+        from . import plots
+
         try:
             human = session.label_scores(ctx.store, view, annotator)
         except Exception as error:

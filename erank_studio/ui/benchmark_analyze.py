@@ -17,7 +17,7 @@ import pandas as pd
 from .. import batch_eval, batch_stats, grading, metrics, models
 from ..scoring import DEFAULT_ALPHA
 from ..store import Store, StoreError
-from . import batch_plots, render, rerank_tab, session
+from . import render, rerank_tab, session
 from .context import Context
 from .rerank_tab import RerankUI
 
@@ -78,6 +78,8 @@ def summary_text(batch: batch_eval.Batch, result: dict[str, Any] | None) -> str:
     head = (f"**{render.md_escape(batch.dataset)}** · {render.md_escape(models.display_name(batch.model) or batch.model)}"
             f" · {len(batch.queries)} queries · {n_judgments} judgments · alpha {batch.alpha:g}")
     if result is None:
+        from . import batch_plots  # plotly: imported when the page is first drawn, not at start-up
+
         return f"{head}\n\n{render.md_escape(batch_plots.no_reference_text(batch))}"
 
     def mean(system: str) -> str:
@@ -101,6 +103,8 @@ def page_values(store: Store, choice: str | None, against: str, missing: str, al
     batch = batch_eval.load_batch(store, dataset, model=model, alpha=float(alpha), against=against)
     result = batch_stats.evaluate(batch, missing) if batch.has_qrels else None
     rows = batch_stats.per_query_rows(batch, result)
+    from . import batch_plots  # plotly: imported when the page is first drawn, not at start-up
+
     return (summary_text(batch, result), query_frame(rows), failure_frame(batch_stats.failure_rates(batch)),
             batch_plots.score_histograms(batch), batch_plots.calibration_plot(batch))
 

@@ -14,7 +14,7 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import doc_input, plots, render, run_limits, session
+from . import doc_input, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
 from .gpu import judge_fn
@@ -180,8 +180,9 @@ def build(ctx: Context) -> RerankUI:
                     detail = gr.HTML(render.scorecard(None, None), elem_id="erank-detail", head=_inspect_head(),
                                      js_on_load=None)
                 with gr.Column(scale=1, min_width=220):
-                    distribution = gr.Plot(plots.score_distribution_figure(None), show_label=False,
-                                           elem_id="erank-distribution")
+                    # Filled by the score card's change (the page load sets the card): plotly is
+                    # imported then, not while the page starts (bench/bench_paths.py).
+                    distribution = gr.Plot(None, show_label=False, elem_id="erank-distribution")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=280):
                     document = gr.HTML(render.document_html(None), elem_id="erank-document", js_on_load=None)
@@ -541,8 +542,12 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
     wire_document_list(ui)
     # The open judgment's distribution follows its score card, whichever event changed the card.
-    ui.detail.change(lambda view: plots.score_distribution_figure(view.judgment(view.selected)), ui.view,
-                     ui.distribution, api_visibility="private", show_progress="hidden")
+    def distribution_figure(view: RunView):
+        from . import plots
+
+        return plots.score_distribution_figure(view.judgment(view.selected))
+
+    ui.detail.change(distribution_figure, ui.view, ui.distribution, api_visibility="private", show_progress="hidden")
     outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
     if saved_state is not None:
         ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),

@@ -1,11 +1,17 @@
 """The Blocks build with a fake engine and no server; the auth setting parses."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import app as ui_app
+from erank_studio.ui import session
 from erank_studio.ui.context import Defaults
 from erank_studio.ui.engine_provider import EngineProvider
+from erank_studio.ui.jobs import JobManager
 
 
 def test_build_app_with_a_fake_engine(store, fake_engine):
@@ -114,3 +120,27 @@ def test_a_store_that_cannot_open_says_so_without_its_password(monkeypatch, caps
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert server.store_label("sqlite:////srv/private/team.sqlite") == "team.sqlite"
     assert "s3cr3t" not in server.store_label("postgresql://bob:s3cr3t@db/x")
+
+
+def test_the_page_starts_without_what_only_a_run_or_the_analyze_tab_needs():
+    heavy = ("bm25s", "scipy", "plotly", "torch", "transformers")
+    code = ("import sys\nimport erank_studio.ui.app\n"
+            f"print('imported:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "imported:"
+
+
+def test_the_analyze_tab_draws_its_figures_for_an_open_run(store, fake_engine):
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), Defaults(model="fake"))
+    analyze = next(d.fn for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "analyze")
+    docs = [Document(f"d{i}", f"text {i}", first_stage_score=float(i)) for i in range(6)]
+    manager = JobManager(store)
+    job = manager.start(fake_engine, "q", "i", docs, truncate_length=64, settings=GenerationSettings(), alpha=0.2,
+                        owner="test")
+    assert manager.wait_idle(10)
+    view = session.open_run(store, job.run_id)
+    session.add_label(store, view, "d1", "ann", 7, None, None)
+    head, histogram, scatter, ndcg, confusion, text = analyze(view, "ann")
+    assert head.startswith(f"run #{job.run_id} · 6 judgments · 1 labels")
+    assert sum(len(trace.x) for trace in histogram.data) == 6 + 1  # six model scores, one human label
+    assert len(scatter.data[0].x) == 6 and ndcg.data and confusion.data
