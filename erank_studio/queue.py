@@ -200,3 +200,35 @@ def batch_queue(store: Store, source: str, strategy: str, annotator: str | None 
                              store.qrels_for(q["id"]), q["source_query_id"])
         labelled |= _labelled(store, q["id"], annotator)
     return _queue(items, labelled, strategy, annotator)
+
+
+@dataclass
+class QueueWalk:
+    """A person walking a run's queue in the app: the order fixed when they chose the strategy
+    (so positions do not shift under them), and where they are in it."""
+
+    run_id: int
+    strategy: str
+    doc_ids: list[str]
+    position: int = 0  # index of the current document; len(doc_ids) once past the end
+
+    @classmethod
+    def of(cls, queue: Queue, run_id: int) -> QueueWalk:
+        return cls(run_id=run_id, strategy=queue.strategy, doc_ids=[i.doc_id for i in queue.items])
+
+    def current(self) -> str | None:
+        return self.doc_ids[self.position] if self.position < len(self.doc_ids) else None
+
+    def advance(self, labelled: set[str]) -> str | None:
+        """Move to the next document not yet labelled (skipped ones stay skipped); the new
+        current document, or None at the end."""
+        self.position += 1
+        while self.position < len(self.doc_ids) and self.doc_ids[self.position] in labelled:
+            self.position += 1
+        return self.current()
+
+    def status(self, labelled: set[str]) -> str:
+        left = sum(1 for d in self.doc_ids if d not in labelled)
+        n = len(self.doc_ids)
+        where = f"{self.position + 1} of {n} in queue" if self.position < n else f"end of the queue ({n})"
+        return f"{where} · {left} left"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import gradio as gr
 
-from . import render, session
+from . import queue_panel, render, session
 from .context import Context
 from .rerank_tab import RerankUI, detail_values
 from .session import RunView
@@ -27,6 +27,7 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
         )
         ui.labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled",
                               js_on_load=None)
+        ui.queue = queue_panel.build()
         with gr.Row(elem_classes=["erank-scores"]):
             for k in SCORES:
                 buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")
@@ -42,7 +43,8 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
         buttons["save_text"] = gr.Button("Save rationale and note", size="sm", elem_id="erank-save-text")
         ui.label_status = gr.Markdown("", elem_id="erank-label-status")
         gr.Markdown("Keys (outside text boxes): **0–9** score, **t** = 10, **a** accept, **u** undo, "
-                    "**j / ↓** next, **k / ↑** previous. Saved the moment you act.",
+                    "**j / ↓** next, **k / ↑** previous, **s** skip (Label next). Saved the moment you act; "
+                    "with a Label next order, a score moves on to the next document of the queue.",
                     elem_classes=["erank-help"])
     return buttons
 
@@ -62,35 +64,44 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
                ui.label_status]
     inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
 
+    panel: queue_panel.QueuePanel = ui.queue
+    label_inputs = [*inputs, panel.walk]
+    label_outputs = [*outputs, panel.walk, panel.status]
+
     def label_with(score_of):
-        def handler(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        def handler(view: RunView, annotator, rationale, note, sort_by, walk, request: gr.Request):
             annotator = who(annotator, request)
             if not view.selected:
                 gr.Warning("Select a document first (click a row).")
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
             score = score_of(view)
             if score == "missing":
                 gr.Warning("The model gave this document no score (parse failure): pick one yourself.")
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
+            labelled = view.selected
             try:
-                row = session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
+                row = session.add_label(ctx.store, view, labelled, annotator, score, rationale, note)
             except ValueError as error:
                 gr.Warning(render.html_escape(error))
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
+            # In the same event as the label: with a Label next order, the next document opens.
+            walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
             return (*detail_values(ctx, view, annotator, sort_by),
-                    _stamp(f"saved ✓ {what} for {render.md_escape(view.selected)}"))
+                    _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"), walk, queue_status)
         return handler
 
     for k in SCORES:
-        buttons[str(k)].click(label_with(lambda view, k=k: k), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
-                              trigger_mode="multiple")
+        buttons[str(k)].click(label_with(lambda view, k=k: k), label_inputs, label_outputs, api_visibility="private",
+                              concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
 
     def model_score(view: RunView):
         j = view.judgment(view.selected)
         return j.score if j is not None and j.score is not None else "missing"
 
-    buttons["accept"].click(label_with(model_score), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    buttons["accept"].click(label_with(model_score), label_inputs, label_outputs, api_visibility="private",
+                            concurrency_id=QUEUE, concurrency_limit=1)
+    _wire_queue(ctx, ui, panel, outputs)
 
     def save_text(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
         annotator = who(annotator, request)
@@ -165,3 +176,26 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
     buttons["next"].click(move(1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
     buttons["prev"].click(move(-1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
+
+
+def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outputs: list) -> None:
+    """Choosing a Label next order opens its first document; Skip (s) opens the next one."""
+    queue_outputs = [*outputs, panel.walk, panel.status]
+
+    def step(action):
+        def handler(view: RunView, annotator, sort_by, walk, strategy, request: gr.Request):
+            annotator = who(annotator, request)
+            try:
+                walk, status = action(view, walk, strategy, annotator)
+            except ValueError as error:  # no run, no name, no qrels: one toast, the screen kept
+                gr.Warning(render.html_escape(error))
+                return (gr.skip(),) * len(queue_outputs)
+            return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status))
+        return handler
+
+    inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy]
+    panel.strategy.input(step(lambda view, walk, strategy, annotator: queue_panel.start(ctx.store, view, strategy, annotator)),
+                         inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    panel.skip.click(step(lambda view, walk, strategy, annotator: queue_panel.skip(ctx.store, view, walk, annotator)),
+                     inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
+                     trigger_mode="multiple")

@@ -1,7 +1,8 @@
 """The ERank Studio web app: ``build_app(store, provider, defaults) -> gr.Blocks``.
 
-Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Export. Named API
-endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
+Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Compare, Export. Named API
+endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``,
+``/label_queue``."""
 from __future__ import annotations
 
 import threading
@@ -13,10 +14,12 @@ from typing import Any
 import gradio as gr
 
 from .. import prompt
+from .. import queue as label_order
 from ..engines.base import CancelToken
 from ..store import Store
 from ..types import Judgment
-from . import analyze, annotate, benchmark, doc_input, export_tab, render, rerank_tab, run_limits, session
+from . import (analyze, annotate, benchmark, compare_tab, doc_input, export_tab, render, rerank_tab, run_limits,
+               session)
 from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
@@ -81,10 +84,13 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
                 analyze.build(ctx, ui, analyze_tab)
+            with gr.Tab("Compare", id="compare", elem_id="erank-tab-compare") as compare_tab_:
+                compare_tab.build(ctx, ui, compare_tab_)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
         annotate.wire(ctx, ui, buttons)
+        compare_tab.wire_rerun(ctx, ui)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)
@@ -301,10 +307,30 @@ def _api(ctx: Context) -> None:
         return {"run_id": view.run_id, "query_id": view.query_id, "status": view.status or "running",
                 "n_documents": len(view.documents), "judgments": items}
 
+    def label_queue(run_id: int = 0, annotator: str = "", strategy: str = "entropy", dataset: str = "",
+                    model: str = "", request: gr.Request = None) -> dict:
+        """The order to label unlabelled documents in (as the CLI's ``queue``): one run's
+        (``run_id``) or a benchmark batch's (``dataset``, with ``model`` when several judged it).
+        ``strategy``: entropy, first_stage, qrels or rank. Unlabelled by ``annotator`` (the
+        signed-in user with password auth; anyone when empty)."""
+        annotator = getattr(request, "username", None) or (annotator or "").strip()
+        try:
+            if (dataset or "").strip():
+                order = label_order.batch_queue(ctx.store, dataset.strip(), strategy, annotator or None,
+                                                (model or "").strip() or None)
+            elif run_id:
+                order = label_order.run_queue(ctx.store, int(run_id), strategy, annotator or None)
+            else:
+                raise ValueError("give a run_id, or a dataset for a benchmark batch")
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
+        return order.to_dict()
+
     gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
            concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
+    gr.api(label_queue, api_name="label_queue")
 
 
 class RunTraces:
