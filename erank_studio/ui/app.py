@@ -85,12 +85,12 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
                 analyze.build(ctx, ui, analyze_tab)
             with gr.Tab("Compare", id="compare", elem_id="erank-tab-compare") as compare_tab_:
-                compare_tab.build(ctx, ui, compare_tab_)
+                compare_ui = compare_tab.build(ctx, ui, compare_tab_)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
         annotate.wire(ctx, ui, buttons)
-        compare_tab.wire_rerun(ctx, ui)
+        compare_tab.wire_rerun(ctx, ui, compare_ui)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)

@@ -142,23 +142,44 @@ def _compare(ctx: Context, run_a, run_b, annotator) -> tuple:
     except compare.CompareError as error:
         gr.Warning(render.html_escape(error))
         return (gr.skip(),) * 6
-    moved = max(c.rows, key=lambda r: (abs(r.rank_change or 0), -(r.rank_a or 0)))
+    # The document that moved most opens first (ties: the best ranked in A; failures last).
+    moved = max(c.rows, key=lambda r: (abs(r.rank_change or 0), r.rank_a is not None, -(r.rank_a or 0)))
     choices = [(r.doc_id, r.doc_id) for r in c.rows]
     return (c, summary_markdown(c), comparison_frame(c), gr.update(choices=choices, value=moved.doc_id),
             diff_html(c, moved.doc_id, "a"), diff_html(c, moved.doc_id, "b"))
 
 
 def _wire_tab(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tab: gr.Tab) -> None:
-    """Opening the tab lists the runs and proposes the open run (B) against its query's previous one (A)."""
+    """Opening the tab lists the runs; a run opened since (a rerun, another saved run) becomes B,
+    against A when A is of the same query, else against its query's previous run."""
 
     def on_tab(view: RunView, a, b):
         choices = session.run_choices(ctx.store)
-        default_a, default_b = default_pair(ctx, view)
-        return (gr.update(choices=choices, value=a if a not in (None, "") else default_a),
-                gr.update(choices=choices, value=b if b not in (None, "") else default_b))
+        a, b = _run_id(a), _run_id(b)
+        if view.run_id is not None and view.run_id not in (a, b):
+            default_a, b = default_pair(ctx, view)
+            if a is None or a == b or not _same_query(ctx, a, view):
+                a = default_a
+        elif a is None and b is None:
+            a, b = default_pair(ctx, view)
+        return gr.update(choices=choices, value=a), gr.update(choices=choices, value=b)
 
     tab.select(on_tab, [ui.view, compare_ui.run_a, compare_ui.run_b], [compare_ui.run_a, compare_ui.run_b],
                api_visibility="private")
+
+
+def _run_id(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_query(ctx: Context, run_id: int, view: RunView) -> bool:
+    try:
+        return int(ctx.store.run_info(run_id)["query_id"]) == view.query_id
+    except ValueError:  # the run is gone
+        return False
 
 
 # Clicks Rerank itself, so a rerun takes exactly the Rerank path (model choice rules of a public
@@ -182,9 +203,10 @@ def rerun_inputs(store, view: RunView) -> tuple[LoadedList, Benchmark | None]:
     return LoadedList(f"run #{view.run_id}", docs), bench
 
 
-def wire_rerun(ctx: Context, ui: RerankUI) -> None:
+def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
     """One click: the open run's query and documents, judged again with the instruction, model and
-    template now in the Rerank inputs; the Compare tab then offers the two runs."""
+    template now in the Rerank inputs; the Compare tab then offers the two runs (the rerun run as
+    A, the new run as B once it is open)."""
 
     def check(view: RunView) -> None:
         # No outputs: a refusal is one toast and changes nothing on screen.
@@ -193,9 +215,10 @@ def wire_rerun(ctx: Context, ui: RerankUI) -> None:
 
     def load(view: RunView):
         loaded, bench = rerun_inputs(ctx.store, view)
-        return (view.query, *show_list(loaded, view.qrels), bench)
+        origin = gr.update(choices=session.run_choices(ctx.store), value=view.run_id)
+        return (view.query, *show_list(loaded, view.qrels), bench, origin)
 
     ui.rerun.click(check, ui.view, None, api_visibility="private").success(
-        load, ui.view, [ui.query, ui.loaded, ui.list_box, ui.list_info, ui.list_table, ui.bench],
+        load, ui.view, [ui.query, ui.loaded, ui.list_box, ui.list_info, ui.list_table, ui.bench, compare_ui.run_a],
         api_visibility="private",
     ).success(None, None, None, js=_CLICK_RERANK, api_visibility="private")
