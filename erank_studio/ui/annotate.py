@@ -66,10 +66,11 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
     panel: queue_panel.QueuePanel = ui.queue
     label_inputs = [*inputs, panel.walk]
-    label_outputs = [*outputs, panel.walk, panel.status]
+    # The queue's outputs first: the label status stays the last output, as for every other action.
+    label_outputs = [panel.walk, panel.status, *outputs]
 
     def label_with(score_of):
-        def handler(view: RunView, annotator, rationale, note, sort_by, walk, request: gr.Request):
+        def handler(view: RunView, annotator, rationale, note, sort_by, walk=None, request: gr.Request = None):
             annotator = who(annotator, request)
             if not view.selected:
                 gr.Warning("Select a document first (click a row).")
@@ -87,8 +88,8 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             # In the same event as the label: with a Label next order, the next document opens.
             walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
-            return (*detail_values(ctx, view, annotator, sort_by),
-                    _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"), walk, queue_status)
+            return (walk, queue_status, *detail_values(ctx, view, annotator, sort_by),
+                    _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"))
         return handler
 
     for k in SCORES:
@@ -183,7 +184,7 @@ def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outpu
     queue_outputs = [*outputs, panel.walk, panel.status]
 
     def step(action):
-        def handler(view: RunView, annotator, sort_by, walk, strategy, request: gr.Request):
+        def queue_step(view: RunView, annotator, sort_by, walk, strategy, request: gr.Request):
             annotator = who(annotator, request)
             try:
                 walk, status = action(view, walk, strategy, annotator)
@@ -191,7 +192,7 @@ def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outpu
                 gr.Warning(render.html_escape(error))
                 return (gr.skip(),) * len(queue_outputs)
             return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status))
-        return handler
+        return queue_step
 
     inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy]
     panel.strategy.input(step(lambda view, walk, strategy, annotator: queue_panel.start(ctx.store, view, strategy, annotator)),
