@@ -2,7 +2,7 @@
 
 Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Compare, Export. Named API
 endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``,
-``/label_queue``."""
+``/label_queue``, ``/compare_runs``."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import compare as run_comparison
 from .. import prompt
 from .. import queue as label_order
 from ..engines.base import CancelToken
@@ -326,11 +327,21 @@ def _api(ctx: Context) -> None:
             raise gr.Error(render.html_escape(error)) from None
         return order.to_dict()
 
+    def compare_runs(run_a: int, run_b: int, annotator: str = "") -> dict:
+        """Two runs of the same query side by side (as the CLI's ``compare --json``): per document
+        both scores and ranks, Kendall tau and Spearman, nDCG@10 of each vs qrels and labels."""
+        try:
+            return run_comparison.compare_runs(ctx.store, int(run_a), int(run_b),
+                                               (annotator or "").strip() or None).to_dict()
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
+
     gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
            concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
     gr.api(label_queue, api_name="label_queue")
+    gr.api(compare_runs, api_name="compare_runs")
 
 
 class RunTraces:

@@ -39,7 +39,7 @@ def test_the_queue_needs_a_run_a_name_and_for_qrels_qrels(store):
     assert queue_panel.start(store, view, queue_panel.OFF, "ann") == (None, "")
 
 
-def test_the_label_queue_api_gives_the_cli_order(store, fake_engine):
+def test_the_label_queue_and_compare_apis_answer_as_the_cli(store, fake_engine):
     from erank_studio.ui import app as ui_app
     from erank_studio.ui.context import Defaults
     from erank_studio.ui.engine_provider import EngineProvider
@@ -52,6 +52,11 @@ def test_the_label_queue_api_gives_the_cli_order(store, fake_engine):
     assert label_queue(dataset=SOURCE, strategy="rank")["n_queued"] == 7
     with pytest.raises(Exception, match="unknown strategy"):
         label_queue(run_id=run_id, strategy="nonsense")
+    compare_runs = next(d.fn for d in demo.fns.values() if d.api_name == "compare_runs")
+    _, other = make_run(store, instruction="another")
+    assert compare_runs(run_id, other)["n_shared"] == 7
+    with pytest.raises(Exception, match="itself"):
+        compare_runs(run_id, run_id)
 
 
 def test_compare_traces_are_escaped_and_marked(store):
