@@ -88,7 +88,7 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             # In the same event as the label: with a Label next order, the next document opens.
             walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
-            return (walk, queue_status, *detail_values(ctx, view, annotator, sort_by),
+            return (walk, render.md_escape(queue_status), *detail_values(ctx, view, annotator, sort_by),
                     _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"))
         return handler
 

@@ -14,7 +14,7 @@ import gradio as gr
 from .. import queue
 from ..queue import QueueUnavailable, QueueWalk
 from ..store import Store
-from . import render, session
+from . import session
 from .session import RunView
 
 OFF = ""
@@ -68,7 +68,7 @@ def start(store: Store, view: RunView, strategy: str, annotator: str) -> tuple[Q
     if walk.current() is not None:
         view.selected = walk.current()
     labelled = labelled_ids(store, view, annotator)
-    notes = "".join(f" · {render.md_escape(n)}" for n in order.notes)
+    notes = "".join(f" · {n}" for n in order.notes)
     return walk, (walk.status(labelled) + notes if walk.doc_ids else
                   f"nothing left to label in run #{view.run_id}")
 
