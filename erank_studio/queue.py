@@ -204,31 +204,41 @@ def batch_queue(store: Store, source: str, strategy: str, annotator: str | None 
 
 @dataclass
 class QueueWalk:
-    """A person walking a run's queue in the app: the order fixed when they chose the strategy
-    (so positions do not shift under them), and where they are in it."""
+    """A person walking a queue in the app: the order fixed when they chose the strategy (so
+    positions do not shift under them), and where they are in it. Entries are (run_id, query_id,
+    doc_id): a benchmark batch's queue crosses runs and queries."""
 
-    run_id: int
     strategy: str
-    doc_ids: list[str]
-    position: int = 0  # index of the current document; len(doc_ids) once past the end
+    entries: list[tuple[int, int, str]]
+    scope: str  # what the queue covers, for messages: "run #3", "dataset sample"
+    position: int = 0  # index of the current entry; len(entries) once past the end
 
     @classmethod
-    def of(cls, queue: Queue, run_id: int) -> QueueWalk:
-        return cls(run_id=run_id, strategy=queue.strategy, doc_ids=[i.doc_id for i in queue.items])
+    def of(cls, queue: Queue, scope: str) -> QueueWalk:
+        return cls(strategy=queue.strategy, scope=scope,
+                   entries=[(i.run_id, i.query_id, i.doc_id) for i in queue.items])
 
-    def current(self) -> str | None:
-        return self.doc_ids[self.position] if self.position < len(self.doc_ids) else None
+    @property
+    def run_ids(self) -> set[int]:
+        return {run for run, _, _ in self.entries}
 
-    def advance(self, labelled: set[str]) -> str | None:
-        """Move to the next document not yet labelled (skipped ones stay skipped); the new
-        current document, or None at the end."""
+    @property
+    def query_ids(self) -> set[int]:
+        return {query for _, query, _ in self.entries}
+
+    def current(self) -> tuple[int, int, str] | None:
+        return self.entries[self.position] if self.position < len(self.entries) else None
+
+    def advance(self, labelled: set[tuple[int, str]]) -> tuple[int, int, str] | None:
+        """Move to the next entry not yet labelled ((query_id, doc_id) pairs; skipped entries
+        stay skipped); the new current entry, or None at the end."""
         self.position += 1
-        while self.position < len(self.doc_ids) and self.doc_ids[self.position] in labelled:
+        while self.position < len(self.entries) and self.entries[self.position][1:] in labelled:
             self.position += 1
         return self.current()
 
-    def status(self, labelled: set[str]) -> str:
-        left = sum(1 for d in self.doc_ids if d not in labelled)
-        n = len(self.doc_ids)
+    def status(self, labelled: set[tuple[int, str]]) -> str:
+        left = sum(1 for e in self.entries if e[1:] not in labelled)
+        n = len(self.entries)
         where = f"{self.position + 1} of {n} in queue" if self.position < n else f"end of the queue ({n})"
         return f"{where} · {left} left"

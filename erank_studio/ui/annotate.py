@@ -9,7 +9,7 @@ import gradio as gr
 
 from . import queue_panel, render, session
 from .context import Context
-from .rerank_tab import RerankUI, detail_values
+from .rerank_tab import RerankUI, detail_values, opened_run_text
 from .session import RunView
 
 SCORES = list(range(11))
@@ -67,7 +67,7 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
     panel: queue_panel.QueuePanel = ui.queue
     label_inputs = [*inputs, panel.walk]
     # The queue's outputs first: the label status stays the last output, as for every other action.
-    label_outputs = [panel.walk, panel.status, *outputs]
+    label_outputs = [panel.walk, panel.status, ui.query, ui.progress, *outputs]
 
     def label_with(score_of):
         def handler(view: RunView, annotator, rationale, note, sort_by, walk=None, request: gr.Request = None):
@@ -86,9 +86,11 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
                 gr.Warning(render.html_escape(error))
                 return (gr.skip(),) * len(label_outputs)
             # In the same event as the label: with a Label next order, the next document opens.
-            walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
+            run_before = view.run_id
+            view, walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
-            return (walk, render.md_escape(queue_status), *detail_values(ctx, view, annotator, sort_by),
+            return (walk, render.md_escape(queue_status), *_run_shown(view, run_before),
+                    *detail_values(ctx, view, annotator, sort_by),
                     _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"))
         return handler
 
@@ -181,22 +183,34 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
 def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outputs: list) -> None:
     """Choosing a Label next order opens its first document; Skip (s) opens the next one."""
-    queue_outputs = [*outputs, panel.walk, panel.status]
+    queue_outputs = [*outputs, panel.walk, panel.status, ui.query, ui.progress]
 
     def step(action):
-        def queue_step(view: RunView, annotator, sort_by, walk, strategy, request: gr.Request):
+        def queue_step(view: RunView, annotator, sort_by, walk, strategy, scope, request: gr.Request):
             annotator = who(annotator, request)
+            run_before = view.run_id
             try:
-                walk, status = action(view, walk, strategy, annotator)
+                view, walk, status = action(view, walk, strategy, annotator, scope)
             except ValueError as error:  # no run, no name, no qrels: one toast, the screen kept
                 gr.Warning(render.html_escape(error))
                 return (gr.skip(),) * len(queue_outputs)
-            return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status))
+            return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status),
+                    *_run_shown(view, run_before))
         return queue_step
 
-    inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy]
-    panel.strategy.input(step(lambda view, walk, strategy, annotator: queue_panel.start(ctx.store, view, strategy, annotator)),
-                         inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
-    panel.skip.click(step(lambda view, walk, strategy, annotator: queue_panel.skip(ctx.store, view, walk, annotator)),
+    inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy, panel.scope]
+    start = step(lambda view, walk, strategy, annotator, scope: queue_panel.start(ctx.store, view, strategy,
+                                                                                  annotator, scope))
+    for changed in (panel.strategy.input, panel.scope.input):
+        changed(start, inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    panel.skip.click(step(lambda view, walk, strategy, annotator, scope: queue_panel.skip(ctx.store, view, walk,
+                                                                                          annotator)),
                      inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
                      trigger_mode="multiple")
+
+
+def _run_shown(view: RunView, run_before: int | None) -> tuple:
+    """(query box, progress line): the opened run's when a batch's queue moved to another run."""
+    if view.run_id == run_before:
+        return gr.skip(), gr.skip()
+    return view.query, opened_run_text(view)

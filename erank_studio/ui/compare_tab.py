@@ -195,12 +195,7 @@ def rerun_inputs(store, view: RunView) -> tuple[LoadedList, Benchmark | None]:
     """The open run's documents (with their first-stage scores) as the run's document list, and
     its benchmark query when it has one, so the new run belongs to the same query."""
     docs = [view.documents[j.doc_id] for j in view.judgments if j.doc_id in view.documents]
-    query = next((q for q in store.queries() if q["id"] == view.query_id), None)
-    bench = None
-    if query is not None and query["source"] and query["source_query_id"]:
-        bench = Benchmark(source=query["source"], source_query_id=query["source_query_id"], query=view.query,
-                          qrels=dict(view.qrels))
-    return LoadedList(f"run #{view.run_id}", docs), bench
+    return LoadedList(f"run #{view.run_id}", docs), session.benchmark_of(store, view)
 
 
 def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:

@@ -161,6 +161,15 @@ def open_run(store: Store, run_id: int) -> RunView:
     return view
 
 
+def benchmark_of(store: Store, view: RunView) -> Benchmark | None:
+    """The benchmark query the open run belongs to (None for a typed query)."""
+    query = next((q for q in store.queries() if q["id"] == view.query_id), None)
+    if query is None or not query["source"] or not query["source_query_id"]:
+        return None
+    return Benchmark(source=query["source"], source_query_id=query["source_query_id"], query=view.query,
+                     qrels=dict(view.qrels))
+
+
 def status_text(status: str | None) -> str:
     """A run's status for people: "interrupted" says what happened."""
     if status == "interrupted":

@@ -4,7 +4,7 @@ without a label; the /label_queue API gives the CLI's order; compare's traces ar
 from __future__ import annotations
 
 import pytest
-from constructed_runs import SOURCE, make_run
+from constructed_runs import DOCS, SOURCE, make_run
 
 from erank_studio import compare, queue
 from erank_studio.ui import compare_tab, queue_panel, session
@@ -14,15 +14,37 @@ def test_walking_the_queue_labels_advances_and_persists(store):
     query_id, run_id = make_run(store)
     view = session.open_run(store, run_id)
     order = [i.doc_id for i in queue.run_queue(store, run_id, "entropy", "ann").items]
-    walk, status = queue_panel.start(store, view, "entropy", "ann")
+    view, walk, status = queue_panel.start(store, view, "entropy", "ann")
     assert view.selected == order[0] and status.startswith(f"1 of {len(order)} in queue · {len(order)} left")
     session.add_label(store, view, view.selected, "ann", 6, None, None)  # what a score key does
-    walk, status = queue_panel.after_label(store, view, walk, "ann")
+    view, walk, status = queue_panel.after_label(store, view, walk, "ann")
     assert view.selected == order[1] and status == f"2 of {len(order)} in queue · {len(order) - 1} left"
-    walk, status = queue_panel.skip(store, view, walk, "ann")
+    view, walk, status = queue_panel.skip(store, view, walk, "ann")
     assert view.selected == order[2] and status.endswith(f"{len(order) - 1} left")
     assert store.current_labels(query_id, "ann")[order[0]].score == 6
     assert order[1] not in store.current_labels(query_id, "ann")
+
+
+def test_a_batch_queue_opens_the_next_querys_run(store):
+    q1, run_1 = make_run(store, "q1", docs={d: DOCS[d] for d in ("d1", "d2")})
+    q2, run_2 = make_run(store, "q2", docs={d: DOCS[d] for d in ("d3", "d6")})
+    entries = [(i.run_id, i.doc_id) for i in queue.batch_queue(store, SOURCE, "entropy", "ann").items]
+    # entropy 0.45, then 0.30 twice (d6 ranks first in its query, d2 second in its own), then 0.05
+    assert entries == [(run_2, "d3"), (run_2, "d6"), (run_1, "d2"), (run_1, "d1")]
+    view = session.open_run(store, run_1)
+    view, walk, status = queue_panel.start(store, view, "entropy", "ann", queue_panel.SCOPE_BATCH)
+    assert (view.run_id, view.selected) == (run_2, "d3") and status.startswith("1 of 4 in queue · 4 left")
+    for expected in entries[1:]:
+        session.add_label(store, view, view.selected, "ann", 5, None, None)
+        view, walk, status = queue_panel.after_label(store, view, walk, "ann")
+        assert (view.run_id, view.selected) == expected
+    assert status == "4 of 4 in queue · 1 left"
+    assert {d: r.score for d, r in store.current_labels(q2, "ann").items()} == {"d3": 5, "d6": 5}
+    typed = store.upsert_query("typed")
+    _, lone = make_run(store, "typed-run", qrels=None)
+    with pytest.raises(ValueError, match="not a benchmark query"):
+        queue_panel.start(store, session.RunView(run_id=lone, query_id=typed, query="typed"), "rank", "ann",
+                          queue_panel.SCOPE_BATCH)
 
 
 def test_the_queue_needs_a_run_a_name_and_for_qrels_qrels(store):
@@ -36,7 +58,7 @@ def test_the_queue_needs_a_run_a_name_and_for_qrels_qrels(store):
         queue_panel.start(store, session.RunView(), "rank", "ann")
     with pytest.raises(ValueError, match="Label next"):
         queue_panel.skip(store, view, None, "ann")
-    assert queue_panel.start(store, view, queue_panel.OFF, "ann") == (None, "")
+    assert queue_panel.start(store, view, queue_panel.OFF, "ann") == (view, None, "")
 
 
 def test_the_label_queue_and_compare_apis_answer_as_the_cli(store, fake_engine):
