@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from constructed_runs import DOCS, make_run
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # the `browser` fixture (conftest.py) launches it
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped",
                 allow_module_level=True)
@@ -25,22 +25,12 @@ THOUGHT_A = "the document <b>names</b> the cause directly"
 THOUGHT_B = "the document hints at the cause"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
 def _wait_text(page, selector: str, pattern: str) -> None:
+    """Wait until the element's text matches; on a timeout, fail saying what it shows and which
+    messages are up (a screenshot goes to test-artifacts/)."""
+    condition = "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }"
     try:
-        page.wait_for_function(
-            "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
-            arg=[selector, pattern], timeout=TIMEOUT_MS,
-        )
+        page.wait_for_function(condition, arg=[selector, pattern], timeout=TIMEOUT_MS)
     except sync_api.TimeoutError:
         shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
         toasts = page.locator('[data-testid="toast-body"]').all_inner_texts()
