@@ -129,6 +129,22 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
         return doc_id, diff_html(c, doc_id, "a"), diff_html(c, doc_id, "b")
 
     table.select(on_select, ui.state, [document, trace_a, trace_b], api_visibility="private")
+
+    def same_query_runs(a, b):
+        """Run B is chosen among run A's query's runs: only those can be compared."""
+        run_a = _run_id(a)
+        if run_a is None:
+            return gr.skip()
+        try:
+            query_id = int(ctx.store.run_info(run_a)["query_id"])
+        except ValueError as error:
+            gr.Warning(render.html_escape(error))
+            return gr.skip()
+        choices = [c for c in session.run_choices(ctx.store, query_id=query_id) if c[1] != run_a]
+        keep = _run_id(b) in {c[1] for c in choices}
+        return gr.update(choices=choices, value=_run_id(b) if keep else (choices[0][1] if choices else None))
+
+    run_a.input(same_query_runs, [run_a, run_b], run_b, api_visibility="private")
     _wire_tab(ctx, ui_rerank, ui, tab)
     return ui
 

@@ -177,9 +177,10 @@ def status_text(status: str | None) -> str:
     return status or ""
 
 
-def run_choices(store: Store, limit: int = 50) -> list[tuple[str, int]]:
+def run_choices(store: Store, limit: int = 50, query_id: int | None = None) -> list[tuple[str, int]]:
+    """The newest runs (of one query when ``query_id`` is given) as dropdown choices."""
     out = []
-    for r in store.runs(limit=limit):  # the store reads only these rows
+    for r in store.runs(query_id=query_id, limit=limit):  # the store reads only these rows
         text = render.snippet(r.query_text, 50)
         out.append((f"#{r.id} · {text} · {r.model.split('/')[-1]} · {r.status} · {r.n_judgments} docs", r.id))
     return out
