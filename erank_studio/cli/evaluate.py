@@ -85,59 +85,24 @@ def from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    from ..batch import latest_judgments
-    from .common import open_store
-
-    from pathlib import Path
-
+    from ..batch_eval import BatchNotFound, load_batch
     from ..data.files import user_dataset_name
+    from .common import open_store
 
     if Path(args.dataset).is_dir():  # a BEIR folder, named as ``rerank --dataset FOLDER`` stored it
         args.dataset = user_dataset_name(args.dataset)
     store = open_store(args.db, read_only=True)  # never creates or writes the store
-    queries = [q for q in store.queries() if q["source"] == args.dataset]
-    if not queries:
-        raise UserError(f"the store ({store.url}) holds no queries of dataset {args.dataset!r}")
-    models = sorted({r.model for q in queries for r in store.runs(query_id=q["id"])})
-    if args.model:
-        if args.model not in models:
-            raise UserError(f"no judgments by {args.model!r} for {args.dataset}; models in the store: {', '.join(models) or 'none'}")
-        model = args.model
-    elif len(models) == 1:
-        model = models[0]
-    else:
-        raise UserError(f"several models judged {args.dataset}: pass --model (one of {', '.join(models) or 'none'})")
     file_qrels = _read_qrels(args.qrels) if args.qrels else None
-    runs: dict[str, dict[str, dict[str, float]]] = {"first_stage": {}, "model": {}, "hybrid": {}}
-    qrels: dict[str, dict[str, int]] = {}
-    pairs: tuple[list[int], list[int]] = ([], [])
-    for q in queries:
-        key = q["source_query_id"] or str(q["id"])
-        judged = [j for _, j in latest_judgments(store, q["id"], model).values()]
-        if judged:
-            runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
-            runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
-            hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, args.alpha)
-            runs["hybrid"][key] = hybrid.get(key, {})
-        # Qrels for every query of the dataset, judged or not: --missing zero must see the queries
-        # whose judgments all failed (or never ran), and the count printed names them.
-        if args.against == "labels":
-            labels = store.current_labels(q["id"], annotator=args.annotator)
-            raw = {d: row.score for d, row in labels.items() if row.score is not None}
-            qrels[key] = {d: grading.grade(s) for d, s in raw.items()}
-            for j in judged:
-                if j.score is not None and j.doc_id in raw:
-                    pairs[0].append(j.score)
-                    pairs[1].append(raw[j.doc_id])
-        elif file_qrels is not None:
-            qrels[key] = file_qrels.get(key, {})
-        else:
-            qrels[key] = store.qrels_for(q["id"])
-    if not any(qrels.values()):
+    try:
+        batch = load_batch(store, args.dataset, model=args.model, alpha=args.alpha, against=args.against,
+                           annotator=args.annotator, file_qrels=file_qrels)
+    except BatchNotFound as error:
+        raise UserError(str(error)) from None
+    if not batch.has_qrels:
         what = "human labels" if args.against == "labels" else "qrels"
         raise UserError(f"no {what} for the judged queries of {args.dataset}")
-    agreement = metrics.agreement(*pairs) if args.against == "labels" else None
-    return runs, qrels, agreement
+    agreement = metrics.agreement(*batch.label_pairs) if args.against == "labels" else None
+    return batch.runs, batch.qrels, agreement
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,15 +1,25 @@
-"""The Analyze tab: plots of the run that is open in the Rerank view."""
+"""The Analyze tab: plots of the run that is open in the Rerank view ("This run"), and a whole
+benchmark batch ("Benchmark batch", ui/benchmark_analyze.py)."""
 from __future__ import annotations
 
 import gradio as gr
 
-from . import plots, render, session
+from . import benchmark_analyze, plots, render, session
 from .context import Context
 from .rerank_tab import RerankUI
 from .session import RunView
 
 
-def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
+def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs | None = None, rerank_tab_id: str = "rerank",
+          saved: gr.BrowserState | None = None) -> None:
+    with gr.Tab("This run", elem_id="erank-analyze-run"):
+        build_run_page(ctx, ui, tab)
+    if tabs is not None:  # the benchmark page opens a query's run in the Rerank view: it needs the tabs
+        with gr.Tab("Benchmark batch", elem_id="erank-analyze-batch") as batch_tab:
+            benchmark_analyze.build(ctx, ui, batch_tab, tabs, rerank_tab_id, saved)
+
+
+def build_run_page(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
     summary = gr.Markdown("Open or run a query in the Rerank view, then come back here.", elem_id="erank-analyze-summary")
     refresh = gr.Button("Refresh plots", size="sm", elem_id="erank-analyze-refresh")
     with gr.Row():

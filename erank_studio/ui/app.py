@@ -84,7 +84,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Benchmark", id="benchmark", elem_id="erank-tab-benchmark"):
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
-                analyze.build(ctx, ui, analyze_tab)
+                analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
             with gr.Tab("Compare", id="compare", elem_id="erank-tab-compare") as compare_tab_:
                 compare_ui = compare_tab.build(ctx, ui, compare_tab_)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):

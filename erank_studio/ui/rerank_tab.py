@@ -533,17 +533,8 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
 
     def on_open(run_id, annotator, sort_by, saved):
         if run_id in (None, ""):
-            return (gr.skip(),) * 10 + (gr.skip(),)
-        try:
-            view = session.open_run(ctx.store, int(run_id))
-        except Exception as error:
-            gr.Warning(render.html_escape(f"Cannot open run {run_id}: {error}"))
-            return (gr.skip(),) * 11
-        if view.judgments:
-            view.selected = view.order(sort_by)[0]
-        saved = dict(saved or {})
-        saved["run_id"] = view.run_id
-        return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha, opened_run_text(view))
+            return (gr.skip(),) * OPEN_RUN_OUTPUTS
+        return open_run_values(ctx, run_id, annotator, sort_by)
 
     wire_document_list(ui)
     outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
@@ -551,6 +542,23 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),
                             [ui.saved_runs, ui.annotator, ui.sort_by, saved_state], [*outputs, saved_state],
                             api_visibility="private")
+
+
+OPEN_RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + query, alpha, progress
+
+
+def open_run_values(ctx: Context, run_id: int | str, annotator: str | None, sort_by: str) -> tuple:
+    """The Rerank view's values for a saved run opened (the detail outputs, query, alpha, progress
+    line), its top document selected; one toast and nothing changed when it cannot be opened.
+    The run list and the Analyze view's benchmark page open runs through this."""
+    try:
+        view = session.open_run(ctx.store, int(run_id))
+    except Exception as error:
+        gr.Warning(render.html_escape(f"Cannot open run {run_id}: {error}"))
+        return (gr.skip(),) * OPEN_RUN_OUTPUTS
+    if view.judgments:
+        view.selected = view.order(sort_by)[0]
+    return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha, opened_run_text(view))
 
 
 def opened_run_text(view: RunView) -> str:

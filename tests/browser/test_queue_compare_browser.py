@@ -12,10 +12,6 @@ from pathlib import Path
 import pytest
 from constructed_runs import DOCS, make_run
 
-CHROMIUM = "/usr/bin/chromium"  # the `browser` fixture (conftest.py) launches it
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped",
-                allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -50,7 +46,7 @@ def _key(page, key: str) -> None:
     page.keyboard.press(key)
 
 
-def test_walk_the_queue_by_keyboard_then_compare_two_runs(browser, running_app):
+def test_walk_the_queue_by_keyboard_then_compare_two_runs(chromium, running_app):
     from erank_studio import queue
     from erank_studio.store import Store
 
@@ -60,7 +56,7 @@ def test_walk_the_queue_by_keyboard_then_compare_two_runs(browser, running_app):
         order = [i.doc_id for i in queue.run_queue(store, run_a, "entropy", ANNOTATOR).items]
     n = len(order)
 
-    context = browser.new_context(viewport={"width": 1440, "height": 1400})
+    context = chromium.new_context(viewport={"width": 1440, "height": 1400})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(running_app.url)
