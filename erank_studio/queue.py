@@ -177,28 +177,21 @@ def run_queue(store: Store, run_id: int, strategy: str, annotator: str | None = 
 def batch_queue(store: Store, source: str, strategy: str, annotator: str | None = None,
                 model: str | None = None) -> Queue:
     """The queue over a benchmark batch: every query of ``source`` with, per document, the latest
-    judgment by ``model`` (needed when several models judged it), as ``evaluate`` reads them."""
-    from .batch import latest_judgments
+    judgment by ``model`` (needed when several models judged it), loaded as ``evaluate`` and the
+    benchmark page load it (batch_eval.load_batch)."""
+    from .batch_eval import BatchNotFound, load_batch
 
-    queries = [q for q in store.queries() if q["source"] == source]
-    if not queries:
-        raise QueueUnavailable(f"the store holds no queries of dataset {source!r}")
-    models = sorted({r.model for q in queries for r in store.runs(query_id=q["id"])})
-    if model is None and len(models) > 1:
-        raise QueueUnavailable(f"several models judged {source}: name one ({', '.join(models)})")
-    model = model or (models[0] if models else None)
-    if model not in models:
-        raise QueueUnavailable(f"no judgments by {model!r} for {source}; models: {', '.join(models) or 'none'}")
+    try:
+        batch = load_batch(store, source, model=model)
+    except BatchNotFound as error:
+        raise QueueUnavailable(str(error)) from None
     items: list[QueueItem] = []
     labelled: set[tuple[int, str]] = set()
-    for q in queries:
-        latest = latest_judgments(store, q["id"], model)
-        if not latest:
-            continue
-        ordered = sorted(latest.items(), key=lambda kv: (kv[1][0], kv[1][1].index))
-        items += query_items({d: run for d, (run, _) in ordered}, q["id"], [j for _, (_, j) in ordered],
-                             store.qrels_for(q["id"]), q["source_query_id"])
-        labelled |= _labelled(store, q["id"], annotator)
+    for query in batch.queries:
+        if query.judgments:
+            items += query_items(query.run_of, query.query_id, query.judgments, batch.qrels.get(query.key),
+                                 query.key)
+            labelled |= _labelled(store, query.query_id, annotator)
     return _queue(items, labelled, strategy, annotator)
 
 
