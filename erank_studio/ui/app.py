@@ -160,7 +160,9 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         values = rerank_tab.detail_values(ctx, view, name, sort_by)
         progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
                     if view.run_id else "")
-        return (name, gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
+        # Nothing to restore: leave the box alone, so a name typed before the page finished
+        # loading is not blanked.
+        return (name or gr.skip(), gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)
 
     restored = demo.load(restore, [saved, ui.sort_by],
