@@ -11,7 +11,8 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 
 from .errors import FileFormatError
 from .types import Document
@@ -87,7 +88,7 @@ def _score(value, source: str, line: int) -> float | None:
 
 def _document(record: dict, source: str, line: int, position: int) -> Document:
     text = _pick(record, TEXT_FIELDS)
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text or text.isspace():  # no stripped copy of a huge text
         raise DocumentFileError(source, line, "needs a non-empty 'content' field")
     doc_id = _pick(record, ID_FIELDS)
     if doc_id is not None and any(c.isspace() for c in str(doc_id)):
@@ -104,6 +105,20 @@ def _document(record: dict, source: str, line: int, position: int) -> Document:
     )
 
 
+def _json_object(decode: Callable[[], object], source: str, number: int,
+                 error: type[FileFormatError]) -> dict:
+    """``decode()``'s object; ``error`` names the file and line when it is not one."""
+    try:
+        record = decode()
+    except json.JSONDecodeError as problem:
+        raise error(source, number, f"is not valid JSON ({problem.msg}, column {problem.colno})") from None
+    except RecursionError:
+        raise error(source, number, "is JSON nested too deeply to read") from None
+    if not isinstance(record, dict):
+        raise error(source, number, f"must be a JSON object, not {type(record).__name__}")
+    return record
+
+
 def jsonl_records(lines: Iterable[str], source: str, error: type[FileFormatError] = FileFormatError) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; ``error`` names the file and line of the
     first line that is not a JSON object."""
@@ -111,21 +126,47 @@ def jsonl_records(lines: Iterable[str], source: str, error: type[FileFormatError
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as problem:
-            raise error(source, number, f"is not valid JSON ({problem.msg}, column {problem.colno})") from None
-        except RecursionError:
-            raise error(source, number, "is JSON nested too deeply to read") from None
-        if not isinstance(record, dict):
-            raise error(source, number, f"must be a JSON object, not {type(record).__name__}")
-        records.append((number, record))
+        records.append((number, _json_object(lambda: json.loads(raw), source, number, error)))
     return records
 
 
+# The line breaks of str.splitlines, so line numbers are the same as reading it line by line.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_BLANK = re.compile(r"\s*")
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")  # what json.loads skips around a value
+_DECODER = json.JSONDecoder()
+
+
+def _line_spans(text: str) -> Iterator[tuple[int, int, int]]:
+    """(line number, start, end) of each line of ``text``, as ``text.splitlines()`` cuts them."""
+    start, number = 0, 0
+    for number, brk in enumerate(_LINE_BREAK.finditer(text), start=1):
+        yield number, start, brk.start()
+        start = brk.end()
+    if start < len(text):
+        yield number + 1, start, len(text)
+
+
+def _decode_in_place(text: str, start: int, end: int) -> object:
+    """``json.loads(text[start:end])`` without copying the line (a 50 MB document is one line):
+    the value is decoded where it lies; anything unusual is left to ``json.loads`` on a copy,
+    so errors read exactly as before."""
+    try:
+        value, stop = _DECODER.raw_decode(text, _JSON_SPACE.match(text, start, end).end())
+    except (json.JSONDecodeError, RecursionError):
+        value, stop = None, end + 1
+    if stop > end or _JSON_SPACE.match(text, stop, end).end() != end:
+        return json.loads(text[start:end])
+    return value
+
+
 def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
+    records = [  # every line is checked as JSON before any as a document, as jsonl_records does
+        (number, _json_object(lambda: _decode_in_place(text, start, end), source, number, DocumentFileError))
+        for number, start, end in _line_spans(text) if not _BLANK.fullmatch(text, start, end)
+    ]
     documents = []
-    for number, record in jsonl_records(text.splitlines(), source, DocumentFileError):
+    for number, record in records:
         documents.append(_document(record, source, number, len(documents) + 1))
     return documents
 
@@ -204,6 +245,8 @@ def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> lis
     """Documents from a file on disk (see ``parse_documents``)."""
     source = os.path.basename(os.fspath(path))
     data = read_file_bytes(path, source, DocumentFileError)
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying a huge file
         raise DocumentFileError(source, None, "is empty")
-    return parse_documents(decode_bytes(data, source), source, kind or os.path.splitext(source)[1].lstrip("."))
+    text = decode_bytes(data, source)
+    del data  # the bytes are not needed while parsing: a huge file is held once less
+    return parse_documents(text, source, kind or os.path.splitext(source)[1].lstrip("."))

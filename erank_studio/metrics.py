@@ -1,5 +1,5 @@
 """Metrics: nDCG@10 through ir_measures, and model-vs-human agreement (quadratic weighted
-Cohen's kappa over the 0..10 scale, Spearman through scipy).
+Cohen's kappa over the 0..10 scale through scikit-learn, Spearman through scipy).
 
 Runs and qrels are plain dicts: ``run[qid][docid] = score`` and ``qrels[qid][docid] = relevance``.
 Two conventions for the mean (``MISSING``): "skip", trec_eval's default, averages over the queries
@@ -121,10 +121,11 @@ def _check_scores(values: Sequence[int], what: str) -> list[int]:
 def agreement(model_scores: Sequence[int], human_scores: Sequence[int]) -> dict[str, Any]:
     """How far the model's 0..10 scores agree with a person's on the same documents.
 
-    kappa_quadratic: Cohen's kappa with quadratic weights over the fixed 0..10 scale (None when
-    undefined: no pairs, or both raters constant); spearman: scipy's rank correlation (None when
-    undefined); confusion: 11 x 11 counts, rows the model's score, columns the human's."""
-    from scipy.stats import spearmanr
+    kappa_quadratic: Cohen's kappa with quadratic weights over the fixed 0..10 scale and
+    spearman: rank correlation, both from ``agreement.kappa_spearman`` (scikit-learn, scipy;
+    None when undefined: fewer than two pairs, or a rater constant); confusion: 11 x 11 counts,
+    rows the model's score, columns the human's."""
+    from .agreement import kappa_spearman
 
     if len(model_scores) != len(human_scores):
         raise ValueError("model and human score lists differ in length")
@@ -134,22 +135,10 @@ def agreement(model_scores: Sequence[int], human_scores: Sequence[int]) -> dict[
     confusion = np.zeros((11, 11), dtype=int)
     for m, h in zip(model, human):
         confusion[m, h] += 1
-    kappa = None
-    spearman = None
-    if n:
-        observed = confusion / n
-        expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
-        grid = np.arange(11)
-        weights = (grid[:, None] - grid[None, :]) ** 2 / 100.0
-        denominator = float((weights * expected).sum())
-        if denominator > 0:
-            kappa = 1.0 - float((weights * observed).sum()) / denominator
-    if n >= 2 and len(set(model)) > 1 and len(set(human)) > 1:
-        rho = spearmanr(model, human).statistic
-        spearman = None if rho is None or math.isnan(rho) else float(rho)
+    coefficients = kappa_spearman(model, human)
     return {
-        "kappa_quadratic": kappa,
-        "spearman": spearman,
+        "kappa_quadratic": coefficients["kappa_quadratic"],
+        "spearman": coefficients["spearman"],
         "n": n,
         "exact": (sum(int(m == h) for m, h in zip(model, human)) / n) if n else None,
         "confusion": confusion.tolist(),

@@ -5,11 +5,19 @@ Which BM25: bm25s's Lucene variant (``method="lucene"``) with Pyserini's default
 the Porter stemmer (PyStemmer's "porter", the algorithm of Lucene's PorterStemFilter, which
 Pyserini's default English analyzer uses): as close to the paper's Pyserini BM25 as bm25s gets.
 It is still not Pyserini: the word splitting differs (bm25s keeps runs of two or more word
-characters; Lucene's StandardTokenizer follows Unicode word breaks and keeps single letters)."""
+characters; Lucene's StandardTokenizer follows Unicode word breaks and keeps single letters).
+
+Memory follows the words, not the characters: every text (document or query) is read whole, as
+Pyserini would index it, but tokenized a piece of at most about ``PIECE_CHARS`` characters at a
+time, each piece cut just after a non-word character so that no word is split, into one shared
+bm25s vocabulary. A document is then held as a list of word ids (8 bytes a word) instead of
+bm25s's word strings and their copies (about 19 bytes a character in one go), and the scores
+are exactly those of ``bm25s.tokenize`` over the whole texts."""
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import bm25s
 import numpy as np
@@ -20,6 +28,8 @@ K1 = 0.9
 B = 0.4
 STOPWORDS = "en"
 STEMMER = "porter"
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s.tokenize's default (scikit-learn's CountVectorizer)
+PIECE_CHARS = 1 << 20  # characters tokenized at once: bounds the word strings alive at a time
 DESCRIPTION = (
     f"bm25s {METHOD} BM25 (k1={K1}, b={B}), Lucene's English stop words, {STEMMER.title()} stemmer"
 )
@@ -34,11 +44,39 @@ def _stemmer() -> Stemmer.Stemmer:
     return _local.stemmer
 
 
-def _tokenize(texts: Sequence[str], return_ids: bool = True):
-    return bm25s.tokenize(
-        list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False,
-        return_ids=return_ids,
+_NON_WORD = re.compile(r"\W")
+_split_words = re.compile(TOKEN_PATTERN).findall
+
+
+def text_pieces(text: str, size: int | None = None) -> Iterator[str]:
+    """``text`` in consecutive pieces of about ``size`` characters (``PIECE_CHARS`` by default),
+    each ending just after a non-word character, so that tokenizing the pieces one by one gives
+    the words of the whole text. A run of word characters longer than ``size`` stays whole."""
+    size = size or PIECE_CHARS
+    start = 0
+    while len(text) - start > size:
+        cut = _NON_WORD.search(text, start + size - 1)
+        if cut is None:
+            break
+        yield text[start: cut.end()]
+        start = cut.end()
+    yield text[start:]
+
+
+def _word_tokenizer() -> bm25s.tokenization.Tokenizer:
+    # The same lowercasing, word pattern, stop words and stemmer as bm25s.tokenize; allow_empty
+    # False so an empty text is an empty list there too (no "" word that would count in lengths).
+    return bm25s.tokenization.Tokenizer(
+        lower=True, splitter=_split_words, stopwords=STOPWORDS, stemmer=_stemmer()
     )
+
+
+def _word_ids(tokenizer: bm25s.tokenization.Tokenizer, text: str, update_vocab: bool | str) -> list[int]:
+    """The ids of ``text``'s words, tokenized piece by piece into the tokenizer's vocabulary."""
+    ids: list[int] = []
+    for piece_ids in tokenizer.streaming_tokenize(text_pieces(text), update_vocab=update_vocab, allow_empty=False):
+        ids.extend(piece_ids)
+    return ids
 
 
 def bm25_scores(query: str, texts: Sequence[str]) -> list[float]:
@@ -57,19 +95,25 @@ class Bm25Index:
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
         self._retriever = bm25s.BM25(method=METHOD, k1=K1, b=B)
-        corpus = _tokenize(texts) if texts else None
+        tokenizer = _word_tokenizer()
+        corpus_ids = [_word_ids(tokenizer, text, update_vocab=True) for text in texts]
+        self._vocab = dict(tokenizer.get_vocab_dict())  # stem -> id
         # A corpus with no indexable word at all (stopwords, punctuation, empty) scores 0 everywhere.
-        self._empty = corpus is None or not corpus.vocab
+        self._empty = not self._vocab
         if not self._empty:
-            self._retriever.index(corpus, show_progress=False)
+            self._retriever.index((corpus_ids, self._vocab), show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         if self._empty:
             return np.zeros(self.size)
-        tokens = _tokenize([query], return_ids=False)[0]
-        if not tokens:
+        # A tokenizer of its own per query, since the index is shared between threads; with
+        # update_vocab False it maps the corpus's words and drops the others.
+        tokenizer = _word_tokenizer()
+        tokenizer.stem_to_sid = dict(self._vocab)
+        ids = _word_ids(tokenizer, query, update_vocab=False)
+        if not ids:
             return np.zeros(self.size)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=float)
+        return np.asarray(self._retriever.get_scores(ids), dtype=float)
 
     def top_k(self, query: str, k: int) -> list[tuple[int, float]]:
         """The ``k`` best (index, score) pairs for ``query``, best first (ties: lower index)."""

@@ -105,3 +105,37 @@ def test_text_blocks_and_bom_and_odd_encodings():
     assert [d.text for d in docfiles.parse_text_blocks("a\nb\nc")] == ["a", "b", "c"]
     text = docfiles.decode_bytes("\ufeff{\"content\": \"é\"}".encode("utf-8"), "x.jsonl")
     assert docfiles.parse_jsonl(text)[0].text == "é"
+
+
+JSONL_CASES = [
+    '{"id": "a", "content": "x"}\r\n\n  {"id": "b", "content": "y", "score": 2}  \n',
+    '{"content": "a"}\r{"content": "b"}\x0c{"content": "c"}',  # str.splitlines' line breaks
+    '{"content": "a"} {"x": 1}',  # extra data
+    '{"content":\n"split"}',  # a value across two lines is two bad lines
+    '{"content": "a\u2028b"}',  # U+2028 ends a line, as with splitlines
+    '{"content": "a"}\n[1]\n{"id": "b"}',  # every line is checked as JSON before any as a document
+    '{"content": "x", "a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+]
+
+
+@pytest.mark.parametrize("text", JSONL_CASES)
+def test_jsonl_read_in_place_reads_as_line_by_line_json(text):
+    def line_by_line():
+        records = docfiles.jsonl_records(text.splitlines(), "<jsonl>", docfiles.DocumentFileError)
+        return [docfiles._document(r, "<jsonl>", n, i) for i, (n, r) in enumerate(records, start=1)]
+
+    def outcome(read):
+        try:
+            return [(d.doc_id, d.text, d.first_stage_score) for d in read()]
+        except docfiles.DocumentFileError as error:
+            return str(error)
+
+    assert outcome(lambda: docfiles.parse_jsonl(text)) == outcome(line_by_line)
+
+
+def test_a_valid_jsonl_line_is_decoded_where_it_lies(monkeypatch):
+    # json.loads would need a copy of the line: only a malformed line (for its message) gets one.
+    monkeypatch.setattr(docfiles.json, "loads", lambda *a, **k: pytest.fail("a line was copied"))
+    huge = "Purring, 東京 🐈. " * 100_000
+    text = json.dumps({"id": "big", "content": huge}, ensure_ascii=False) + "\n" + '{"content": "small"}\n'
+    assert [(d.doc_id, d.text) for d in docfiles.parse_jsonl(text)] == [("big", huge), ("2", "small")]

@@ -27,7 +27,11 @@ Formats (``FORMATS``):
 
 TREC query ids are the benchmark's own id when the query has one, else the store's query id.
 Filters: ``annotator``; ``run_id``; ``only_labelled`` (tables and runs); ``min_disagreement``
-k keeps pairs where |human - model| >= k (pairs with no model score are dropped).
+k keeps pairs where |human - model| >= k (pairs with no model score are dropped); ``resolve``
+(SFT formats, qrels, and the runs' label filters): one label per (query, document) from all
+annotators' current labels by a rule of ``resolve.py`` (adjudicated, mean, majority,
+annotator:NAME) instead of one example per annotator. Adjudication rows are never an
+annotator's label here.
 """
 from __future__ import annotations
 
@@ -47,8 +51,11 @@ from .. import prompt, scoring
 from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
+from .resolve import Rule
+from .resolve import resolve as resolve_label
 from .store import A, D, J, L, Q, QD, QR, R, Store, is_sqlite_file, store_files
-from .validation import has_reserved_tag
+from .teams import items_in
+from .validation import ADJUDICATE, has_reserved_tag
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
 SUFFIXES = {
@@ -65,6 +72,8 @@ class ExportFilter:
     run_id: int | None = None
     only_labelled: bool = False
     min_disagreement: int | None = None
+    # One label per item from several annotators (resolve.py): SFT, qrels and runs' filters.
+    resolve: Rule | None = None
 
 
 def assistant_content(rationale: str, score: int) -> str:
@@ -75,7 +84,7 @@ def assistant_content(rationale: str, score: int) -> str:
 
 _PAIRS_SQL = """
 WITH cur AS (
-  SELECT max(l.id) AS id FROM labels l {ann_where}
+  SELECT max(l.id) AS id FROM labels l WHERE l.action <> :adjudicate {ann_where}
   GROUP BY l.query_id, l.doc_id, l.annotator_id
 ),
 lj AS (
@@ -110,10 +119,12 @@ def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
 
     Only small columns here: sorting rows that carry prompts and documents is what makes an
     export slow; the texts are fetched by id afterwards (``_texts``)."""
-    params: dict[str, Any] = {"false": False}
+    if flt.resolve is not None:
+        return _resolved_pairs(conn, flt)
+    params: dict[str, Any] = {"false": False, "adjudicate": ADJUDICATE}
     ann_where = run_where = ""
     if flt.annotator is not None:
-        ann_where = "WHERE l.annotator_id = (SELECT id FROM annotators WHERE name = :ann)"
+        ann_where = "AND l.annotator_id = (SELECT id FROM annotators WHERE name = :ann)"
         params["ann"] = flt.annotator
     if flt.run_id is not None:
         run_where = "WHERE r.id = :run"
@@ -132,6 +143,51 @@ def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
     return rows
 
 
+@dataclass
+class ResolvedPair:
+    """One item's label under a resolve rule, shaped like a ``labelled_pairs`` row. ``label_id``
+    is the row whose rationale the SFT target uses (the adjudication's or the annotator's; None
+    for a mean or majority, whose target takes the model's trace); ``annotator`` says where the
+    score came from."""
+
+    label_id: int | None
+    query_id: int
+    doc_id: str
+    document_id: int
+    annotator: str
+    score: int
+    source_query_id: str
+    judgment_id: int | None
+    model_score: int | None
+
+
+def _resolved_pairs(conn: Connection, flt: ExportFilter) -> list[ResolvedPair]:
+    rule = flt.resolve
+    out = []
+    run_query = None
+    if flt.run_id is not None:
+        run_query = conn.execute(select(R.c.query_id).where(R.c.id == flt.run_id)).scalar()
+        if run_query is None:
+            return []
+    for item in items_in(conn, None if run_query is None else [run_query], run_id=flt.run_id):
+        adjudicated = item.adjudication.score if item.adjudication is not None else None
+        got = resolve_label(rule, item.scores, adjudicated)
+        if got is None:
+            continue
+        score, origin = got
+        if flt.run_id is not None or flt.min_disagreement is not None:
+            if item.judgment_id is None:
+                continue
+        if flt.min_disagreement is not None and (
+                item.model_score is None or abs(score - item.model_score) < flt.min_disagreement):
+            continue
+        label_id = (item.adjudication.label_id if origin == "adjudicated"
+                    else item.label_ids.get(origin))
+        out.append(ResolvedPair(label_id, item.query_id, item.doc_id, item.document_id, origin, score,
+                                item.qid, item.judgment_id, item.model_score))
+    return out
+
+
 def _in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
     """``sql`` with ``IN ({ids})`` filled with placeholders, run on the driver directly: this
     runs once per chunk of an export, where SQLAlchemy's compile step would dominate."""
@@ -142,6 +198,12 @@ def _in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
 
 def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
     """(user message, assistant target) for every exported label."""
+    for _, user, target in sft_records(store, flt):
+        yield user, target
+
+
+def sft_records(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[Any, str, str]]:
+    """(labelled pair, user message, assistant target) for every exported label."""
     flt = flt or ExportFilter()
     with store.read() as conn:
         instructions = _latest_instructions(conn)
@@ -149,7 +211,7 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
         for i in range(0, len(pairs), _CHUNK):
             chunk = pairs[i:i + _CHUNK]
             rationales = dict(_in(conn, "SELECT id, rationale FROM labels WHERE id IN ({ids})",
-                                  [p.label_id for p in chunk]))
+                                  [p.label_id for p in chunk if p.label_id is not None]))
             judged = {r[0]: r for r in _in(
                 conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction, r.template FROM judgments j "
                 "JOIN runs r ON r.id = j.run_id WHERE j.id IN ({ids})",
@@ -172,14 +234,14 @@ def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tupl
                     instruction = (j[3] if j is not None else None) or latest[0] or prompt.DEFAULT_INSTRUCTION
                     template = (j[4] if j is not None else None) or latest[1] or prompt.DEFAULT_TEMPLATE
                     user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction, template)
-                rationale = rationales[p.label_id]
+                rationale = rationales.get(p.label_id)
                 if rationale is None:
                     rationale = (j[2] if j is not None else None) or ""
                     if has_reserved_tag(rationale):
                         # A model trace that quotes a tag would put a second answer into the
                         # target; people's rationales are refused with such tags when typed.
                         rationale = ""
-                yield user, assistant_content(rationale, p.score)
+                yield p, user, assistant_content(rationale, p.score)
 
 
 def _trec_qid(query_id: int, source_query_id: str | None) -> str:
@@ -269,7 +331,8 @@ def run_rows(store: Store, flt: ExportFilter | None = None, by: str = "rank") ->
         rows = conn.execute(stmt).all()
         keep = None
         if flt.only_labelled or flt.min_disagreement is not None or flt.annotator is not None:
-            keep = {(r.query_id, r.doc_id): r for r in labelled_pairs(conn, ExportFilter(annotator=flt.annotator))}
+            keep = {(r.query_id, r.doc_id): r for r in labelled_pairs(
+                conn, ExportFilter(annotator=flt.annotator, resolve=flt.resolve))}
     lists: dict[int, dict[str, Any]] = {}
     for r in rows:  # ordered by run, so a later judgment of a document replaces an earlier one
         lists.setdefault(r.query_id, {})[r.doc_id] = r
@@ -341,7 +404,8 @@ def table(store: Store, flt: ExportFilter | None = None):
         if flt.run_id is not None:
             stmt = stmt.where(J.c.run_id == flt.run_id)
         judgments = pd.DataFrame(conn.execute(stmt).mappings().all())
-        latest = select(func.max(L.c.id)).group_by(L.c.query_id, L.c.doc_id, L.c.annotator_id)
+        latest = select(func.max(L.c.id)).where(L.c.action != ADJUDICATE).group_by(
+            L.c.query_id, L.c.doc_id, L.c.annotator_id)
         lstmt = (
             select(L.c.id.label("label_id"), L.c.query_id, L.c.doc_id, L.c.document_id,
                    A.c.name.label("annotator"), L.c.score.label("human_score"),

@@ -337,6 +337,8 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
         if rec["action"] == "set" and not rec["retracted"] and rec.get("score") is None \
                 and not (rec.get("rationale") or rec.get("note")):
             raise ValidationError("score", "a label without a score needs a note or a rationale")
+        if rec["action"] == validation.ADJUDICATE and (rec.get("score") is None or not (rec.get("note") or "").strip()):
+            raise ValidationError("score", "an adjudication needs a final score and a reason (note)")
         if (rec["query_id"], rec["doc_id"]) not in candidates:
             raise ValidationError("doc_id", f"document {rec['doc_id']!r} is not a candidate of query "
                                             f"{rec['query_id']!r} in the bundle")

@@ -6,8 +6,10 @@ Identity choices (why):
   pointing at the text the person actually read;
 - a query's candidate list lives in ``query_documents`` (query, doc_id) -> document row, with
   the first-stage score the document came with;
-- labels are append-only rows; ``action`` is "set" for a person's label and "undo" for a row
-  written by undo, so history and undo are computed from the rows alone.
+- labels are append-only rows; ``action`` is "set" for a person's label, "undo" for a row
+  written by undo and "adjudicate" for an adjudicator's final label (its note says why), so
+  history, undo and adjudication are computed from the rows alone; an adjudication is never
+  anyone's own label.
 """
 from __future__ import annotations
 
@@ -168,6 +170,17 @@ class Label(Base):
         # Revision 0002: the lookup behind current_labels / label_history.
         Index("ix_labels_lookup", "query_id", "doc_id", "annotator_id", "id"),
     )
+
+
+class Role(Base):
+    """Revision 0008: what a person may do beyond labelling ("adjudicator": set final labels)."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"), nullable=False)
+    role: Mapped[str] = mapped_column(String(30), nullable=False)
+    granted_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("annotator_id", "role", name="uq_roles_annotator_role"),)
 
 
 class Qrel(Base):

@@ -83,6 +83,7 @@ class LabelRow:
     note: str | None
     created_at: datetime
     retracted: bool = False
+    action: str = "set"  # "set", "undo", or "adjudicate" (an adjudicator's final label)
 
 
 @dataclass
@@ -985,13 +986,13 @@ class Store:
         ).inserted_primary_key[0]
         return LabelRow(id=int(new_id), query_id=query_id, doc_id=doc_id, annotator=annotator,
                         score=score, rationale=rationale, note=note, created_at=created,
-                        retracted=retracted)
+                        retracted=retracted, action=action)
 
     @staticmethod
     def _label_row(r: Any) -> LabelRow:
         return LabelRow(id=r.id, query_id=r.query_id, doc_id=r.doc_id, annotator=r.annotator,
                         score=r.score, rationale=r.rationale, note=r.note, created_at=r.created_at,
-                        retracted=bool(r.retracted))
+                        retracted=bool(r.retracted), action=r.action)
 
     def _label_select(self):
         return select(
@@ -1001,8 +1002,9 @@ class Store:
 
     def current_labels(self, query_id: int, annotator: str | None = None) -> dict[str, LabelRow]:
         """doc_id -> the current label: the latest row of that annotator, or with no annotator
-        the most recent current label of anyone. Retracted (undone) labels are absent."""
-        latest = select(func.max(L.c.id)).where(L.c.query_id == query_id)
+        the most recent current label of anyone. Retracted (undone) labels are absent, and so
+        are adjudications (an adjudicator's final label is not their own label)."""
+        latest = select(func.max(L.c.id)).where(L.c.query_id == query_id, L.c.action != validation.ADJUDICATE)
         with self.read() as conn:
             if annotator is not None:
                 aid = self._annotator_id(conn, annotator, create=False)
@@ -1018,6 +1020,7 @@ class Store:
         return out
 
     def label_history(self, query_id: int, doc_id: str, annotator: str | None = None) -> list[LabelRow]:
+        """Every label row of the document, oldest first: sets, undos and adjudications."""
         stmt = self._label_select().where(L.c.query_id == query_id, L.c.doc_id == doc_id)
         if annotator is not None:
             stmt = stmt.where(A.c.name == annotator)
@@ -1031,7 +1034,8 @@ class Store:
         with self.write() as conn:
             rows = conn.execute(
                 self._label_select().where(
-                    L.c.query_id == query_id, L.c.doc_id == doc_id, A.c.name == annotator
+                    L.c.query_id == query_id, L.c.doc_id == doc_id, A.c.name == annotator,
+                    L.c.action != validation.ADJUDICATE,  # undo walks back labels, not adjudications
                 ).order_by(L.c.id)
             ).all()
             stack: list[Any] = []

@@ -1,8 +1,8 @@
 """The ERank Studio web app: ``build_app(store, provider, defaults) -> gr.Blocks``.
 
-Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Compare, Export. Named API
-endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``,
-``/label_queue``, ``/compare_runs``."""
+Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Compare, Agreement,
+Adjudicate, Export. Named API endpoints (for gradio_client): ``/rerank_documents``,
+``/label_document``, ``/run_labels``, ``/label_queue``, ``/compare_runs``."""
 from __future__ import annotations
 
 import threading
@@ -19,8 +19,20 @@ from .. import queue as label_order
 from ..engines.base import CancelToken
 from ..store import Store
 from ..types import Judgment
-from . import (analyze, annotate, benchmark, compare_tab, doc_input, export_tab, render, rerank_tab, run_limits,
-               session)
+from . import (
+    adjudication_tab,
+    agreement_tab,
+    analyze,
+    annotate,
+    benchmark,
+    compare_tab,
+    doc_input,
+    export_tab,
+    render,
+    rerank_tab,
+    run_limits,
+    session,
+)
 from .context import Context, Defaults, ModelChoiceLocked
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
@@ -87,6 +99,10 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
             with gr.Tab("Compare", id="compare", elem_id="erank-tab-compare") as compare_tab_:
                 compare_ui = compare_tab.build(ctx, ui, compare_tab_)
+            with gr.Tab("Agreement", id="agreement", elem_id="erank-tab-agreement") as agreement_view:
+                agreement_tab.build(ctx, agreement_view)
+            with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
+                adjudication_tab.build(ctx, ui, adjudicate_view)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
@@ -160,8 +176,7 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         values = rerank_tab.detail_values(ctx, view, name, sort_by)
         progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
                     if view.run_id else "")
-        # Nothing to restore: leave the box alone, so a name typed before the page finished
-        # loading is not blanked.
+        # Nothing to restore leaves the box alone: a name typed while the page was loading stays.
         return (name or gr.skip(), gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
                 view.alpha, progress)
 

@@ -5,8 +5,8 @@ error type for the UI.
 
 Typed text: JSON lines when the first non-empty line starts with ``{``, else blocks separated by
 blank lines when there are any, else one document per line. Files: ``.jsonl`` / ``.json``,
-``.csv``, ``.tsv`` and ``.txt``, UTF-8. Huge documents are accepted whole: the model's truncation
-is shown per judgment.
+``.csv``, ``.tsv`` and ``.txt``, UTF-8. Huge documents are accepted whole (the model's truncation
+is shown per judgment), up to the file readers' size limit, which the box obeys too.
 """
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ def _check(docs: list[Document]) -> list[Document]:
 
 def parse_text(text: str | None) -> list[Document]:
     """Documents typed in the text box (see the module docstring for the rules)."""
+    if text and len(text) > docfiles.MAX_FILE_BYTES:
+        # Checked before any copy is made: the same bound as an uploaded file.
+        raise DocumentInputError(f"the documents box holds {len(text):,} characters; the limit is "
+                                 f"{docfiles.MAX_FILE_BYTES // 2**20} MiB, as for a file")
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DocumentInputError("no documents: type at least one, or upload a file")

@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..store import exports
+from ..store.resolve import RESOLVABLE, parse_rule
 from . import render
 from .context import Context
 from .rerank_tab import RerankUI
@@ -27,6 +28,11 @@ FORMAT_HELP = {
     "parquet": "judgments joined with labels (Parquet)",
     "bundle": "everything, lossless (JSONL; import it elsewhere)",
 }
+
+
+# --resolve in the app: "" keeps one example per annotator (as before).
+RESOLVE_CHOICES = {"": "every annotator's label", "adjudicated": "adjudicated, else the mean",
+                   "mean": "mean (rounded half up)", "majority": "majority (ties left out)"}
 
 
 # A download is fetched as the click happens; the file goes a little later (a slow connection
@@ -72,19 +78,26 @@ def build(ctx: Context, ui: RerankUI) -> None:
         only_labelled = gr.Checkbox(value=False, label="only labelled documents (tables, runs)")
         min_gap = gr.Dropdown(["all", *[str(k) for k in range(1, 11)]], value="all",
                               label="only pairs where |human − model| ≥", elem_id="erank-export-gap")
+        resolve = gr.Dropdown([(label, value) for value, label in RESOLVE_CHOICES.items()], value="",
+                              label="several annotators (SFT, qrels, runs)", elem_id="erank-export-resolve")
     build_btn = gr.Button("Build export", variant="primary", elem_id="erank-export-build")
     message = gr.Markdown("", elem_id="erank-export-message")
     download = gr.DownloadButton("Download", value=None, visible=True, interactive=False, elem_id="erank-export-download")
 
-    def make(fmt_name, mine_only, run_only, labelled_only, gap, view: RunView, annotator):
+    def make(fmt_name, mine_only, run_only, labelled_only, gap, view: RunView, annotator, rule=""):
+        if rule and fmt_name not in RESOLVABLE:
+            gr.Warning(f"'{RESOLVE_CHOICES[rule]}' applies to {', '.join(RESOLVABLE)}; choose "
+                       "'every annotator's label' for this format.")
+            return gr.skip(), gr.skip()
         if run_only and (view is None or view.run_id is None):
             gr.Warning("No run is open: untick 'only the open run', or open one in the Rerank view.")
             return "No run is open.", gr.update(value=None, interactive=False)
         gap_value = int(gap) if str(gap).isdigit() else None
         flt = exports.ExportFilter(
-            annotator=(annotator or "").strip() or None if mine_only else None,
+            # A resolve rule reads every annotator's label: "only my labels" does not apply.
+            annotator=(annotator or "").strip() or None if mine_only and not rule else None,
             run_id=view.run_id if run_only else None, only_labelled=bool(labelled_only),
-            min_disagreement=gap_value,
+            min_disagreement=gap_value, resolve=parse_rule(rule) if rule else None,
         )
         try:
             path, n = write_private_export(ctx, fmt_name, flt, download.GRADIO_CACHE)
@@ -95,7 +108,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
         return (f"✓ {n} {'row' if n == 1 else 'rows'} in {fmt_name} · click Download",
                 gr.update(value=path, interactive=True, label=f"Download {fmt_name}"))
 
-    build_btn.click(make, [fmt, mine, this_run, only_labelled, min_gap, ui.view, ui.annotator], [message, download],
+    build_btn.click(make, [fmt, mine, this_run, only_labelled, min_gap, ui.view, ui.annotator, resolve], [message, download],
                     api_visibility="private")
 
     def downloaded(path):

@@ -18,6 +18,9 @@ SORT_RANK = "rank_score"
 SORT_HYBRID = "hybrid"
 DISAGREEMENT_GAP = 3  # |human - model| at or above this is flagged
 SNIPPET_CHARS = 70
+# The open document shows at most this many characters: a 50 MB document must not be shipped
+# to the page (the model reads at most truncate_length tokens of it anyway).
+DOCUMENT_DISPLAY_CHARS = 100_000
 
 # The results table: short headers that fit their column, each explained in its tooltip
 # (assets/inspect.js puts these on the header cells).
@@ -60,7 +63,9 @@ def html_escape(text: object) -> str:
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    flat = " ".join(text.split())
+    # Only a head is flattened: whitespace runs shrink, so limit-bound whitespace needs a margin,
+    # and a head of 16 x limit characters keeps a huge text's cost bounded.
+    flat = " ".join(text[: 16 * limit + 64].split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -261,14 +266,19 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{html_escape(b)}</p>" for b in blocks)
 
 
-def document_html(doc: Document | None) -> str:
-    """The document as given: escaped, paragraphs kept, scrolling when long."""
+def document_html(doc: Document | None, limit: int = DOCUMENT_DISPLAY_CHARS) -> str:
+    """The document as given: escaped, paragraphs kept, scrolling when long; a document over
+    ``limit`` characters shows its first ``limit`` with a note saying so."""
     if doc is None:
         return '<div class="erank-doc erank-empty">No document open.</div>'
     title = f'<div class="erank-doc-title">{html_escape(doc.title)}</div>' if doc.title else ""
-    body = _paragraphs(doc.text) or '<p class="erank-muted">(empty document)</p>'
+    body = _paragraphs(doc.text[:limit]) or '<p class="erank-muted">(empty document)</p>'
+    cut = ""
+    if len(doc.text) > limit:
+        cut = (f'<div class="erank-callout erank-callout-warn">Document truncated for display: the first '
+               f'{limit:,} of {len(doc.text):,} characters are shown.</div>')
     return (f'<div class="erank-doc"><div class="erank-pane-title">Document <code>{html_escape(doc.doc_id)}</code>'
-            f' · {len(doc.text):,} characters</div>{title}<div class="erank-doc-text">{body}</div></div>')
+            f' · {len(doc.text):,} characters</div>{cut}{title}<div class="erank-doc-text">{body}</div></div>')
 
 
 def trace_html(j: Judgment | None) -> str:

@@ -420,7 +420,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
         shutil.copy(running_app.log, ARTIFACTS / "app.log")
 
 
-def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
+def _open_app(browser, running_app):
+    """(context, page, dialogs fired) on the app's page once its query box is there."""
     context = browser.new_context(viewport={"width": 1440, "height": 1200})
     page = context.new_page()
     dialogs: list[str] = []
@@ -428,6 +429,18 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(running_app.url)
     page.wait_for_selector("#erank-query textarea")
+    return context, page, dialogs
+
+
+def _inert(page, where: str) -> None:
+    """The hostile name (and documents) shown as text: no image, no script run, no Markdown."""
+    assert page.locator('img[src="x"]').count() == 0, f"a name became an image in {where}"
+    assert page.evaluate("() => window.__pwned === undefined"), f"a name ran script in {where}"
+    assert page.locator("strong", has_text="bold").count() == 0, f"a name became Markdown in {where}"
+
+
+def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
+    context, page, dialogs = _open_app(browser, running_app)
     _fill(page, "erank-annotator", HOSTILE_NAME)
     _fill(page, "erank-query", "hostile names")
     _fill(page, "erank-documents", "one\ntwo")
@@ -439,12 +452,7 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
     page.keyboard.press("4")
     _wait_text(page, "#erank-label-status", "saved ✓ score 4")
 
-    def inert(where: str) -> None:
-        assert page.locator('img[src="x"]').count() == 0, f"the name became an image in {where}"
-        assert page.evaluate("() => window.__pwned === undefined"), f"the name ran script in {where}"
-        assert page.locator("strong", has_text="bold").count() == 0, f"the name became Markdown in {where}"
-
-    inert("Rerank")
+    _inert(page, "Rerank")
     assert page.locator("#erank-annotator").locator("textarea, input").first.input_value() == HOSTILE_NAME
     for tab in ("Benchmark", "Analyze", "Export"):
         page.click(f"button[role=tab]:has-text('{tab}')")
@@ -453,11 +461,75 @@ def test_hostile_annotator_name_is_text_in_every_tab(browser, running_app):
         if tab == "Export":
             page.click("#erank-export-build")
             _wait_text(page, "#erank-export-message", "rows? in")
-        inert(tab)
+        _inert(page, tab)
         _shot(page, f"8-hostile-name-{tab.lower()}")
     page.click("button[role=tab]:has-text('Rerank')")
     page.reload()
     _wait_text(page, "#erank-labelled", "labelled 1 of 2")
-    inert("Rerank after reload")
+    _inert(page, "Rerank after reload")
+    assert not dialogs, f"a dialog fired: {dialogs}"
+    context.close()
+
+
+def test_agreement_and_adjudication_in_the_browser(browser, running_app):
+    """Labels by two people (one with a hostile name) on a query: the Agreement tab counts them,
+    the Adjudicate tab queues the document they disagree on, refuses a non-adjudicator with one
+    toast that keeps the reason typed, and saves an adjudicator's final label as its own row."""
+    from erank_studio.store import Store, teams
+    from erank_studio.types import Document
+
+    with Store(running_app.db_url) as store:
+        q = store.upsert_query("team query <b>bold</b>", "team-src", "T1")
+        store.add_documents(q, [Document("t1", f"first {SCRIPT}"), Document("t2", "second")])
+        for doc, hostile, alice in (("t1", 9, 2), ("t2", 5, 4)):
+            store.add_label(q, doc, HOSTILE_NAME, hostile)
+            store.add_label(q, doc, "alice", alice)
+        teams.grant_role(store, "carol")
+    context, page, dialogs = _open_app(browser, running_app)
+
+    page.click("button[role=tab]:has-text('Agreement')")
+    _fill(page, "erank-agreement-qids", "T1")
+    page.click("#erank-agreement-compute")
+    _wait_text(page, "#erank-agreement-summary", re.escape("2 labelled documents · 2 annotators: " + HOSTILE_NAME))
+    assert "Krippendorff's alpha (ordinal)" in page.locator("#erank-agreement-table").inner_text()
+    _inert(page, "Agreement")
+    _shot(page, "9-agreement")
+
+    # Typed once the page has answered a request: the page's load handler restores the name this
+    # browser saved (none) and would otherwise overwrite a name typed before it ran.
+    page.click("button[role=tab]:has-text('Rerank')")
+    _fill(page, "erank-annotator", HOSTILE_NAME)
+    page.click("button[role=tab]:has-text('Adjudicate')")
+    _wait_text(page, "#erank-adjudicate-role", re.escape(f"You ({HOSTILE_NAME}) can read the queue"))
+    _wait_text(page, "#erank-adjudicate-queue", r"\bt1\b")
+    page.locator('#erank-adjudicate-queue [data-testid="cell-0-1"]').click()
+    _wait_text(page, "#erank-adjudicate-item", re.escape(f"Document t1 first {SCRIPT}"))
+    page.locator("#erank-adjudicate-score").get_by_label("7", exact=True).check()
+    _fill(page, "erank-adjudicate-reason", "half of it answers")
+    page.click("#erank-adjudicate-save")
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"toast-body\"]').length > 0")
+    assert len(_toasts(page)) == 1 and "is not an adjudicator" in _toasts(page)[0]
+    reason = page.locator("#erank-adjudicate-reason").locator("textarea, input").first
+    assert reason.input_value() == "half of it answers"  # the refusal kept what was typed
+    _close_toasts(page)
+    _inert(page, "Adjudicate")
+
+    page.click("button[role=tab]:has-text('Rerank')")
+    _fill(page, "erank-annotator", "carol")
+    page.click("button[role=tab]:has-text('Adjudicate')")
+    _wait_text(page, "#erank-adjudicate-role", re.escape("You (carol) are an adjudicator."))
+    page.locator('#erank-adjudicate-queue [data-testid="cell-0-1"]').click()
+    _wait_text(page, "#erank-adjudicate-item", re.escape("Document t1"))
+    page.locator("#erank-adjudicate-score").get_by_label("7", exact=True).check()
+    _fill(page, "erank-adjudicate-reason", "half of it answers")
+    page.click("#erank-adjudicate-save")
+    _wait_text(page, "#erank-adjudicate-status", re.escape("saved ✓ final label 7 for t1 by carol"))
+    _wait_text(page, "#erank-adjudicate-item", re.escape("carol: final label 7 — half of it answers"))
+    _shot(page, "9-adjudicated")
+    with Store(running_app.db_url, read_only=True) as store:
+        history = store.label_history(q, "t1")
+        assert [(r.annotator, r.score, r.action) for r in history] == [
+            (HOSTILE_NAME, 9, "set"), ("alice", 2, "set"), ("carol", 7, "adjudicate")]
+        assert history[-1].note == "half of it answers"
     assert not dialogs, f"a dialog fired: {dialogs}"
     context.close()

@@ -41,6 +41,15 @@ def test_bad_text_says_what_to_fix(text, message):
         doc_input.parse_text(text)
 
 
+def test_the_box_obeys_the_file_size_limit(monkeypatch):
+    from erank_studio import docfiles
+
+    monkeypatch.setattr(docfiles, "MAX_FILE_BYTES", 1000)
+    assert [d.text for d in doc_input.parse_text("x" * 1000)] == ["x" * 1000]
+    with pytest.raises(DocumentInputError, match="holds 1,001 characters; the limit is"):
+        doc_input.parse_text("x" * 1001)
+
+
 def test_files(tmp_path):
     (tmp_path / "d.csv").write_text("id,content,score\na,hello,1\nb,world,2\n", encoding="utf-8")
     assert [d.doc_id for d in doc_input.parse_file(tmp_path / "d.csv")] == ["a", "b"]

@@ -111,6 +111,15 @@ def test_document_html_escapes_and_keeps_paragraphs():
     assert "<script>" not in out and "<i>t</i>" not in out and "</p><p>second</p>" in out
 
 
+def test_a_huge_document_shows_a_bounded_escaped_head_and_says_so():
+    text = ("<b>cats</b> purr\n\n" * 400_000)  # 6.8 million characters
+    out = render.document_html(Document("huge", text))
+    assert len(out) < 3 * render.DOCUMENT_DISPLAY_CHARS  # escaping at most doubles this text
+    assert f"Document truncated for display: the first {render.DOCUMENT_DISPLAY_CHARS:,} of {len(text):,} characters" in out
+    assert "<b>cats</b>" not in out and "&lt;b&gt;cats&lt;/b&gt; purr" in out
+    assert "truncated for display" not in render.document_html(Document("short", "cats purr"))
+
+
 def test_label_summary_marks_the_current_label():
     assert "erank-current-7" in render.label_summary("labelled 1 of 4", 7)
     assert "erank-current-" not in render.label_summary("labelled <0>", None).replace("erank-current-none", "")
