@@ -131,7 +131,8 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
     table.select(on_select, ui.state, [document, trace_a, trace_b], api_visibility="private")
 
     def same_query_runs(a, b):
-        """Run B is chosen among run A's query's runs: only those can be compared."""
+        """Run B follows run A's query: its runs are listed first, and B becomes the newest of
+        them when B is of another query (only runs of one query can be compared)."""
         run_a = _run_id(a)
         if run_a is None:
             return gr.skip()
@@ -140,9 +141,10 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
         except ValueError as error:
             gr.Warning(render.html_escape(error))
             return gr.skip()
-        choices = [c for c in session.run_choices(ctx.store, query_id=query_id) if c[1] != run_a]
-        keep = _run_id(b) in {c[1] for c in choices}
-        return gr.update(choices=choices, value=_run_id(b) if keep else (choices[0][1] if choices else None))
+        choices = run_choices(ctx, query_id)
+        same = [run for _, run in session.run_choices(ctx.store, query_id=query_id) if run != run_a]
+        value = _run_id(b) if _run_id(b) in same else (same[0] if same else gr.skip())
+        return gr.update(choices=choices, value=value)
 
     run_a.input(same_query_runs, [run_a, run_b], run_b, api_visibility="private")
     _wire_tab(ctx, ui_rerank, ui, tab)
@@ -170,7 +172,7 @@ def _wire_tab(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tab: gr.Tab) ->
     against A when A is of the same query, else against its query's previous run."""
 
     def on_tab(view: RunView, a, b):
-        choices = session.run_choices(ctx.store)
+        choices = run_choices(ctx, view.query_id)
         a, b = _run_id(a), _run_id(b)
         if view.run_id is not None and view.run_id not in (a, b):
             default_a, b = default_pair(ctx, view)
@@ -182,6 +184,14 @@ def _wire_tab(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tab: gr.Tab) ->
 
     tab.select(on_tab, [ui.view, compare_ui.run_a, compare_ui.run_b], [compare_ui.run_a, compare_ui.run_b],
                api_visibility="private")
+
+
+def run_choices(ctx: Context, query_id: int | None) -> list[tuple[str, int]]:
+    """The runs to pick from: the query's own runs first (they are the ones to compare), then the
+    newest runs of any query. Every value a dropdown is set to must be among its choices."""
+    own = session.run_choices(ctx.store, query_id=query_id) if query_id is not None else []
+    seen = {run for _, run in own}
+    return own + [c for c in session.run_choices(ctx.store) if c[1] not in seen]
 
 
 def _run_id(value) -> int | None:
@@ -226,7 +236,7 @@ def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
 
     def load(view: RunView):
         loaded, bench = rerun_inputs(ctx.store, view)
-        origin = gr.update(choices=session.run_choices(ctx.store), value=view.run_id)
+        origin = gr.update(choices=run_choices(ctx, view.query_id), value=view.run_id)
         return (view.query, *show_list(loaded, view.qrels), bench, origin)
 
     ui.rerun.click(check, ui.view, None, api_visibility="private").success(
