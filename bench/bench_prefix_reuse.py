@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from erank_studio import prompt  # noqa: E402
 from erank_studio.engines.transformers_engine import TransformersEngine, shared_prefix_length  # noqa: E402
-from erank_studio.tiny_model import build_tiny_qwen3  # noqa: E402
+from erank_studio.tiny_model import build_tiny_qwen3, scaled_shape  # noqa: E402
 from erank_studio.types import GenerationSettings  # noqa: E402
 
 WORDS = "why do cats purr when they are content and also when they are hurt or frightened ".split()
@@ -45,9 +45,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    heads = max(1, args.hidden // 64)
-    shape = dict(hidden_size=args.hidden, intermediate_size=3 * args.hidden, num_hidden_layers=args.layers,
-                 num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), head_dim=64)
+    shape = scaled_shape(args.hidden, args.layers)
     folder = build_tiny_qwen3(Path(tempfile.gettempdir()) / f"erank-bench-prefix-{args.hidden}x{args.layers}", **shape)
     engines = {
         reuse: TransformersEngine(str(folder), device="cpu", dtype="float32", batch_size=args.batch_size, prefix_reuse=reuse)

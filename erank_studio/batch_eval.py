@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import grading, metrics
 from .batch import RUN_KINDS, latest_judgments
-from .scoring import DEFAULT_ALPHA
+from .scoring import DEFAULT_ALPHA, MODEL_SCORES
 from .store import Store
 from .types import Judgment
 
@@ -79,12 +79,16 @@ def load_batch(
     against: str = "qrels",
     annotator: str | None = None,
     file_qrels: Mapping[str, Mapping[str, int]] | None = None,
+    model_score: str = "rank_score",
 ) -> Batch:
     """The batch of ``dataset`` judged by ``model`` (may be omitted when one model judged it).
     Raises BatchNotFound with what to change. A batch without qrels loads (``has_qrels`` False):
     the caller says what needs them."""
     if against not in AGAINST:
         raise ValueError(f"against must be one of {', '.join(AGAINST)}, not {against!r}")
+    if model_score not in MODEL_SCORES:
+        raise ValueError(f"model_score must be one of {', '.join(MODEL_SCORES)}, not {model_score!r}")
+    attribute = MODEL_SCORES[model_score]
     queries = [q for q in store.queries() if q["source"] == dataset]
     if not queries:
         raise BatchNotFound(f"the store ({store.url}) holds no queries of dataset {dataset!r}")
@@ -108,7 +112,7 @@ def load_batch(
                                  run_of={d: run for d, (run, _) in latest.items()}))
         if judged:
             runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
-            runs["model"][key] = {j.doc_id: j.rank_score for j in judged if j.rank_score is not None}
+            runs["model"][key] = {j.doc_id: getattr(j, attribute) for j in judged if getattr(j, attribute) is not None}
             hybrid = metrics.hybrid_run({key: runs["first_stage"][key]}, {key: runs["model"][key]}, alpha)
             runs["hybrid"][key] = hybrid.get(key, {})
         # Qrels for every query of the dataset, judged or not: --missing zero must see the queries

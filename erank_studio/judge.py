@@ -85,6 +85,9 @@ def _judgment_from(
             generation.pieces, generation.logprobs, generation.text, parsed.score_span
         )
         judgment.rank_score = scoring.rank_score(parsed.score, judgment.probability)
+        if generation.score_digits is not None:
+            digits = generation.score_digits
+            _set_distribution(judgment, scoring.score_distribution(digits.first, digits.zero_after_one))
         if judgment.rank_score is None:
             judgment.status = STATUS_FAILED
             judgment.failure = parse.ENGINE_ERROR
@@ -102,7 +105,17 @@ def _judgment_from(
             judgment.probability = distribution[forced]
             judgment.rank_score = scoring.rank_score(forced, distribution[forced])
             judgment.extra["forced_distribution"] = {str(k): v for k, v in distribution.items()}
+            # A forced score is read from this very distribution: it is the judgment's.
+            _set_distribution(judgment, [float(distribution.get(n, 0.0)) for n in scoring.SCORE_VALUES])
     return judgment
+
+
+def _set_distribution(judgment: Judgment, distribution: list[float] | None) -> None:
+    """Store P(0..10) with its E[N] and entropy (nothing when the engine could not read it)."""
+    if distribution is None:
+        return
+    judgment.score_distribution = distribution
+    judgment.expected_score, judgment.score_entropy = scoring.distribution_summary(distribution)
 
 
 def judge(

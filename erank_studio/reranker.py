@@ -18,6 +18,7 @@ from .types import Document, GenerationSettings, Judgment
 _JUDGMENT_FIELDS = (
     "doc_id", "raw_output", "trace", "score", "probability", "status", "failure", "failure_detail",
     "prompt_tokens", "output_tokens", "latency_s", "truncated",
+    "score_distribution", "expected_score", "score_entropy",
 )
 
 

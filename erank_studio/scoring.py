@@ -4,12 +4,23 @@ The rule for the score's probability: P(N) is the joint probability of every gen
 carries a character of N's digits, i.e. the product of those tokens' probabilities. Qwen tokenizers
 write each digit as its own token, so P(10) = P("1") x P("0" | "1"); a tokenizer that writes " 7"
 as one token gives that token's probability.
+
+The score distribution P(0..10) of a judgment: at the position where the model writes its
+score's first token, the next-token probabilities of the digit tokens "0".."9" (softmax over the
+whole vocabulary), with P(10) = P("1") x P("0" | "1") and P(1) = P("1") x (1 - P("0" | "1")),
+renormalised over the 11 integers: the model's belief about the score, given that it writes one
+(``score_distribution``; the same rule as answer forcing, engines/forcing.py). P("0" | "1") is read
+where the model itself wrote "1" there (its next step), and otherwise from one extra forward step
+on the prompt + the output up to the score + "1" (engines/score_reading.py). Derived per
+judgment: E[N] = sum n P(n), an alternative ranking score, and the entropy in bits, the model's
+uncertainty (``distribution_summary``). A score written with a sign or leading zeros ("+5",
+"07") gets no distribution: the digit at its first token is not the score's.
 """
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -29,17 +40,14 @@ def _tokens_covering(pieces: Sequence[str], start: int, end: int) -> list[int]:
     return covering
 
 
-def score_probability(
-    pieces: Sequence[str],
-    logprobs: Sequence[float],
-    raw_output: str,
-    score_span: tuple[int, int] | None,
-) -> float | None:
-    """P(N) from the generated tokens' texts and their logprobs (see the module docstring).
+def score_tokens(
+    pieces: Sequence[str], raw_output: str, score_span: tuple[int, int] | None
+) -> list[int] | None:
+    """Indices of the generated tokens that carry the score's characters, or None.
 
     When the pieces do not spell the raw output exactly (a byte-level token decoded alone), the
     answer is found again in the pieces themselves; it is plain ASCII, so that is safe."""
-    if score_span is None or not pieces or len(pieces) != len(logprobs):
+    if score_span is None or not pieces:
         return None
     joined = "".join(pieces)
     if joined != raw_output:
@@ -47,7 +55,19 @@ def score_probability(
         if not matches:
             return None
         score_span = matches[-1].span(1)
-    tokens = _tokens_covering(pieces, *score_span)
+    return _tokens_covering(pieces, *score_span) or None
+
+
+def score_probability(
+    pieces: Sequence[str],
+    logprobs: Sequence[float],
+    raw_output: str,
+    score_span: tuple[int, int] | None,
+) -> float | None:
+    """P(N) from the generated tokens' texts and their logprobs (see the module docstring)."""
+    if len(pieces) != len(logprobs):
+        return None
+    tokens = score_tokens(pieces, raw_output, score_span)
     if not tokens:
         return None
     return float(math.exp(sum(float(logprobs[i]) for i in tokens)))
@@ -104,6 +124,18 @@ def order(scores: Sequence[float | None]) -> list[int]:
 
 
 SCORE_VALUES = tuple(range(11))
+# What can rank the model's documents (and feed the hybrid): ERank's rank_score (the default
+# everywhere), or E[N] of the score distribution. Name (as shown) -> Judgment attribute.
+MODEL_SCORES = {"rank_score": "rank_score", "E[N]": "expected_score"}
+
+
+def score_distribution(first: Mapping[str, float], zero_after_one: float) -> list[float] | None:
+    """P(0)..P(10) from the digit probabilities at the score's first token and P("0" | "1")
+    (see the module docstring); None when no digit has any probability."""
+    from .engines.forcing import forced_distribution
+
+    distribution = forced_distribution(dict(first), zero_after_one)
+    return None if distribution is None else [float(distribution[n]) for n in SCORE_VALUES]
 
 
 def distribution_summary(distribution: Sequence[float]) -> tuple[float, float]:

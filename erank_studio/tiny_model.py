@@ -21,6 +21,14 @@ TINY_SHAPE = dict(
 )
 
 
+def scaled_shape(hidden: int, layers: int) -> dict[str, int]:
+    """A larger random Qwen3's shape for benchmarks: heads of 64 dimensions, half as many KV heads,
+    an MLP three times the hidden size."""
+    heads = max(1, hidden // 64)
+    return dict(hidden_size=hidden, intermediate_size=3 * hidden, num_hidden_layers=layers,
+                num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), head_dim=64)
+
+
 def build_tiny_qwen3(folder: str | os.PathLike[str], seed: int = 0, **shape: int) -> Path:
     """Save a random-weight Qwen3 (float32) with the real tokenizer into ``folder``; reuse it
     when it is already there with the same seed and shape."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with everything ERank Studio needs. `--dev` also installs Debian's chromium for the
-# browser tests (needs root or sudo). Safe to run again: it only adds what is missing.
+# browser tests and Debian's PostgreSQL server for the store tests (needs root or sudo). Safe to
+# run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -10,9 +11,21 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
 .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
-if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+if [ "${1:-}" = "--dev" ]; then
+  PACKAGES=""
+  command -v chromium >/dev/null 2>&1 || PACKAGES="chromium"
+  # The PostgreSQL server: the tests start a throwaway cluster of their own and run the store
+  # tests against it too. Debian keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin.
+  if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES postgresql"
+  fi
+  if [ -n "$PACKAGES" ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    # No "main" cluster on port 5432: nothing here uses one.
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/erank-studio.conf >/dev/null
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $PACKAGES
+  fi
 fi
 echo "ERank Studio environment ready in .venv"

@@ -34,10 +34,6 @@ def tiny_engine(tiny_model_dir):
     return load_engine(str(tiny_model_dir), "transformers")
 
 
-def store_at(path):
-    from erank_studio.store import Store
-
-    return Store(f"sqlite:///{path}")
 
 
 def all_judgments(store, model):
@@ -49,12 +45,13 @@ def all_judgments(store, model):
     return out
 
 
-def test_batch_judges_everything_once_and_writes_runs(tmp_path, tiny_engine):
+def test_batch_judges_everything_once_and_writes_runs(store_url, tmp_path, tiny_engine):
     from erank_studio.batch import rerank_dataset
     from erank_studio.metrics import ndcg_at_10
+    from erank_studio.store import Store
 
     dataset = tiny_dataset()
-    store = store_at(tmp_path / "db.sqlite")
+    store = Store(store_url)
     result = rerank_dataset(dataset, tiny_engine, store, top_k=3, truncate_length=16, settings=SETTINGS,
                             out_dir=tmp_path / "runs", progress=False)
     assert (result.judged, result.skipped, result.queries) == (9, 0, 3)
@@ -96,33 +93,33 @@ SCRIPT = textwrap.dedent("""
             time.sleep(float(sys.argv[1]))
             yield generation
     engine.generate = slow_generate
-    store = Store({url!r})
+    store = Store()  # the store named by ERANK_DB_URL
     result = rerank_dataset(tiny_dataset(), engine, store, top_k=4, truncate_length=16, settings=SETTINGS,
                             out_dir={out!r}, progress=False)
     print("RESULT", result.judged, result.skipped, flush=True)
 """)
 
 
-def test_killed_batch_loses_nothing_and_judges_nothing_twice(tmp_path, tiny_model_dir):
-    db = tmp_path / "db.sqlite"
-    url = f"sqlite:///{db}"
+def test_killed_batch_loses_nothing_and_judges_nothing_twice(new_url, tmp_path, tiny_model_dir):
+    from erank_studio.store import Store, StoreError
+
+    url = new_url("db")  # empty: the batch creates the store
     script = tmp_path / "batch.py"
-    script.write_text(SCRIPT.format(root=str(ROOT), model=str(tiny_model_dir), url=url, out=str(tmp_path / "runs")))
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    script.write_text(SCRIPT.format(root=str(ROOT), model=str(tiny_model_dir), out=str(tmp_path / "runs")))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ERANK_DB_URL=url)
     process = subprocess.Popen([sys.executable, str(script), "0.3"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True)
     store = None
     deadline = time.time() + 120
     count = 0
     while time.time() < deadline:
-        if db.exists():
-            store = store or store_at(db)
-            try:
-                count = len(all_judgments(store, str(tiny_model_dir)))
-            except Exception:  # schema still being created by the child
-                count = 0
-            if count >= 5:
-                break
+        try:
+            store = store or Store(url, read_only=True)
+            count = len(all_judgments(store, str(tiny_model_dir)))
+        except StoreError:  # the store not yet created by the child
+            count = 0
+        if count >= 5:
+            break
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
@@ -146,10 +143,11 @@ def test_killed_batch_loses_nothing_and_judges_nothing_twice(tmp_path, tiny_mode
     assert (tmp_path / "runs" / "tinyset.first_stage.run").read_text().count("\n") == 12
 
 
-def test_rerank_dataset_cli_then_evaluate_from_store(tmp_path, tiny_model_dir, capsys, monkeypatch):
+def test_rerank_dataset_cli_then_evaluate_from_store(store_url, tmp_path, tiny_model_dir, capsys, monkeypatch):
     import json
 
     from erank_studio.cli import main
+    from erank_studio.store import Store
 
     folder = tmp_path / "mini"
     (folder / "qrels").mkdir(parents=True)
@@ -157,7 +155,7 @@ def test_rerank_dataset_cli_then_evaluate_from_store(tmp_path, tiny_model_dir, c
         json.dumps({"_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(["cats purr", "the sun", "dogs bark"])))
     (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n{"_id": "q2", "text": "sun"}\n')
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\nq2\td1\t1\n")
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = store_url
     args = ["rerank", "--dataset", str(folder), "--top-k", "2", "--model", str(tiny_model_dir), "--engine",
             "transformers", "--truncate-length", "16", "--max-new-tokens", "8", "--force-answer", "--db", url,
             "--out", str(tmp_path / "runs"), "--no-progress"]
@@ -188,7 +186,7 @@ def test_rerank_dataset_cli_then_evaluate_from_store(tmp_path, tiny_model_dir, c
     from_files = json.loads(capsys.readouterr().out)
     assert from_files["systems"][Path(model_run).name]["mean"] == pytest.approx(from_store["systems"]["model"]["mean"])
     # Against human labels.
-    store = store_at(tmp_path / "db.sqlite")
+    store = Store(url)
     q1 = next(q for q in store.queries() if q["source_query_id"] == "q1")
     store.add_label(q1["id"], "d0", "ann", 9)
     store.add_label(q1["id"], "d1", "ann", 2)

@@ -120,3 +120,40 @@ def test_missing_zero_on_files(tmp_path, capsys):
     skip = _evaluate(capsys, "--run", str(run), "--qrels", str(qrels))
     zero = _evaluate(capsys, "--run", str(run), "--qrels", str(qrels), "--missing", "zero")
     assert skip["systems"]["r.run"]["mean"] == 1.0 and zero["systems"]["r.run"]["mean"] == 0.5
+
+
+def test_model_score_expected_ranks_by_the_distributions_mean(tmp_path, capsys):
+    """--model-score expected: the model's run is E[N] (stored with each judgment), named apart;
+    its nDCG equals ir_measures' on that run, and judgments without a distribution drop out."""
+    from erank_studio import scoring
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    # E[N] reverses rank_score's order on q1: the distribution, not N x P(N), decides
+    peaks = {"a": 1, "b": 9, "c": 5}
+    with Store(url) as store:
+        query_id = store.upsert_query("query q1", source=DATASET, source_query_id="q1")
+        docs = [Document(d, d, first_stage_score=1.0, first_stage_source="given") for d in (*peaks, "d")]
+        run = store.start_run(query_id, docs, model="m", engine="fake", instruction="i", truncate_length=64,
+                              generation=GenerationSettings(), alpha=0.2)
+        for index, doc_id in enumerate((*peaks, "d")):
+            dist = None
+            if doc_id in peaks:
+                dist = [0.7 if n == peaks[doc_id] else 0.03 for n in range(11)]
+            expected, entropy = scoring.distribution_summary(dist) if dist else (None, None)
+            store.add_judgment(run, Judgment(doc_id=doc_id, index=index, raw_output="x", status=STATUS_OK, score=9 - index,
+                                             probability=0.9, rank_score=(9 - index) * 0.9, first_stage_score=1.0,
+                                             first_stage_source="given", score_distribution=dist,
+                                             expected_score=expected, score_entropy=entropy))
+        store.finish_run(run)
+    qrels = tmp_path / "q.qrels"
+    qrels.write_text("q1 0 b 2\nq1 0 c 1\nq1 0 a 0\nq1 0 d 0\n")
+    result = _evaluate(capsys, "--dataset", DATASET, "--db", url, "--qrels", str(qrels), "--model-score", "expected")
+    assert result["model_score"] == "E[N]" and set(result["systems"]) == {"first_stage", "model_E[N]", "hybrid_E[N]"}
+    with Store(url) as store:
+        expected_run = {"q1": {j.doc_id: j.expected_score for j in store.run_judgments(run) if j.expected_score}}
+    want = metrics.evaluate_runs({"model_E[N]": expected_run}, {"q1": {"b": 2, "c": 1, "a": 0, "d": 0}}, "skip")
+    assert result["systems"]["model_E[N]"] == want["systems"]["model_E[N]"]
+    assert set(expected_run["q1"]) == {"a", "b", "c"}  # d (no distribution) is left out
+    default = _evaluate(capsys, "--dataset", DATASET, "--db", url, "--qrels", str(qrels))
+    assert default["model_score"] == "rank_score" and "model" in default["systems"]
+    assert default["systems"]["model"]["mean"] != result["systems"]["model_E[N]"]["mean"]

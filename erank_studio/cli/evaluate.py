@@ -4,7 +4,9 @@ and mean, as a table and as JSON.
 From files:  evaluate --run model.run [--run other.run] --qrels qrels.txt
              [--first-stage bm25.run --alpha 0.2]     (adds first stage and the hybrid of the two)
 From the store: evaluate --dataset sample [--model M] [--db URL] [--against qrels|labels]
-             (the judgments the store holds; benchmark qrels, or people's labels as relevance)"""
+             (the judgments the store holds; benchmark qrels, or people's labels as relevance)
+             [--model-score expected]   (the model ranked by E[N] of its score distribution
+             instead of ERank's rank_score: systems "model_E[N]" and "hybrid_E[N]")"""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +19,10 @@ from typing import Any
 from .. import grading, metrics
 from ..scoring import DEFAULT_ALPHA
 from . import UserError
+
+
+# --model-score: its scoring.MODEL_SCORES name and the suffix of the model's and hybrid's names.
+MODEL_SCORE_NAMES = {"rank_score": ("rank_score", ""), "expected": ("E[N]", "_E[N]")}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--missing", choices=list(metrics.MISSING), default="skip",
                         help="skip (default, trec_eval's): mean over queries both in the run and the qrels; "
                         "zero (trec_eval -c): every qrels query counts, 0 where the run has none")
+    parser.add_argument("--model-score", choices=list(MODEL_SCORE_NAMES), default="rank_score",
+                        help="with --dataset: what ranks the model's documents: ERank's rank_score (default) or "
+                        "expected, E[N] of the score distribution (judgments without one are left out); "
+                        "the systems are then named model_E[N] and hybrid_E[N]")
     parser.add_argument("--annotator", help="with --against labels: only this person's labels")
     parser.add_argument("--per-query", action=argparse.BooleanOptionalAction, default=True,
                         help="show one row per query (default on)")
@@ -94,15 +104,18 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     store = open_store(args.db, read_only=True)  # never creates or writes the store
     file_qrels = _read_qrels(args.qrels) if args.qrels else None
     try:
+        score_name, suffix = MODEL_SCORE_NAMES[args.model_score]
         batch = load_batch(store, args.dataset, model=args.model, alpha=args.alpha, against=args.against,
-                           annotator=args.annotator, file_qrels=file_qrels)
+                           annotator=args.annotator, file_qrels=file_qrels, model_score=score_name)
     except BatchNotFound as error:
         raise UserError(str(error)) from None
     if not batch.has_qrels:
         what = "human labels" if args.against == "labels" else "qrels"
         raise UserError(f"no {what} for the judged queries of {args.dataset}")
     agreement = metrics.agreement(*batch.label_pairs) if args.against == "labels" else None
-    return batch.runs, batch.qrels, agreement
+    # named apart, so that an E[N] figure is never read as ERank's rank_score one
+    runs = {name if name == "first_stage" else name + suffix: run for name, run in batch.runs.items()}
+    return runs, batch.qrels, agreement
 
 
 def _jsonable(value: Any) -> Any:
@@ -126,11 +139,14 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("use either --run FILE ... or --dataset NAME (the store), not both")
         runs, qrels, agreement = from_store(args)
     elif args.run:
+        if args.model_score != "rank_score":
+            raise UserError("--model-score applies to --dataset (the store's judgments); a run file is already ranked")
         runs, qrels = from_files(args)
     else:
         raise UserError("give --run FILE --qrels FILE, or --dataset NAME to evaluate the store's judgments")
     result = metrics.evaluate_runs(runs, qrels, args.missing)
     result["alpha"] = args.alpha
+    result["model_score"] = MODEL_SCORE_NAMES[args.model_score][0]
     result["against"] = args.against if args.dataset else "qrels"
     if result["against"] == "labels":
         result["grading"] = grading.RULE

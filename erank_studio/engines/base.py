@@ -20,6 +20,15 @@ FORCE_SUFFIX_CLOSED = "<answer>"
 
 
 @dataclass
+class ScoreDigits:
+    """What the model's distribution said where it wrote its score (see score_reading.py):
+    P(d) of each digit token 0..9 at the score's first token, and P("0") after a "1" there."""
+
+    first: dict[str, float]
+    zero_after_one: float
+
+
+@dataclass
 class Generation:
     """One prompt's output as the engine produced it."""
 
@@ -33,6 +42,9 @@ class Generation:
     output_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None
+    # The digit probabilities at the score, where the output has a parsable score and the engine
+    # could read them (score_reading.read_score_digits); None otherwise.
+    score_digits: ScoreDigits | None = None
 
 
 class CancelToken:

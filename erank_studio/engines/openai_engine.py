@@ -25,14 +25,19 @@ from .base import (
     FINISH_STOP,
     CancelToken,
     Generation,
+    ScoreDigits,
     forcing_suffix,
 )
 from .forcing import DIGITS, digit_token_ids, forced_distribution
+from .score_reading import read_score_digits
 from .tokenizers import CHAT_TEMPLATE_SERVER
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 PROBE_TIMEOUT_S = 5.0
 FORCE_TOP_LOGPROBS = 20  # the most OpenAI's API (and vLLM's default max_logprobs) allows
+# Alternatives per generated token: ERank's released code asks for 20; the top 20 at the score
+# give the digits' probabilities there when all ten are among them (an extra step otherwise).
+TOP_LOGPROBS = 20
 _CANCEL_POLL_S = 0.1
 _SPECIAL_LOOKING = re.compile(r"^(<\|[^<>]*\|>|</?s>|<eos>|<end_of_turn>)$")
 
@@ -190,7 +195,7 @@ class OpenAIEngine:
                 top_p=settings.top_p,
                 seed=settings.seed,
                 logprobs=True,
-                top_logprobs=0,
+                top_logprobs=TOP_LOGPROBS,
             )
         except Exception as error:  # one document's failure must not stop the others
             return Generation(
@@ -205,7 +210,7 @@ class OpenAIEngine:
             if choice.finish_reason == "stop" and content and self._is_stop_token(content[-1].token, text):
                 content.pop()  # vLLM lists the EOS that ended the output; it is not in the text
             usage = response.usage
-            return Generation(
+            generation = Generation(
                 index=index,
                 text=text,
                 pieces=[entry.token for entry in content],
@@ -220,6 +225,36 @@ class OpenAIEngine:
                 index=index, text="", finish_reason=FINISH_ERROR, latency_s=latency,
                 error=f"the server at {self.base_url} sent a response without the expected fields ({error})",
             )
+        generation.score_digits = self._score_digits(generation, content, prompt)
+        generation.latency_s = time.perf_counter() - started
+        return generation
+
+    def _score_digits(self, generation: Generation, content: list[Any], prompt: Prompt) -> ScoreDigits | None:
+        """The digits at the score from the top 20 of its token (and of the next, after a "1"),
+        else from the extra step through the completions endpoint (needs the local tokenizer)."""
+
+        def at_step(k: int) -> dict[str, float]:
+            alternatives = getattr(content[k], "top_logprobs", None) or []
+            return {a.token: math.exp(float(a.logprob)) for a in alternatives if a.token in DIGITS}
+
+        def probe(k: int, known: dict[str, float] | None) -> ScoreDigits | None:
+            if prompt.text is None or self.tokenizer is None or self._digits is None:
+                return None
+            # The server's own tokens are not in a chat response: the output up to the score is
+            # tokenized here, as answer forcing does.
+            context = list(self.tokenizer(prompt.text + "".join(generation.pieces[:k]),
+                                          add_special_tokens=False)["input_ids"])
+            try:
+                first = known if known is not None else self._next_token_digits(context)
+                after_one = self._next_token_digits(context + [self._digits["1"]])
+            except Exception:  # best effort, like forcing: the judgment keeps its score
+                return None
+            return ScoreDigits(first, after_one.get("0", 0.0))
+
+        try:
+            return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
+        except Exception:  # a malformed alternative list costs the distribution, never the judgment
+            return None
 
     def _is_stop_token(self, token: str, text: str) -> bool:
         if text.endswith(token):

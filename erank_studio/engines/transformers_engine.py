@@ -15,6 +15,7 @@ measured on a CPU and no GPU figures exist yet: see bench/bench_gpu_throughput.p
 ``decode="continuous"`` (transformers' continuous batching, greedy only, see continuous.py)."""
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from .base import (
     FINISH_STOP,
     CancelToken,
     Generation,
+    ScoreDigits,
     forcing_suffix,
 )
 from .batching import (
@@ -45,7 +47,8 @@ from .batching import (
     memory_batch_size,
     unknown_memory_batch,
 )
-from .forcing import digit_token_ids, forced_distribution
+from .forcing import DIGITS, digit_token_ids, forced_distribution
+from .score_reading import Probe, StepDigits, read_score_digits
 from .tokenizers import ensure_chat_template, load_model_tokenizer
 
 DECODE_PATHS = ("auto", "loop", "continuous")
@@ -143,6 +146,13 @@ class TransformersEngine:
         self.chat_template_source = ensure_chat_template(tokenizer) if chat_template_source is None else chat_template_source
         self.tokenizer.padding_side = "left"
         self.eos_ids = self._eos_ids()
+        # The digit tokens whose probabilities every decoding step records (ten columns of the
+        # step's log-softmax), for the score distribution; None when digits are not single tokens.
+        self._digits = digit_token_ids(self.tokenizer)
+        self._digit_columns = (
+            None if self._digits is None
+            else torch.tensor([self._digits[d] for d in DIGITS], device=self.device)
+        )
         self.pad_id = (
             self.tokenizer.pad_token_id
             if self.tokenizer.pad_token_id is not None
@@ -221,10 +231,18 @@ class TransformersEngine:
         if self.decode_path(settings) == "continuous":
             from .continuous import generate_continuous
 
-            yield from generate_continuous(
+            for generation in generate_continuous(
                 self.hf_model, [(i, ids[i]) for i in order], settings.max_new_tokens, self.eos_ids,
                 self.pad_id, self.batch_size, cancel, self._finish,
-            )
+            ):
+                # transformers' manager reports only the sampled tokens' logprobs: the digits
+                # at the score come from the extra step alone.
+                prompt_ids = ids[generation.index]
+                generation.score_digits = self._score_digits(
+                    generation, lambda _k: None,
+                    lambda k, _first, g=generation, p=prompt_ids: self._digits_after(p + g.token_ids[:k]),
+                )
+                yield generation
             return
         prefix = shared_prefix_length(ids) if self.prefix_reuse else 0
         prefix_kv = self._read_prefix(ids[0][:prefix]) if prefix else None
@@ -299,7 +317,15 @@ class TransformersEngine:
         rows = list(range(len(indices)))  # batch row -> position in `indices`
         tokens: list[list[int]] = [[] for _ in indices]
         logprobs: list[list[float]] = [[] for _ in indices]
-        for _step in range(settings.max_new_tokens):
+        # Each step's log-probabilities of the ten digit tokens, per document (10 floats a token:
+        # the score distribution is read from the step where the score was written).
+        digit_logprobs: list[list[list[float]]] = [[] for _ in indices]
+        width_all = mask.shape[1]  # cache columns before the first generated token
+        # A finished document whose P("0" | "1") at its score is still needed stays in the batch
+        # for one more step as a probe: its row reads "1" at the score's position with the cache
+        # columns from the score on masked out. member -> (its generation, the digits at the score)
+        probing: dict[int, tuple[Generation, dict[str, float]]] = {}
+        while True:  # every row ends by max_new_tokens, a probe row one step later
             raw = torch.log_softmax(logits.float(), dim=-1)
             if settings.temperature > 0:
                 # Temperature and top-p read only the scores, never the ids they are given.
@@ -308,22 +334,49 @@ class TransformersEngine:
                 chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(self.device)
             else:
                 chosen = raw.argmax(dim=-1)
-            chosen_logprob = raw.gather(1, chosen[:, None]).squeeze(1).tolist()
+            picked = raw.gather(1, chosen[:, None])
+            if self._digit_columns is not None:  # one small copy a step: chosen + ten digits
+                picked = torch.cat([picked, raw.index_select(1, self._digit_columns)], dim=1)
+            picked_rows = picked.tolist()
             chosen_list = chosen.tolist()
             keep: list[int] = []
-            for row, (member, token, lp) in enumerate(zip(rows, chosen_list, chosen_logprob)):
+            probes: dict[int, tuple[int, int]] = {}  # member -> (score position, cache columns kept)
+            for row, (member, token, values) in enumerate(zip(rows, chosen_list, picked_rows)):
+                if member in probing:  # this row read "1" at the score: values[1] is log P("0")
+                    done, first = probing.pop(member)
+                    done.score_digits = ScoreDigits(first, math.exp(values[1]))
+                    yield done
+                    continue
                 if token in self.eos_ids:
-                    yield self._finish(indices[member], tokens[member], logprobs[member], FINISH_STOP, prompt_tokens[member], started)
+                    reason = FINISH_STOP
+                else:
+                    tokens[member].append(token)
+                    logprobs[member].append(values[0])
+                    digit_logprobs[member].append(values[1:])
+                    if len(tokens[member]) < settings.max_new_tokens:
+                        keep.append(row)
+                        continue
+                    reason = FINISH_LENGTH
+                done = self._finish(indices[member], tokens[member], logprobs[member], reason, prompt_tokens[member], started)
+                steps = digit_logprobs[member]
+                asked: list[tuple[int, dict[str, float] | None]] = []
+                done.score_digits = self._score_digits(
+                    done, lambda k, steps=steps: dict(zip(DIGITS, map(math.exp, steps[k]))) if steps[k] else None,
+                    lambda k, first, asked=asked: asked.append((k, first)),  # answered by a probe row
+                )
+                if asked and asked[0][1] is not None:
+                    k, first = asked[0]
+                    probing[member] = (done, first)
+                    probes[member] = (prompt_tokens[member] + k, width_all + k)
+                    keep.append(row)
                     continue
-                tokens[member].append(token)
-                logprobs[member].append(lp)
-                if len(tokens[member]) >= settings.max_new_tokens:
-                    yield self._finish(indices[member], tokens[member], logprobs[member], FINISH_LENGTH, prompt_tokens[member], started)
-                    continue
-                keep.append(row)
+                yield done
             if cancel is not None and cancel.cancelled:
                 for row in keep:
                     member = rows[row]
+                    if member in probing:  # finished: handed back without its distribution
+                        yield probing.pop(member)[0]
+                        continue
                     done = self._finish(indices[member], tokens[member], logprobs[member], FINISH_CANCELLED, prompt_tokens[member], started)
                     done.error = "cancelled"
                     yield done
@@ -336,6 +389,12 @@ class TransformersEngine:
                 mask, chosen, next_position = mask[select], chosen[select], next_position[select]
                 input_ids = input_ids[select]
                 rows = [rows[r] for r in keep]
+            for row, member in enumerate(rows):
+                if member in probes:
+                    position, columns = probes[member]
+                    chosen[row] = self._digits["1"]  # type: ignore[index]
+                    next_position[row, 0] = position
+                    mask[row, columns:] = 0
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
             logits = self.hf_model(
                 input_ids=chosen[:, None],
@@ -368,17 +427,28 @@ class TransformersEngine:
             latency_s=time.perf_counter() - started,
         )
 
-    # -- answer forcing ---------------------------------------------------------------------
+    # -- the score's digits and answer forcing ------------------------------------------------
+
+    def _score_digits(self, generation: Generation, at_step: StepDigits, probe: Probe) -> ScoreDigits | None:
+        if self._digits is None or generation.finish_reason not in (FINISH_STOP, FINISH_LENGTH):
+            return None
+        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
 
     @torch.inference_mode()
+    def _digits_after(self, context_ids: list[int]) -> ScoreDigits | None:
+        """P(digit) of the next token after ``context_ids`` and P("0") after a "1" there, from one
+        forward pass over the context + "1"."""
+        if self._digits is None:
+            return None
+        ids = list(context_ids) + [self._digits["1"]]
+        logits = self.hf_model(input_ids=torch.tensor([ids], device=self.device), logits_to_keep=2).logits[0, -2:, :]
+        probs = torch.softmax(logits.float(), dim=-1).cpu()
+        first = {d: float(probs[0, token]) for d, token in self._digits.items()}
+        return ScoreDigits(first, float(probs[1, self._digits["0"]]))
+
     def force_scores(self, prompt: Prompt, partial_output: str) -> dict[int, float] | None:
-        digits = digit_token_ids(self.tokenizer)
-        if digits is None or prompt.text is None:
+        if self._digits is None or prompt.text is None:
             return None
         context = prompt.text + partial_output + forcing_suffix(partial_output)
-        ids = self.tokenizer(context, add_special_tokens=False)["input_ids"] + [digits["1"]]
-        logits = self.hf_model(input_ids=torch.tensor([ids], device=self.device)).logits[0, -2:, :]
-        probs = torch.softmax(logits.float(), dim=-1).cpu()
-        first = {d: float(probs[0, token]) for d, token in digits.items()}
-        zero_after_one = float(probs[1, digits["0"]])
-        return forced_distribution(first, zero_after_one)
+        read = self._digits_after(self.tokenizer(context, add_special_tokens=False)["input_ids"])
+        return None if read is None else forced_distribution(read.first, read.zero_after_one)

@@ -23,12 +23,17 @@ from .base import (
     FINISH_STOP,
     CancelToken,
     Generation,
+    ScoreDigits,
     forcing_suffix,
 )
 from .forcing import digit_token_ids, forced_distribution
+from .score_reading import read_score_digits
 from .tokenizers import ensure_chat_template
 
 FORCE_TOP_LOGPROBS = 20  # fallback for a vLLM without logprob_token_ids
+# Logprobs per generated token: ERank's released code asks for 20; the top 20 at the score give
+# the digits' probabilities there when all ten are among them (an extra step otherwise).
+TOP_LOGPROBS = 20
 
 
 def _breaks_vars_scan(module: Any) -> bool:
@@ -145,7 +150,8 @@ class VLLMEngine:
             temperature=settings.temperature,
             top_p=settings.top_p if settings.temperature > 0 else 1.0,
             seed=settings.seed,
-            logprobs=0,  # the sampled token's own logprob (raw, before temperature / top-p)
+            # the sampled token's own logprob and the top 20 (raw, before temperature / top-p)
+            logprobs=TOP_LOGPROBS,
             detokenize=False,  # pieces and text are decoded here, the same way for every engine
         )
 
@@ -162,6 +168,7 @@ class VLLMEngine:
 
         batch = uuid.uuid4().hex[:12]
         live: dict[str, tuple[int, int, float]] = {}  # request id -> (index, prompt tokens, start)
+        prompt_ids: dict[str, list[int]] = {}  # for the extra step at the score
         for index, prompt in enumerate(prompts):
             if cancel is not None and cancel.cancelled:
                 yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
@@ -186,12 +193,15 @@ class VLLMEngine:
                 )
                 continue
             live[request_id] = (index, len(ids), time.perf_counter())
+            prompt_ids[request_id] = ids
         failure: str | None = None
         try:
             while live and not (cancel is not None and cancel.cancelled):
                 self._step()
                 for request_id in [r for r in live if r in self._finished]:
-                    yield self._generation(self._finished.pop(request_id), *live.pop(request_id))
+                    yield self._generation(
+                        self._finished.pop(request_id), *live.pop(request_id), prompt_ids.pop(request_id)
+                    )
         except Exception as error:  # the engine broke: the documents still open fail with why
             failure = f"vLLM failed: {type(error).__name__}: {error}"
         finally:
@@ -214,25 +224,55 @@ class VLLMEngine:
                 if output.finished:
                     self._finished[output.request_id] = output
 
-    def _generation(self, output: Any, index: int, prompt_tokens: int, started: float) -> Generation:
+    def _generation(
+        self, output: Any, index: int, prompt_tokens: int, started: float, prompt_ids: list[int]
+    ) -> Generation:
         completion = output.outputs[0]
         ids = list(completion.token_ids)
-        logprobs = [float(entry[token].logprob) for entry, token in zip(completion.logprobs or [], ids)]
+        steps = list(completion.logprobs or [])
+        logprobs = [float(entry[token].logprob) for entry, token in zip(steps, ids)]
         reason = FINISH_LENGTH if completion.finish_reason == "length" else FINISH_STOP
         output_tokens = len(ids)
         # An EOS that ended the output is not part of the text (nor of pieces / logprobs).
         if reason == FINISH_STOP and ids and (ids[-1] in self.eos_ids or ids[-1] == completion.stop_reason):
             ids, logprobs = ids[:-1], logprobs[: len(ids) - 1]
-        return Generation(
+        generation = Generation(
             index=index,
             text=self.tokenizer.decode(ids, skip_special_tokens=True),
             pieces=self.tokenizer.batch_decode([[t] for t in ids]) if ids else [],
             logprobs=logprobs,
+            token_ids=ids,
             finish_reason=reason,
             prompt_tokens=prompt_tokens,
             output_tokens=output_tokens,
-            latency_s=time.perf_counter() - started,
         )
+        generation.score_digits = self._score_digits(generation, steps, prompt_ids)
+        generation.latency_s = time.perf_counter() - started
+        return generation
+
+    def _score_digits(self, generation: Generation, steps: list[Any], prompt_ids: list[int]) -> ScoreDigits | None:
+        """The digits at the score from the top 20 of its step (and of the next, after a "1"),
+        else from the extra step (exact where this vLLM takes logprob_token_ids)."""
+        digits = self._digits
+        if digits is None:
+            return None
+        by_id = {token: digit for digit, token in digits.items()}
+
+        def at_step(k: int) -> dict[str, float]:
+            return {by_id[t]: math.exp(float(lp.logprob)) for t, lp in (steps[k] or {}).items() if t in by_id}
+
+        def probe(k: int, known: dict[str, float] | None) -> ScoreDigits | None:
+            context = prompt_ids + generation.token_ids[:k]
+            if len(context) + 2 > self.max_model_len:
+                return None
+            with_one = context + [digits["1"]]
+            if known is not None:  # the top 20 held every digit: only P("0" | "1") is missing
+                (after_one,) = self._next_digit_probs([with_one])
+                return ScoreDigits(known, after_one.get("0", 0.0))
+            first, after_one = self._next_digit_probs([context, with_one])
+            return ScoreDigits(first, after_one.get("0", 0.0))
+
+        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
 
     # -- answer forcing ---------------------------------------------------------------------
 

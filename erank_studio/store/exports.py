@@ -193,7 +193,8 @@ def _in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
     runs once per chunk of an export, where SQLAlchemy's compile step would dominate."""
     if not ids:
         return []
-    return conn.exec_driver_sql(sql.format(ids=",".join("?" * len(ids))), tuple(ids)).fetchall()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # sqlite3's style, else psycopg's
+    return conn.exec_driver_sql(sql.format(ids=",".join([mark] * len(ids))), tuple(ids)).fetchall()
 
 
 def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
@@ -373,11 +374,14 @@ def _write_run(by: str):
 
 # -- tables ------------------------------------------------------------------------------------
 
+# P(0)..P(10) of each judgment's score distribution, one column each (blank where none was read).
+DISTRIBUTION_COLUMNS = [f"p_{n}" for n in range(11)]
 JUDGMENT_COLUMNS = [
     "run_id", "query_id", "query", "source", "source_query_id", "model", "engine", "instruction",
     "truncate_length", "alpha", "doc_id", "document_id", "index", "status", "failure",
     "failure_detail", "model_score", "probability", "rank_score", "first_stage_score",
-    "first_stage_source", "hybrid_score", "prompt_tokens", "output_tokens", "latency_s",
+    "first_stage_source", "hybrid_score", "expected_score", "score_entropy",
+    *DISTRIBUTION_COLUMNS, "prompt_tokens", "output_tokens", "latency_s",
     "truncated", "trace", "raw_output", "judged_at",
 ]
 LABEL_COLUMNS = ["label_id", "annotator", "human_score", "human_rationale", "note", "labelled_at"]
@@ -395,7 +399,8 @@ def table(store: Store, flt: ExportFilter | None = None):
                 R.c.model, R.c.engine, R.c.instruction, R.c.truncate_length, R.c.alpha, J.c.doc_id,
                 J.c.document_id, J.c.idx.label("index"), J.c.status, J.c.failure, J.c.failure_detail,
                 J.c.score.label("model_score"), J.c.probability, J.c.rank_score, J.c.first_stage_score,
-                J.c.first_stage_source, J.c.hybrid_score, J.c.prompt_tokens, J.c.output_tokens,
+                J.c.first_stage_source, J.c.hybrid_score, J.c.expected_score, J.c.score_entropy,
+                J.c.score_distribution, J.c.prompt_tokens, J.c.output_tokens,
                 J.c.latency_s, J.c.query_tokens, J.c.query_tokens_kept, J.c.document_tokens,
                 J.c.document_tokens_kept, J.c.trace, J.c.raw_output, J.c.created_at.label("judged_at"),
             )
@@ -419,7 +424,12 @@ def table(store: Store, flt: ExportFilter | None = None):
         labels = pd.DataFrame(conn.execute(lstmt).mappings().all())
     if judgments.empty:
         judgments = pd.DataFrame(columns=[c for c in JUDGMENT_COLUMNS if c != "truncated"] + [
-            "query_tokens", "query_tokens_kept", "document_tokens", "document_tokens_kept"])
+            "query_tokens", "query_tokens_kept", "document_tokens", "document_tokens_kept",
+            "score_distribution"])
+    distributions = judgments.pop("score_distribution").tolist()
+    for n, column in enumerate(DISTRIBUTION_COLUMNS):
+        judgments[column] = pd.Series([d[n] if d else None for d in distributions], index=judgments.index,
+                                      dtype="float64")
     if labels.empty:
         labels = pd.DataFrame(columns=LABEL_COLUMNS + ["query_id", "doc_id", "document_id", "query",
                                                        "source", "source_query_id"])

@@ -346,8 +346,7 @@ def _check_record(kind: str, rec: dict[str, Any], docs: dict[Any, dict[str, Any]
         _string(rec["source"], "source")
         validation.identifier(rec["source_query_id"], "source_query_id")
         validation.identifier(rec["doc_id"], "doc_id")
-        if isinstance(rec["relevance"], bool) or not isinstance(rec["relevance"], int):
-            raise ValidationError("relevance", f"relevance must be an integer, got {rec['relevance']!r}")
+        validation.relevance(rec["relevance"])
 
 
 def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:

@@ -14,6 +14,7 @@ import ir_measures
 
 from ..docfiles import read_file_bytes
 from ..errors import FileFormatError
+from . import validation
 
 QREL_COLUMNS = "qid iter docid relevance"
 RUN_COLUMNS = "qid Q0 docid rank score tag"
@@ -62,6 +63,9 @@ def _check(path: Path, lines: list[str], columns: str, checks: dict[int, tuple[s
                 ) from None
             if kind is float and not math.isfinite(value):
                 raise FileFormatError(str(path), number, f"{name} must be a finite number, got {parts[col]!r}")
+            if kind is int and abs(value) > validation.MAX_INT:
+                raise FileFormatError(str(path), number, f"{name} must be an integer from "
+                                      f"{-validation.MAX_INT} to {validation.MAX_INT}, got {parts[col]!r}")
         kept.append(" ".join(parts))
     if not kept:
         raise FileFormatError(str(path), None, "file is empty")

@@ -9,7 +9,9 @@ Why these rules:
 - a rationale or note may not hold ``<think>``, ``</think>``, ``<answer>`` or ``</answer>``
   (any case, as the parser reads them): the SFT target is ``<think>{rationale}</think>
   <answer>{N}</answer>``, and a second tag inside would make the training example parse to
-  another score than the person's."""
+  another score than the person's;
+- no text may hold the NUL character and no integer may pass 2**31 - 1: PostgreSQL's text and
+  INTEGER cannot hold them, and both stores accept the same things."""
 from __future__ import annotations
 
 import math
@@ -28,6 +30,7 @@ ADJUDICATE = "adjudicate"  # a label row that is an adjudicator's final label, n
 ROLES = ("adjudicator",)
 MAX_NAME_CHARS = 200
 MAX_ID_CHARS = 500
+MAX_INT = 2**31 - 1  # PostgreSQL's INTEGER; SQLite's would hold more
 RESERVED_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 _RESERVED = re.compile("|".join(re.escape(t) for t in RESERVED_TAGS), re.IGNORECASE)
 
@@ -48,11 +51,18 @@ def model_score(value: Any, field: str = "score") -> int | None:
     return label_score(value, field)
 
 
+def no_nul(value: str, field: str) -> str:
+    """Text without the NUL character (PostgreSQL text cannot hold it)."""
+    if "\x00" in value:
+        raise ValidationError(field, f"{field} may not contain the NUL character (U+0000)")
+    return value
+
+
 def annotator(value: Any, field: str = "annotator") -> str:
     """A person's name: non-empty after trimming, at most 200 characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"{field} must be a non-empty name")
-    name = value.strip()
+    name = no_nul(value.strip(), field)
     if len(name) > MAX_NAME_CHARS:
         raise ValidationError(field, f"{field} is longer than {MAX_NAME_CHARS} characters")
     return name
@@ -69,7 +79,7 @@ def identifier(value: Any, field: str = "doc_id") -> str:
         raise ValidationError(field, f"{field} {value!r} contains whitespace (TREC files cannot hold it)")
     if len(value) > MAX_ID_CHARS:
         raise ValidationError(field, f"{field} is longer than {MAX_ID_CHARS} characters")
-    return value
+    return no_nul(value, field)
 
 
 def free_text(value: Any, field: str) -> str | None:
@@ -84,7 +94,7 @@ def free_text(value: Any, field: str) -> str | None:
             field, f"{field} may not contain {found.group(0)!r}: the tags <think>, </think>, "
             "<answer> and </answer> would change the score of the training example",
         )
-    return value
+    return no_nul(value, field)
 
 
 def has_reserved_tag(text: str | None) -> bool:
@@ -109,14 +119,21 @@ def finite_number(value: Any, field: str) -> float | None:
 
 
 def positive_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(field, f"{field} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+        raise ValidationError(field, f"{field} must be a positive integer up to {MAX_INT}, got {value!r}")
     return value
 
 
 def non_negative_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(field, f"{field} must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise ValidationError(field, f"{field} must be a non-negative integer up to {MAX_INT}, got {value!r}")
+    return value
+
+
+def relevance(value: Any, field: str = "relevance") -> int:
+    """A benchmark's graded relevance: any integer a store can hold (negative ones exist)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
+        raise ValidationError(field, f"{field} must be an integer from {-MAX_INT} to {MAX_INT}, got {value!r}")
     return value
 
 
@@ -146,7 +163,17 @@ def text(value: Any, field: str) -> str:
     """A query or document text: a non-empty string."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"{field} must be non-empty text")
-    return value
+    return no_nul(value, field)
+
+
+def document(doc_id: Any, text: Any, title: Any) -> None:
+    """A candidate document as the store keeps it: a valid id, text and title without NUL (an
+    empty text is allowed: benchmark corpora hold some)."""
+    identifier(doc_id, "document id")
+    if isinstance(text, str):
+        no_nul(text, "document text")
+    if isinstance(title, str):
+        no_nul(title, "document title")
 
 
 def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[int | None, str | None, str | None, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .. import scoring
 from . import benchmark_analyze, plots, render, session
 from .context import Context
 from .rerank_tab import RerankUI
@@ -26,12 +27,15 @@ def build_run_page(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         hist = gr.Plot(label="Scores")
         scatter = gr.Plot(label="rank_score vs first stage")
     with gr.Row():
-        ndcg = gr.Plot(label="nDCG@10 vs alpha")
+        with gr.Column():
+            ndcg_score = gr.Radio(list(scoring.MODEL_SCORES), value="rank_score", elem_id="erank-analyze-model-score",
+                                  label="nDCG@10 vs alpha: the model ranks by (ERank's rank_score, or E[N])")
+            ndcg = gr.Plot(label="nDCG@10 vs alpha")
         with gr.Column():
             confusion = gr.Plot(label="Model vs human")
             agreement = gr.Markdown("")
 
-    def analyze(view: RunView, annotator):
+    def analyze(view: RunView, annotator, model_score="rank_score"):
         try:
             human = session.label_scores(ctx.store, view, annotator)
         except Exception as error:
@@ -44,8 +48,10 @@ def build_run_page(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
                 "No run open: run or open one in the Rerank view.")
         return (head, plots.score_histogram(view.judgments, human),
                 plots.rank_vs_first_stage(view.judgments, colors, name),
-                plots.ndcg_curves(view.judgments, view.qrels, human), conf, text)
+                plots.ndcg_curves(view.judgments, view.qrels, human, model_score), conf, text)
 
     outputs = [summary, hist, scatter, ndcg, confusion, agreement]
-    refresh.click(analyze, [ui.view, ui.annotator], outputs, api_visibility="private")
-    tab.select(analyze, [ui.view, ui.annotator], outputs, api_visibility="private")
+    inputs = [ui.view, ui.annotator, ndcg_score]
+    refresh.click(analyze, inputs, outputs, api_visibility="private")
+    tab.select(analyze, inputs, outputs, api_visibility="private")
+    ndcg_score.change(analyze, inputs, outputs, api_visibility="private")

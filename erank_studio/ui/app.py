@@ -286,7 +286,9 @@ def judgment_item(j: Judgment) -> dict[str, Any]:
     """A judgment as the API sends it (without rank and hybrid: they depend on the whole list)."""
     return {"doc_id": j.doc_id, "score": j.score, "probability": j.probability, "rank_score": j.rank_score,
             "first_stage_score": j.first_stage_score, "status": j.status, "failure": j.failure,
-            "output_tokens": j.output_tokens, "raw_output": j.raw_output, "truncated": j.truncated}
+            "output_tokens": j.output_tokens, "raw_output": j.raw_output, "truncated": j.truncated,
+            "score_distribution": j.score_distribution, "expected_score": j.expected_score,
+            "score_entropy": j.score_entropy}
 
 
 def ranked_items(judgments: list[Judgment]) -> list[dict[str, Any]]:

@@ -14,12 +14,31 @@ from .render import html_escape
 
 ALPHAS = [round(a, 2) for a in np.linspace(0.0, 1.0, 21)]
 QID = "q"
+DISTRIBUTION_HEIGHT = 190
 
 
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=html_escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, height=320)
+    return fig
+
+
+def score_distribution_figure(j: Judgment | None) -> go.Figure:
+    """The open judgment's P(0)..P(10) as a small bar chart, its answer in a darker bar."""
+    title = "P(score) at the answer"
+    if j is None or not j.score_distribution:
+        why = "no judgment open" if j is None else "no distribution: no parsable score, or the engine could not read it"
+        fig = _empty(title, why)
+        fig.update_layout(height=DISTRIBUTION_HEIGHT, margin=dict(l=10, r=10, t=30, b=10), title_font_size=12)
+        return fig
+    colors = ["#1e3a8a" if n == j.score else "#93c5fd" for n in scoring.SCORE_VALUES]
+    fig = go.Figure(go.Bar(x=list(scoring.SCORE_VALUES), y=list(j.score_distribution), marker_color=colors,
+                           hovertemplate="P(%{x}) = %{y:.3f}<extra></extra>"))
+    subtitle = f"E[N] {j.expected_score:.2f} · {j.score_entropy:.2f} bits" if j.expected_score is not None else ""
+    fig.update_layout(title=f"{title}<br><sup>{subtitle}</sup>", height=DISTRIBUTION_HEIGHT, title_font_size=12,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1, range=[-0.5, 10.5]),
+                      yaxis=dict(range=[0, 1], tickformat=".1f"), bargap=0.15)
     return fig
 
 
@@ -54,9 +73,18 @@ def rank_vs_first_stage(judgments: Sequence[Judgment], labels: dict[str, int | N
     return fig
 
 
-def ndcg_curves(judgments: Sequence[Judgment], qrels: dict[str, int], human: dict[str, int | None]) -> go.Figure:
-    """nDCG@10 of first stage, model and hybrid as alpha moves, against qrels and human labels."""
-    usable = [j for j in judgments if j.rank_score is not None and j.first_stage_score is not None]
+def ndcg_curves(
+    judgments: Sequence[Judgment],
+    qrels: dict[str, int],
+    human: dict[str, int | None],
+    model_score: str = "rank_score",
+) -> go.Figure:
+    """nDCG@10 of first stage, model and hybrid as alpha moves, against qrels and human labels.
+    ``model_score`` (a ``scoring.MODEL_SCORES`` name): the model ranks by rank_score, or by E[N];
+    the hybrid mixes the first stage with the same score."""
+    score_name = model_score if model_score in scoring.MODEL_SCORES else "rank_score"
+    attribute = scoring.MODEL_SCORES[score_name]
+    usable = [j for j in judgments if getattr(j, attribute) is not None and j.first_stage_score is not None]
     references = []
     if qrels:
         references.append(("qrels", {d: int(r) for d, r in qrels.items()}))
@@ -64,25 +92,27 @@ def ndcg_curves(judgments: Sequence[Judgment], qrels: dict[str, int], human: dic
     if graded:
         references.append(("human labels", graded))
     if not usable or not references:
-        return _empty("nDCG@10 vs alpha", "needs scored judgments and qrels (benchmark) or human labels")
+        needs = "judgments with a score distribution" if attribute == "expected_score" else "scored judgments"
+        return _empty("nDCG@10 vs alpha", f"needs {needs} and qrels (benchmark) or human labels")
+    scores = [float(getattr(j, attribute)) for j in usable]
     first = {QID: {j.doc_id: float(j.first_stage_score) for j in usable}}
-    model = {QID: {j.doc_id: float(j.rank_score) for j in usable}}
+    model = {QID: {j.doc_id: s for j, s in zip(usable, scores)}}
     fig = go.Figure()
     for name, ref in references:
         rel = {QID: ref}
         hybrid = []
         for alpha in ALPHAS:
-            values = scoring.hybrid([j.first_stage_score for j in usable], [j.rank_score for j in usable], alpha)
+            values = scoring.hybrid([j.first_stage_score for j in usable], scores, alpha)
             hybrid.append(metrics.ndcg_at_10({QID: {j.doc_id: float(v) for j, v in zip(usable, values)}}, rel)[0])
         fs = metrics.ndcg_at_10(first, rel)[0]
         md = metrics.ndcg_at_10(model, rel)[0]
         dash = "solid" if name == "qrels" else "dot"
-        fig.add_trace(go.Scatter(x=ALPHAS, y=hybrid, name=f"hybrid vs {name}", line=dict(dash=dash)))
+        fig.add_trace(go.Scatter(x=ALPHAS, y=hybrid, name=f"hybrid ({score_name}) vs {name}", line=dict(dash=dash)))
         fig.add_trace(go.Scatter(x=ALPHAS, y=[fs] * len(ALPHAS), name=f"first stage vs {name}",
                                  line=dict(dash=dash, color="gray")))
-        fig.add_trace(go.Scatter(x=ALPHAS, y=[md] * len(ALPHAS), name=f"model vs {name}",
+        fig.add_trace(go.Scatter(x=ALPHAS, y=[md] * len(ALPHAS), name=f"model ({score_name}) vs {name}",
                                  line=dict(dash=dash, color="firebrick")))
-    fig.update_layout(title="nDCG@10 as alpha moves (alpha 0 = model only, 1 = first stage only)",
+    fig.update_layout(title=f"nDCG@10 as alpha moves, model by {score_name} (alpha 0 = model only, 1 = first stage only)",
                       xaxis_title="alpha", yaxis_title="nDCG@10", yaxis=dict(range=[0, 1.05]), height=380)
     return fig
 

@@ -16,6 +16,10 @@ from ..types import STATUS_FAILED, STATUS_FORCED, Document, Judgment
 
 SORT_RANK = "rank_score"
 SORT_HYBRID = "hybrid"
+# E[N] of the score distribution: an alternative to ERank's rank_score (which stays the default).
+SORT_EXPECTED = "E[N]"
+SORT_CHOICES = [SORT_RANK, SORT_HYBRID, SORT_EXPECTED]
+_SORT_ATTRIBUTES = {**scoring.MODEL_SCORES, SORT_HYBRID: "hybrid_score"}
 DISAGREEMENT_GAP = 3  # |human - model| at or above this is flagged
 SNIPPET_CHARS = 70
 # The open document shows at most this many characters: a 50 MB document must not be shipped
@@ -25,16 +29,18 @@ DOCUMENT_DISPLAY_CHARS = 100_000
 # The results table: short headers that fit their column, each explained in its tooltip
 # (assets/inspect.js puts these on the header cells).
 COL_MARK, COL_RANK, COL_ID, COL_DOC = "", "#", "id", "document"
-COL_SCORE, COL_P, COL_RANK_SCORE, COL_FIRST = "N", "P(N)", "N×P", "1st"
+COL_SCORE, COL_P, COL_RANK_SCORE, COL_EXPECTED, COL_FIRST = "N", "P(N)", "N×P", "E[N]", "1st"
 COL_HYBRID, COL_TOKENS, COL_STATUS, COL_QREL, COL_HUMAN, COL_GAP = "hybrid", "tok", "status", "qrel", "you", "≠"
 COLUMN_HELP = {
     COL_MARK: "▶ marks the document open below",
-    COL_RANK: "Position in the current order (rank_score or hybrid, see 'Rank by')",
+    COL_RANK: "Position in the current order (rank_score, hybrid or E[N], see 'Rank by')",
     COL_ID: "Document id",
     COL_DOC: "The opening of the document's text",
     COL_SCORE: "The model's answer N, an integer 0-10",
     COL_P: "P(N): the probability the model gave its answer token",
     COL_RANK_SCORE: "rank_score = N × P(N)",
+    COL_EXPECTED: "E[N] = Σ n·P(n): the mean of the model's distribution over 0-10 where it wrote its answer "
+                  "(blank when it could not be read)",
     COL_FIRST: "First-stage score (given with the document, or BM25)",
     COL_HYBRID: "Hybrid: alpha × z(first stage) + (1 − alpha) × z(rank_score)",
     COL_TOKENS: "Output tokens the model wrote",
@@ -44,10 +50,11 @@ COLUMN_HELP = {
     COL_GAP: f"≠: your label and the model's score differ by {DISAGREEMENT_GAP} or more",
 }
 COLUMNS = list(COLUMN_HELP)
-NUMBER_COLUMNS = [COL_P, COL_RANK_SCORE, COL_FIRST, COL_HYBRID]
+NUMBER_COLUMNS = [COL_P, COL_RANK_SCORE, COL_EXPECTED, COL_FIRST, COL_HYBRID]
 # Shares of the table's width, sized so that a header and a three-decimal number fit at 1024 px.
-COLUMN_WIDTHS = ["2.5%", "4%", "9%", "27%", "4%", "6%", "6%", "6.5%", "7.5%", "5.5%", "7.5%", "5%", "5%", "3%"]
-DATATYPES = ["str", "number", "str", "str", "number", "number", "number", "number", "number", "number",
+COLUMN_WIDTHS = ["2.5%", "4%", "9%", "21%", "4%", "6%", "6%", "6%", "6.5%", "7.5%", "5.5%", "7.5%", "5%", "5%",
+                 "3%"]
+DATATYPES = ["str", "number", "str", "str", "number", "number", "number", "number", "number", "number", "number",
              "html", "number", "number", "str"]
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
@@ -74,11 +81,13 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 
 def sort_key(sort_by: str) -> str:
-    return "hybrid_score" if sort_by == SORT_HYBRID else "rank_score"
+    """The Judgment attribute an order ranks by (rank_score for anything unknown)."""
+    return _SORT_ATTRIBUTES.get(sort_by, "rank_score")
 
 
 def ranked(judgments: Sequence[Judgment], sort_by: str = SORT_RANK) -> list[Judgment]:
-    """Judgments in display order: by rank_score or hybrid score, descending, failures last."""
+    """Judgments in display order: by rank_score, hybrid score or E[N], descending; failures
+    (and, by E[N], judgments without a distribution) last."""
     attr = sort_key(sort_by)
     values = [getattr(j, attr) for j in judgments]
     return [judgments[i] for i in scoring.order(values)]
@@ -127,6 +136,7 @@ def results_frame(
             COL_SCORE: j.score,
             COL_P: _round(j.probability),
             COL_RANK_SCORE: _round(j.rank_score),
+            COL_EXPECTED: _round(j.expected_score),
             COL_FIRST: _round(j.first_stage_score),
             COL_HYBRID: _round(j.hybrid_score),
             COL_TOKENS: j.output_tokens,
@@ -245,6 +255,12 @@ def scorecard(
         chips.append(_chip("answer", answer, "The model's answer N (0-10)", "erank-chip-answer"))
         chips.append(_chip("P(N)", _fmt(j.probability), "Probability of the answer token"))
         chips.append(_chip("rank score", _fmt(j.rank_score), "rank_score = N × P(N)"))
+        if j.expected_score is not None:
+            chips.append(_chip("E[N]", _fmt(j.expected_score, 2),
+                               "Expected score: the mean of the model's distribution over 0-10 at its answer"))
+        if j.score_entropy is not None:
+            chips.append(_chip("uncertainty", f"{_fmt(j.score_entropy, 2)} bits",
+                               "Entropy of that distribution: 0 = sure of one score, 3.46 = no idea (all 11 equal)"))
     source = doc.first_stage_source or ("given" if doc.first_stage_score is not None else None)
     first = _fmt(doc.first_stage_score) + (f" ({source})" if source else "")
     chips.append(_chip("first stage", first, "First-stage score and where it came from (given or BM25)"))

@@ -14,7 +14,7 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import doc_input, render, run_limits, session
+from . import doc_input, plots, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
 from .gpu import judge_fn
@@ -83,6 +83,8 @@ class RerankUI:
     annotate_column: Any = None
     queue: Any = None  # the Label next controls (queue_panel.QueuePanel)
     rerun: Any = None  # "rerun with another instruction/model" (compare_tab.wire_rerun)
+    # P(0..10) of the open judgment, beside its score card
+    distribution: Any = None
 
 
 # The released code's template is the default; the paper's Figure 5 wording is a named alternative.
@@ -165,8 +167,8 @@ def build(ctx: Context) -> RerankUI:
                               elem_id="erank-rerun")
     with gr.Row(equal_height=False, elem_id="erank-table-controls"):
         progress = gr.Markdown("", elem_id="erank-progress")
-        sort_by = gr.Radio([render.SORT_RANK, render.SORT_HYBRID], value=render.SORT_RANK,
-                           label="Rank by", elem_id="erank-sort")
+        sort_by = gr.Radio(render.SORT_CHOICES, value=render.SORT_RANK, elem_id="erank-sort",
+                           label="Rank by (ERank's rank_score, the hybrid, or E[N] of the score distribution)")
         alpha = gr.Slider(0.0, 1.0, value=scoring.DEFAULT_ALPHA, step=0.05,
                           label="alpha (hybrid: weight of the first stage)", elem_id="erank-alpha")
         saved_runs = gr.Dropdown([], value=None, label="Open a saved run", elem_id="erank-saved-runs")
@@ -177,8 +179,13 @@ def build(ctx: Context) -> RerankUI:
     )
     with gr.Row(equal_height=False, elem_id="erank-inspect"):
         with gr.Column(scale=5, min_width=600):
-            detail = gr.HTML(render.scorecard(None, None), elem_id="erank-detail", head=_inspect_head(),
-                             js_on_load=None)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=360):
+                    detail = gr.HTML(render.scorecard(None, None), elem_id="erank-detail", head=_inspect_head(),
+                                     js_on_load=None)
+                with gr.Column(scale=1, min_width=220):
+                    distribution = gr.Plot(plots.score_distribution_figure(None), show_label=False,
+                                           elem_id="erank-distribution")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=280):
                     document = gr.HTML(render.document_html(None), elem_id="erank-document", js_on_load=None)
@@ -193,6 +200,7 @@ def build(ctx: Context) -> RerankUI:
                   list_info, list_table, list_clear)
     ui.annotate_column = annotate_column
     ui.rerun = rerun
+    ui.distribution = distribution
     return ui
 
 
@@ -537,6 +545,9 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         return open_run_values(ctx, run_id, annotator, sort_by)
 
     wire_document_list(ui)
+    # The open judgment's distribution follows its score card, whichever event changed the card.
+    ui.detail.change(lambda view: plots.score_distribution_figure(view.judgment(view.selected)), ui.view,
+                     ui.distribution, api_visibility="private", show_progress="hidden")
     outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
     if saved_state is not None:
         ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),

@@ -40,17 +40,6 @@ def store_label(url: str | None) -> str:
     return safe_url(url)
 
 
-def without_password(text: str, url: str | None) -> str:
-    """``text`` with the URL's password (if any) replaced by ***: driver errors may repeat it."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        password = make_url(url).password if url else None
-    except Exception:
-        password = None
-    return text.replace(str(password), "***") if password else text
-
-
 def private_gradio_folder() -> None:
     """Uploads and downloads go to the app's own folder (0700), removed when the app exits,
     unless the operator chose one with GRADIO_TEMP_DIR."""
@@ -86,6 +75,7 @@ def serve(args: argparse.Namespace) -> int:
     private_gradio_folder()  # before gradio is imported
 
     from ..store import Store
+    from ..store.store import without_password
     from .app import build_app, launch_kwargs
     from .context import Defaults
 

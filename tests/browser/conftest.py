@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +35,17 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory, tiny_model_dir):
     folder = tmp_path_factory.mktemp("app")
+    yield from _start_app(folder, f"sqlite:///{folder}/t.sqlite", tiny_model_dir)
+
+
+@pytest.fixture
+def running_app_postgres(tmp_path, pg_store_url, tiny_model_dir):
+    """The app on a store in a PostgreSQL server (ERANK_DB_URL), as a team would run it."""
+    yield from _start_app(tmp_path, pg_store_url, tiny_model_dir)
+
+
+def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp]:
     port = _free_port()
-    db_url = f"sqlite:///{folder}/t.sqlite"
     log = folder / "app.log"
     env = {
         **os.environ,

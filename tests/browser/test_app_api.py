@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import make_url
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -14,9 +15,12 @@ DOCUMENTS = "\n".join([
 ])
 
 
-def test_run_and_label_through_the_api(running_app):
+@pytest.mark.parametrize("app", ["running_app", "running_app_postgres"])
+def test_run_and_label_through_the_api(app, request):
+    """On the default SQLite store and on a team's PostgreSQL server (ERANK_DB_URL)."""
     from erank_studio.store import Store
 
+    running_app = request.getfixturevalue(app)
     client = gradio_client.Client(running_app.url, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/rerank_documents", "/label_document", "/run_labels"} <= set(endpoints)
@@ -47,3 +51,5 @@ def test_run_and_label_through_the_api(running_app):
         assert len(store.run_judgments(run_id)) == 5
     finally:
         store.close()
+    password = make_url(running_app.db_url).password
+    assert not password or password not in running_app.log.read_text()

@@ -58,3 +58,25 @@ def varied_tiny_qwen3(folder: Path) -> Path:
 
 def make_prompts(tokenizer, documents: list[str] = DOCUMENTS) -> list[Prompt]:
     return [build(QUERY, d, DEFAULT_INSTRUCTION, tokenizer) for d in documents]
+
+
+SCRIPTED_HEAD = "<think>ok</think><answer>"
+
+
+def scripted_generation(tokenizer, score: str):
+    """A finished output ``<think>ok</think><answer>`` + score as an engine would hand it back
+    (the random models never write one), and the tokens before the score."""
+    from erank_studio.engines.base import FINISH_STOP, Generation
+
+    text = SCRIPTED_HEAD + score
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    generation = Generation(index=0, text=text, pieces=tokenizer.batch_decode([[i] for i in ids]),
+                            token_ids=ids, finish_reason=FINISH_STOP)
+    return generation, ids[: len(ids) - len(score)]
+
+
+def distribution_of(digits) -> list[float]:
+    from erank_studio.scoring import score_distribution
+
+    assert digits is not None
+    return score_distribution(digits.first, digits.zero_after_one)

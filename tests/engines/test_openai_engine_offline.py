@@ -36,6 +36,10 @@ class FakeState:
         self.calls: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []
         self.refuse_logprob_token_ids = False  # act like a server that is not vLLM
+        # The top alternatives (token -> probability) the server lists at the score's first digit
+        # and at the token after it; None: only the token itself, as a server lists it.
+        self.top_at_score: dict[str, float] | None = None
+        self.top_after_score: dict[str, float] | None = None
 
 
 def _answer(score: str) -> tuple[list[str], list[float]]:
@@ -101,6 +105,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         score = m.group(1) if (m := re.search(r"SCORE=(\d+)", document)) else "7"
         pieces, logprobs = _answer(score)
+        at_score = pieces.index(" ") + 1  # "<answer>", " ", then the digits
+        tops: list[list[dict[str, Any]]] = []
+        for k, (t, lp) in enumerate(zip(pieces, logprobs)):
+            listed = {k == at_score: self.state.top_at_score, k == at_score + 1: self.state.top_after_score}.get(True)
+            listed = listed if listed is not None else {t: math.exp(lp)}
+            tops.append([{"token": a, "logprob": math.log(p), "bytes": list(a.encode())} for a, p in listed.items()]
+                        if body.get("top_logprobs") else [])
         finish = "stop"
         if "LONG" in document:
             pieces, logprobs, finish = pieces[:3], logprobs[:3], "length"
@@ -111,8 +122,9 @@ class Handler(BaseHTTPRequestHandler):
                 "message": {"role": "assistant", "content": "".join(pieces)},
                 # like vLLM, the EOS that ended the output is listed, though not in the content
                 "logprobs": {"content": [
-                    {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
-                    for t, lp in zip(pieces + (["<|im_end|>"] if finish == "stop" else []), logprobs + [-0.01])
+                    {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": top}
+                    for t, lp, top in zip(pieces + (["<|im_end|>"] if finish == "stop" else []), logprobs + [-0.01],
+                                          tops + [[]])
                 ]},
             }],
             "usage": {"prompt_tokens": 100 + len(document), "completion_tokens": len(pieces) + 1,
@@ -222,8 +234,9 @@ def test_sends_the_truncated_message_when_the_tokenizer_is_known(server, qwen_to
     prompt = build("q", long_doc, DEFAULT_INSTRUCTION, engine.tokenizer, truncate_length=20)
     assert prompt.document_truncation.truncated
     list(engine.generate([prompt], GenerationSettings()))
-    assert state.requests[-1]["messages"][0]["content"] == prompt.message
-    assert "word " * 30 not in state.requests[-1]["messages"][0]["content"]
+    (chat,) = [r for r in state.requests if "messages" in r]  # (then the extra step at the score)
+    assert chat["messages"][0]["content"] == prompt.message
+    assert "word " * 30 not in chat["messages"][0]["content"]
 
 
 def test_retries_a_500_then_succeeds(server) -> None:
@@ -341,3 +354,51 @@ def test_force_scores_through_the_completions_endpoint(server, qwen_tokenizer) -
                                      DEFAULT_INSTRUCTION, settings=GenerationSettings(force_answer=True)))
     assert judged[0].status == STATUS_FORCED and judged[0].score == 3
     assert OpenAIEngine(MODEL, base_url=url).force_scores(prompt, "x") is None  # no tokenizer
+
+
+TOP_AT_SCORE = {"7": 0.5, "1": 0.2, "0": 0.05, "2": 0.05, "3": 0.04, "4": 0.04, "5": 0.03, "6": 0.03,
+                "8": 0.03, "9": 0.02, "<": 0.01}
+
+
+def _expected(first: dict[str, float], zero_after_one: float) -> list[float]:
+    raw = [first.get(str(d), 0.0) for d in range(10)] + [first.get("1", 0.0) * zero_after_one]
+    raw[1] = first.get("1", 0.0) * (1.0 - zero_after_one)
+    return [v / sum(raw) for v in raw]
+
+
+def test_distribution_from_the_top_logprobs_at_the_score(server) -> None:
+    url, state = server
+    engine = OpenAIEngine(MODEL, base_url=url)  # no tokenizer: no extra step is possible
+    state.top_at_score = {**TOP_AT_SCORE, "1": 0.6, "7": 0.1}
+    state.top_after_score = {"0": 0.7, "</": 0.3}
+    docs = [Document("d10", "SCORE=10", first_stage_score=1.0)]
+    (j,) = list(judge_module.judge(engine, "q", docs, DEFAULT_INSTRUCTION))
+    assert j.score == 10 and j.score_distribution == pytest.approx(_expected(state.top_at_score, 0.7), abs=1e-9)
+    assert abs(sum(j.score_distribution) - 1.0) < 1e-9
+    assert state.requests[-1]["top_logprobs"] == 20
+    assert all("prompt" not in r for r in state.requests)  # everything came with the answer
+    # a "7": P("0" | "1") needs the extra step, which needs the tokenizer: no distribution here
+    (j7,) = list(judge_module.judge(engine, "q", [Document("d7", "SCORE=7", first_stage_score=1.0)],
+                                    DEFAULT_INSTRUCTION))
+    assert j7.score == 7 and j7.score_distribution is None and j7.rank_score == pytest.approx(5.6)
+
+
+def test_distribution_takes_the_extra_step_where_the_top_20_fall_short(server, qwen_tokenizer) -> None:
+    url, state = server
+    engine = OpenAIEngine(MODEL, base_url=url, tokenizer=qwen_tokenizer)
+    state.top_at_score = TOP_AT_SCORE
+    docs = [Document("d7", "SCORE=7", first_stage_score=1.0)]
+    (j,) = list(judge_module.judge(engine, "q", docs, DEFAULT_INSTRUCTION))
+    # every digit listed at the score: only P("0" | "1") is asked, after "...<answer> " + "1"
+    assert j.score_distribution == pytest.approx(_expected(TOP_AT_SCORE, 0.25), abs=1e-9)
+    (extra,) = [r for r in state.requests if "prompt" in r]
+    prompt_text = build("q", "SCORE=7", DEFAULT_INSTRUCTION, qwen_tokenizer).text
+    before = qwen_tokenizer(prompt_text + "<think> short </think><answer> ", add_special_tokens=False)["input_ids"]
+    assert extra["prompt"] == before + [state.one_id] and extra["max_tokens"] == 1
+    # only the emitted digit listed: both the digits and P("0" | "1") from the extra step
+    state.top_at_score = None
+    state.requests.clear()
+    (j,) = list(judge_module.judge(engine, "q", docs, DEFAULT_INSTRUCTION))
+    assert j.score_distribution == pytest.approx(_expected({"3": 0.5, "1": 0.3}, 0.25), abs=1e-9)
+    assert [r["prompt"] for r in state.requests if "prompt" in r] == [before, before + [state.one_id]]
+    assert j.expected_score == pytest.approx(sum(n * p for n, p in enumerate(j.score_distribution)))

@@ -141,3 +141,22 @@ def test_a_request_the_server_refuses_becomes_a_failed_generation(engine) -> Non
     ok = list(engine.generate(prompts[:1], GenerationSettings(max_new_tokens=4)))
     assert ok[0].error is None and len(ok[0].logprobs) == ok[0].output_tokens - (ok[0].finish_reason == "stop")
     assert all(math.isfinite(lp) for lp in ok[0].logprobs)
+
+
+@pytest.mark.parametrize("score", ["7", "10"])
+def test_score_distribution_equals_a_teacher_forced_pass(engine, reference, score) -> None:
+    # A chat response whose score token lists no alternatives: the digits and P("0" | "1") come
+    # from the extra step through the server's completions endpoint.
+    from types import SimpleNamespace
+
+    from engine_fixtures import distribution_of, scripted_generation
+
+    tokenizer = engine.tokenizer
+    for prompt in make_prompts(tokenizer)[:3]:
+        generation, before = scripted_generation(tokenizer, score)
+        content = [SimpleNamespace(token=p, top_logprobs=[]) for p in generation.pieces]
+        got = distribution_of(engine._score_digits(generation, content, prompt))
+        prompt_ids = tokenizer(prompt.text, add_special_tokens=False)["input_ids"]
+        want = distribution_of(reference._digits_after(prompt_ids + before))
+        assert abs(sum(got) - 1.0) < 1e-6
+        assert max(abs(a - b) for a, b in zip(got, want)) < 1e-5

@@ -131,3 +131,26 @@ def test_judge_with_forcing_while_generation_streams(vllm_engine, reference) -> 
         want = reference.force_scores(make_prompts(reference.tokenizer)[judgment.index], judgment.raw_output)
         got = {int(k): v for k, v in judgment.extra["forced_distribution"].items()}
         assert max(abs(got[n] - want[n]) for n in want) < 1e-4
+
+
+@pytest.mark.parametrize("score", ["7", "10"])
+def test_score_distribution_equals_a_teacher_forced_pass(vllm_engine, reference, score) -> None:
+    # No digit in the recorded top 20 (the noise model's own outputs have no score): everything
+    # comes from the extra step, which vLLM answers exactly (logprob_token_ids).
+    from engine_fixtures import distribution_of, scripted_generation
+
+    tokenizer = vllm_engine.tokenizer
+    for prompt in make_prompts(tokenizer)[:3]:
+        prompt_ids = tokenizer(prompt.text, add_special_tokens=False)["input_ids"]
+        generation, before = scripted_generation(tokenizer, score)
+        got = distribution_of(vllm_engine._score_digits(generation, [{}] * len(generation.token_ids), prompt_ids))
+        want = distribution_of(reference._digits_after(prompt_ids + before))  # one teacher-forced pass
+        assert abs(sum(got) - 1.0) < 1e-6
+        assert max(abs(a - b) for a, b in zip(got, want)) < 1e-5
+
+
+def test_judge_survives_outputs_without_a_score(vllm_engine) -> None:
+    documents = [Document(f"d{i}", text, first_stage_score=float(i)) for i, text in enumerate(DOCUMENTS)]
+    judged = list(judge_module.judge(vllm_engine, QUERY, documents, DEFAULT_INSTRUCTION,
+                                     settings=GenerationSettings(max_new_tokens=8)))
+    assert len(judged) == len(DOCUMENTS) and all(j.score_distribution is None for j in judged if j.score is None)

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from erank_studio import judge
 from erank_studio.engines.base import Generation
 from erank_studio.store import Store
+from erank_studio.store.schema import Base
+from erank_studio.store.store import PG_WRITE_LOCK, sqlite_path
 from erank_studio.types import Document, GenerationSettings
 
 INSTRUCTION = "A document is relevant if it answers the query."
@@ -92,16 +97,39 @@ def run_judging(store: Store, query: str = "How do plants make energy from light
     return query_id, run_id, judgments, engine
 
 
+def libpq_url(url: str) -> str:
+    """A store's PostgreSQL URL as psycopg itself takes it (without SQLAlchemy's driver name)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def another_writer(url: str) -> Iterator[None]:
+    """Another process in the middle of a long write, holding the store's write lock for as long
+    as the block lasts: SQLite's (BEGIN IMMEDIATE), or the store's PostgreSQL advisory lock."""
+    path = sqlite_path(url)
+    if path is not None:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        holder = psycopg.connect(libpq_url(url))
+        holder.execute(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+def store(store_url) -> Iterator[Store]:
+    s = Store(store_url)
     yield s
     s.close()
 
 
 def dump(store: Store) -> dict[str, list]:
     """Every row of every table, for "the database is unchanged" checks."""
-    from erank_studio.store.schema import Base
-
     with store.read() as conn:
         return {name: [tuple(r) for r in conn.execute(table.select()).all()] for name, table in Base.metadata.tables.items()}

@@ -64,13 +64,13 @@ MUTATIONS = [
 
 
 @pytest.mark.parametrize("kind, change, message", MUTATIONS, ids=[f"{k}-{next(iter(c))}" for k, c, _ in MUTATIONS])
-def test_each_invalid_record_is_refused_with_file_and_line(bundle, tmp_path, kind, change, message):
+def test_each_invalid_record_is_refused_with_file_and_line(new_url, bundle, tmp_path, kind, change, message):
     records = _records(bundle)
     index = _first(records, kind)
     records[index].update(change)
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with Store(f"sqlite:///{tmp_path / 'target.sqlite'}") as target:
+    with Store(new_url("target", migrated=True)) as target:
         run_judging(target, query="already here")
         before = dump(target)
         with pytest.raises(FileFormatError) as caught:
@@ -80,7 +80,7 @@ def test_each_invalid_record_is_refused_with_file_and_line(bundle, tmp_path, kin
         assert dump(target) == before
 
 
-def test_duplicate_query_ids_and_label_on_a_non_candidate(bundle, tmp_path):
+def test_duplicate_query_ids_and_label_on_a_non_candidate(new_url, bundle, tmp_path):
     records = _records(bundle)
     dup = dict(records[_first(records, "query")])
     dup["id"] = 999
@@ -88,7 +88,7 @@ def test_duplicate_query_ids_and_label_on_a_non_candidate(bundle, tmp_path):
     records.insert(_first(records, "query") + 1, dup)
     path = tmp_path / "dup.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    with Store(f"sqlite:///{tmp_path / 't.sqlite'}") as target:
+    with Store(new_url("t", migrated=True)) as target:
         with pytest.raises(FileFormatError, match=r"line 3: query id 'q1' of source 'bench' appears twice"):
             import_bundle(target, path)
         assert target.queries() == []
@@ -98,7 +98,7 @@ def test_duplicate_query_ids_and_label_on_a_non_candidate(bundle, tmp_path):
     label["query_id"] = 5
     records.append(label)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    with Store(f"sqlite:///{tmp_path / 't2.sqlite'}") as target:
+    with Store(new_url("t2", migrated=True)) as target:
         with pytest.raises(FileFormatError, match=f"line {len(records)}: document 'd1' is not a candidate of query 5"):
             import_bundle(target, path)
 
@@ -115,8 +115,8 @@ def test_documents_and_queries_imports_refuse_whitespace_ids(store, tmp_path):
     assert dump(store)["documents"] == [] and dump(store)["queries"] == []
 
 
-def test_bundle_round_trip_keeps_every_field_and_a_second_import_adds_nothing(store, bundle, tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+def test_bundle_round_trip_keeps_every_field_and_a_second_import_adds_nothing(new_url, store, bundle, tmp_path):
+    with Store(new_url("copy", migrated=True)) as copy:
         first = import_bundle(copy, bundle)
         assert first["labels"] == 3 and first["qrels"] == 1 and first["runs"] == 1
         again = import_bundle(copy, bundle)

@@ -10,7 +10,11 @@ import sys
 import pytest
 
 from erank_studio.cli import main
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
 from erank_studio.store import Store
+from erank_studio.store.store import _head_revision
 
 from .conftest import dump, run_judging
 
@@ -44,20 +48,24 @@ def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def filled(tmp_path):
-    path = tmp_path / "store.sqlite"
-    url = f"sqlite:///{path}"
+def _fill(url: str) -> dict:
+    """A run and a label in the store at ``url``; returns its rows."""
     with Store(url) as store:
         q, _, _, _ = run_judging(store)
         store.add_label(q, "d1", "ann", 3, rationale="kept")
-        before = dump(store)
-    return path, url, before
+        return dump(store)
+
+
+@pytest.fixture
+def filled(store_url):
+    return store_url, _fill(store_url)
 
 
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm", ".lock"])
-def test_export_over_the_store_is_refused_even_with_force(filled, suffix, capsys):
-    path, url, before = filled
+def test_export_over_the_store_is_refused_even_with_force(tmp_path, suffix, capsys):
+    path = tmp_path / "store.sqlite"
+    url = f"sqlite:///{path}"
+    before = _fill(url)
     target = f"{path}{suffix}"
     assert main(["export", "--db", url, "--format", "sft-messages", "--out", target, "--force"]) == 2
     err = capsys.readouterr().err
@@ -67,7 +75,7 @@ def test_export_over_the_store_is_refused_even_with_force(filled, suffix, capsys
 
 
 def test_export_over_another_sqlite_database_is_refused(filled, tmp_path, capsys):
-    _, url, _ = filled
+    url, _ = filled
     other = tmp_path / "team.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     data = other.read_bytes()
@@ -77,7 +85,7 @@ def test_export_over_another_sqlite_database_is_refused(filled, tmp_path, capsys
 
 
 def test_existing_file_needs_force_and_failed_export_leaves_nothing(filled, tmp_path, capsys):
-    _, url, _ = filled
+    url, _ = filled
     out = tmp_path / "sft.jsonl"
     out.write_text("precious\n")
     assert main(["export", "--db", url, "--format", "sft-messages", "--out", str(out)]) == 2
@@ -89,7 +97,7 @@ def test_existing_file_needs_force_and_failed_export_leaves_nothing(filled, tmp_
 
 
 def test_export_to_stdout(filled):
-    _, url, _ = filled
+    url, _ = filled
     proc = _subprocess("export", "--db", url, "--format", "qrels", "--out", "-")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1", "0", "d1", "1"]
@@ -105,6 +113,23 @@ def test_read_commands_do_not_create_a_missing_store(tmp_path, command, _cli):
     proc = _cli(*args, "--db", f"sqlite:///{missing}")
     _one_line_error(proc, "no store at", str(missing))
     assert not missing.exists() and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--format", "csv", "--out", "{tmp}/x.csv"],
+    ["evaluate", "--dataset", "sample"],
+])
+def test_read_commands_do_not_create_a_store_in_an_empty_postgresql_database(postgres_server, tmp_path,
+                                                                             command, _cli):
+    database = postgres_server.create_database(postgres_server.empty_template)
+    try:
+        args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+        _one_line_error(_cli(*args, "--db", postgres_server.url(database)), "is not an ERank Studio store")
+        with Store(postgres_server.url(database), migrate_on_open=False) as store, store.read() as conn:
+            assert inspect(conn).get_table_names() == []
+        assert not (tmp_path / "x.csv").exists()
+    finally:
+        postgres_server.drop_database(database)
 
 
 def _truncated(path):
@@ -144,20 +169,59 @@ def test_read_only_store_is_exported_but_not_written(tmp_path, _cli):
     _one_line_error(proc, "read-only")
 
 
+COMMANDS = ["export", "evaluate", "import", "rerank", "batch"]
+
+
 @pytest.mark.parametrize("make, needle", [
     (_truncated, "damaged"),
     (_garbage, "not an ERank Studio store"),
     (_newer, "written by a newer ERank Studio"),
 ])
-@pytest.mark.parametrize("command", ["export", "evaluate", "import", "rerank", "batch"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
     path = tmp_path / "bad.sqlite"
     make(path)
     data = path.read_bytes()
-    url = f"sqlite:///{path}"
+    line = _one_line_error(_cli(*_command(command, f"sqlite:///{path}", tmp_path)), needle)
+    assert "model" not in line
+    assert path.read_bytes() == data
+
+
+def _newer_database(server, url: str) -> None:
+    server.execute(make_url(url).database, "UPDATE alembic_version SET version_num = '0099'")
+
+
+BAD_SERVERS = {
+    "unreachable": (lambda server, url: make_url(url).set(port=1), "cannot reach the database server"),
+    "wrong password": (lambda server, url: make_url(url).set(password="wrong-pw"), "refused the login"),
+    "no such database": (lambda server, url: make_url(url).set(database="no_such_db"), "no such database"),
+    "newer schema": (lambda server, url: _newer_database(server, url), "written by a newer ERank Studio"),
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD_SERVERS))
+@pytest.mark.parametrize("command", COMMANDS)
+def test_bad_postgresql_store_is_one_line_exit_2_without_password(pg_store_url, postgres_server, tmp_path,
+                                                                  problem, command, _cli):
+    from postgres_server import PASSWORD
+
+    before = _fill(pg_store_url)
+    make, needle = BAD_SERVERS[problem]
+    bad = make(postgres_server, pg_store_url)
+    url = pg_store_url if bad is None else bad.render_as_string(hide_password=False)
+    line = _one_line_error(_cli(*_command(command, url, tmp_path)), needle)
+    assert "model" not in line and PASSWORD not in line and "wrong-pw" not in line
+    if problem == "newer schema":
+        postgres_server.execute(make_url(url).database, f"UPDATE alembic_version SET version_num = '{_head_revision()}'")
+    with Store(pg_store_url) as store:
+        assert dump(store) == before
+
+
+def _command(command: str, url: str, tmp_path) -> list[str]:
+    """The command line of ``command`` on the store at ``url``."""
     docs = tmp_path / "docs.jsonl"
     docs.write_text('{"id": "a", "content": "text"}\n')
-    args = {
+    return {
         "export": ["export", "--db", url, "--format", "csv", "--out", str(tmp_path / "x.csv")],
         "evaluate": ["evaluate", "--dataset", "sample", "--db", url],
         "import": ["import", str(docs), "--format", "documents", "--db", url],
@@ -167,9 +231,6 @@ def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
         "batch": ["rerank", "--dataset", "sample", "--db", url, "--model", str(tmp_path / "no-such-model"),
                   "--no-fallback", "--no-progress"],
     }[command]
-    line = _one_line_error(_cli(*args), needle)
-    assert "model" not in line
-    assert path.read_bytes() == data
 
 
 @pytest.mark.parametrize("where", ["missing-dir/sub/x.sqlite", "afile/x.sqlite", "adir"])
@@ -192,7 +253,7 @@ def test_deeply_nested_json_is_one_line(tmp_path, _cli):
 
 
 def test_bundle_with_null_document_text(filled, tmp_path, _cli):
-    _, url, _ = filled
+    url, _ = filled
     bundle = tmp_path / "b.jsonl"
     assert main(["export", "--db", url, "--format", "bundle", "--out", str(bundle)]) == 0
     lines = [json.loads(x) for x in bundle.read_text().splitlines()]

@@ -21,8 +21,8 @@ def _writer(url: str, query_id: int, worker: int, errors) -> None:
         errors.put(traceback.format_exc())
 
 
-def test_eight_processes_writing_labels_at_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'concurrent.sqlite'}"
+def test_eight_processes_writing_labels_at_once(new_url):
+    url = new_url("concurrent")
     with Store(url) as store:
         query_id = store.upsert_query("shared query")
         store.add_documents(query_id, [Document(f"d{i}", f"text {i}") for i in range(20)])
@@ -59,8 +59,8 @@ def _open_and_write(url: str, worker: int, errors) -> None:
         errors.put(traceback.format_exc())
 
 
-def test_processes_creating_a_fresh_database_at_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+def test_processes_creating_a_fresh_database_at_once(new_url):
+    url = new_url("fresh")
     ctx = mp.get_context("spawn")
     errors = ctx.Queue()
     procs = [ctx.Process(target=_open_and_write, args=(url, w, errors)) for w in range(4)]

@@ -147,7 +147,7 @@ def _snapshot(store: Store):
     return out
 
 
-def test_bundle_round_trip_without_loss(store, tmp_path):
+def test_bundle_round_trip_without_loss(new_url, store, tmp_path):
     q, _, _, _ = run_judging(store, source="bright/biology", sqid="3")
     store.add_label(q, "d1", "ann", 7, rationale="edited ✓", note="a note")
     store.add_label(q, "d1", "ann", 8)
@@ -157,7 +157,7 @@ def test_bundle_round_trip_without_loss(store, tmp_path):
     q2, _, _, _ = run_judging(store, query="hand typed")
     store.add_label(q2, "d4", "ann", 0)
     assert export(store, "bundle", tmp_path / "b.jsonl") > 0
-    with Store(f"sqlite:///{tmp_path / 'fresh.sqlite'}") as fresh:
+    with Store(new_url("fresh", migrated=True)) as fresh:
         added = import_bundle(fresh, tmp_path / "b.jsonl")
         assert added["labels"] == 5 and added["judgments"] == 8 and added["runs"] == 2
         assert _snapshot(fresh) == _snapshot(store)

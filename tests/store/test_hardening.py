@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,12 +11,13 @@ import time
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from erank_studio import judge, scoring
 from erank_studio.store import Store, StoreBusy, StoreReadOnly, ValidationError
 from erank_studio.types import Document, GenerationSettings
 
-from .conftest import INSTRUCTION, RecordingEngine, dump, make_docs, run_judging
+from .conftest import INSTRUCTION, RecordingEngine, another_writer, dump, libpq_url, make_docs, run_judging
 
 
 def _python(code: str, *args: str) -> subprocess.Popen:
@@ -33,15 +33,13 @@ def _wait_for(predicate, timeout: float = 60.0, what: str = "state") -> None:
         time.sleep(0.02)
 
 
-def test_read_only_opening_takes_no_write_transaction(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_read_only_opening_takes_no_write_transaction(store_url):
+    url = store_url
     with Store(url) as store:
         q, _, _, _ = run_judging(store)
         store.add_label(q, "d1", "ann", 4)
         before = dump(store)
-    holder = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process is writing, for as long as it likes
-    try:
+    with another_writer(url):  # another process is writing, for as long as it likes
         started = time.monotonic()
         with Store(url, read_only=True, write_wait_s=30) as reader:
             assert reader.current_labels(q)["d1"].score == 4
@@ -51,18 +49,35 @@ def test_read_only_opening_takes_no_write_transaction(tmp_path):
             with pytest.raises(StoreReadOnly, match="read-only"):
                 reader.add_label(q, "d2", "ann", 1)
         assert time.monotonic() - started < 5  # it never waited for the writer
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     with Store(url) as store:
         assert dump(store) == before
 
 
-def test_a_waiting_write_gives_up_after_the_stated_bound(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def _query_with_one_document(url: str) -> int:
     with Store(url) as store:
         q = store.upsert_query("q")
         store.add_documents(q, [Document("a", "text")])
+    return q
+
+
+def _label_write_gives_up_after_one_second(url: str, q: int) -> None:
+    with Store(url, write_wait_s=1.0) as store:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
+            store.add_label(q, "a", "ann", 5)
+        assert 0.9 <= time.monotonic() - started < 5
+        assert store.count_labels() == 0
+
+
+def test_a_waiting_write_gives_up_after_the_stated_bound(store_url):
+    q = _query_with_one_document(store_url)
+    with another_writer(store_url):  # a write of another process that never ends
+        _label_write_gives_up_after_one_second(store_url, q)
+
+
+def test_sqlite_lock_file_wait_is_bounded(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    q = _query_with_one_document(url)
     # another process holds the writer lock file (a write that never ends)
     proc = _python("""
         import fcntl, os, sys, time
@@ -73,34 +88,37 @@ def test_a_waiting_write_gives_up_after_the_stated_bound(tmp_path):
     """, str(tmp_path / "s.sqlite.lock"))
     try:
         assert proc.stdout.readline().strip() == "locked"
-        with Store(url, write_wait_s=1.0) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreBusy, match=r"more than 1 s; nothing was saved"):
-                store.add_label(q, "a", "ann", 5)
-            assert 0.9 <= time.monotonic() - started < 5
-            assert store.count_labels() == 0
+        _label_write_gives_up_after_one_second(url, q)
     finally:
         proc.kill()
         proc.wait()
-    # SQLite's own write lock (a writer that does not use the lock file) is bounded too
-    holder = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+
+
+def test_postgresql_row_and_table_locks_are_bounded(pg_store_url):
+    """A session outside the store's protocol (an admin's transaction) that locks a table the
+    write needs: the wait ends at lock_timeout with the same StoreBusy."""
+    import psycopg
+
+    url = pg_store_url
+    q = _query_with_one_document(url)
+    admin = psycopg.connect(libpq_url(url))
+    admin.execute("LOCK TABLE labels IN EXCLUSIVE MODE")  # blocks writes, not reads
     try:
-        with Store(url, write_wait_s=1.0) as store:
-            started = time.monotonic()
-            with pytest.raises(StoreBusy, match="busy"):
-                store.add_label(q, "a", "ann", 5)
-            assert time.monotonic() - started < 5
+        _label_write_gives_up_after_one_second(url, q)
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        admin.rollback()
+        admin.close()
+    with Store(url) as store:
+        assert store.count_labels() == 0
+        store.add_label(q, "a", "ann", 5)  # the lock gone, the write goes through
+        assert store.count_labels() == 1
 
 
 IMPORT_DOCS = 30_000
 
 
-def test_label_written_within_the_bound_while_a_big_import_runs(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_label_written_within_the_bound_while_a_big_import_runs(store_url, tmp_path):
+    url = store_url
     with Store(url) as store:
         q = store.upsert_query("labelled while importing")
         store.add_documents(q, [Document("a", "text")])
@@ -149,8 +167,8 @@ _START_RUN = """
 """
 
 
-def test_a_killed_run_is_marked_interrupted(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_a_killed_run_is_marked_interrupted(store_url):
+    url = store_url
     with Store(url):
         pass
     proc = _python(_START_RUN, url)
@@ -190,8 +208,8 @@ _WRITE_AND_DIE = """
 """
 
 
-def test_a_crash_loses_at_most_the_unflushed_batch(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_a_crash_loses_at_most_the_unflushed_batch(store_url):
+    url = store_url
     with Store(url) as store:
         q = store.upsert_query("q")
         run = store.start_run(q, [Document(f"d{i}", f"t{i}") for i in range(10)], model="m", engine="e",
@@ -247,15 +265,20 @@ def test_hybrid_after_an_alpha_change_equals_a_fresh_computation(store):
         store.set_hybrid_scores(run, {}, 7.5)
 
 
-def test_run_list_counts_only_what_it_shows(store):
+def test_run_list_counts_only_what_it_shows(store, backend):
     q, run1, _, _ = run_judging(store)
     _, run2, _, _ = run_judging(store, query="another")
     rows = store.runs()
     assert [(r.id, r.n_judgments) for r in rows] == [(run2, 4), (run1, 4)]
     assert [r.id for r in store.runs(limit=1)] == [run2]
+    update = "UPDATE judgments SET hybrid_score = 1 WHERE run_id = 1 AND doc_id = 'd1'"
     with store.read() as conn:
-        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN UPDATE judgments SET hybrid_score = 1 WHERE run_id = 1 AND doc_id = 'd1'"))
+        if backend == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {update}"))
+        else:
+            # a table this small is scanned whatever its indexes: ask for the plan an index gives
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {update}"))
     assert "ix_judgments_run_doc_id" in plan
 
 
@@ -302,3 +325,28 @@ def test_a_read_only_file_is_refused_for_writing_before_anything_loads(tmp_path,
         Store(url)
     with Store(url, read_only=True) as reader:
         assert len(reader.run_judgments(reader.runs()[0].id)) == 4
+
+
+def test_a_postgresql_role_without_write_rights_reads_but_is_told_read_only(pg_store_url, postgres_server):
+    url = pg_store_url
+    with Store(url) as store:
+        q, _, _, _ = run_judging(store)
+        store.add_label(q, "d1", "ann", 4)
+        before = dump(store)
+    database = make_url(url).database
+    postgres_server.execute(database, "DROP ROLE IF EXISTS viewer")
+    postgres_server.execute(database, "CREATE ROLE viewer LOGIN PASSWORD 'viewer-pw'")
+    postgres_server.execute(database, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO viewer")
+    viewer = make_url(url).set(username="viewer", password="viewer-pw").render_as_string(hide_password=False)
+    try:
+        with Store(viewer) as store:  # at the head revision with no dead runs: opening writes nothing
+            with pytest.raises(StoreReadOnly, match="is read-only; nothing was saved") as caught:
+                store.add_label(q, "d1", "ann", 9)
+            assert "viewer-pw" not in str(caught.value)
+        with Store(viewer, read_only=True) as reader:
+            assert reader.current_labels(q)["d1"].score == 4
+    finally:
+        postgres_server.execute(database, "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM viewer")
+        postgres_server.execute(database, "DROP ROLE viewer")
+    with Store(url) as store:
+        assert dump(store) == before

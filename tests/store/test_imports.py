@@ -102,7 +102,7 @@ def test_malformed_files_are_refused_and_nothing_changes(store, tmp_path, kind, 
     assert dump(store) == before
 
 
-def test_bundle_with_a_broken_late_record_writes_nothing(store, tmp_path):
+def test_bundle_with_a_broken_late_record_writes_nothing(new_url, store, tmp_path):
     q, _, _, _ = run_judging(store)
     store.add_label(q, "d1", "ann", 5)
     export(store, "bundle", tmp_path / "b.jsonl")
@@ -112,7 +112,7 @@ def test_bundle_with_a_broken_late_record_writes_nothing(store, tmp_path):
     (tmp_path / "b.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     from erank_studio.store import Store
 
-    with Store(f"sqlite:///{tmp_path / 'fresh.sqlite'}") as fresh:
+    with Store(new_url("fresh", migrated=True)) as fresh:
         before = dump(fresh)
         with pytest.raises(FileFormatError, match=f"line {len(lines)}: a label score must be an integer from 0 to 10"):
             import_bundle(fresh, tmp_path / "b.jsonl")

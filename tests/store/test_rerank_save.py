@@ -10,7 +10,7 @@ from erank_studio.store import Store
 from .conftest import RecordingEngine
 
 
-def test_rerank_saves_the_run_and_does_not_echo_a_huge_document(tmp_path, monkeypatch, capsys):
+def test_rerank_saves_the_run_and_does_not_echo_a_huge_document(new_url, tmp_path, monkeypatch, capsys):
     docs = tmp_path / "docs.jsonl"
     huge = "word " * 20_000
     docs.write_text(json.dumps({"id": "big", "content": huge}) + "\n"
@@ -22,7 +22,7 @@ def test_rerank_saves_the_run_and_does_not_echo_a_huge_document(tmp_path, monkey
     real_open = rerank.open_store
     monkeypatch.setattr(rerank, "open_store", lambda db: opened.append("store") or real_open(db))
     monkeypatch.setattr(rerank, "engine_from", lambda args: opened.append("model") or engine)
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    url = new_url("s")
     assert main(["rerank", "--query", "q", "--docs", str(docs), "--save", "--db", url]) == 0
     assert opened == ["store", "model"]
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

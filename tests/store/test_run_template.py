@@ -6,7 +6,7 @@ import json
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect
 
 from erank_studio import judge, prompt
 from erank_studio.store import Store
@@ -71,8 +71,8 @@ def test_a_run_judged_with_one_template_exports_that_template(store, template):
     assert prompt.TEMPLATES[other].split("{instruction}")[0] not in users[0]
 
 
-def test_old_runs_become_paper_and_keep_their_prompts(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+def test_old_runs_become_paper_and_keep_their_prompts(new_url):
+    url = new_url("old")
     with Store(url) as store:
         q, run_id, _ = judged_run(store, "paper")
         store.add_label(q, "d1", "ann", 7)
@@ -80,7 +80,7 @@ def test_old_runs_become_paper_and_keep_their_prompts(tmp_path):
     engine = create_engine(url)
     with engine.begin() as conn:  # back to the schema of before revision 0004
         command.downgrade(_alembic_config(conn), "0003")
-        assert "template" not in {r[1] for r in conn.execute(text("PRAGMA table_info(runs)"))}
+        assert "template" not in {c["name"] for c in inspect(conn).get_columns("runs")}
     engine.dispose()
     with Store(url) as store:  # opening migrates: the old run is marked "paper"
         (row,) = store.runs()
@@ -92,14 +92,14 @@ def test_old_runs_become_paper_and_keep_their_prompts(tmp_path):
         assert session.open_run(store, run_id).template == "paper"  # reopened: judged again as paper
 
 
-def test_bundle_keeps_the_template_and_old_bundles_mean_paper(store, tmp_path):
+def test_bundle_keeps_the_template_and_old_bundles_mean_paper(new_url, store, tmp_path):
     judged_run(store, "paper")
     bundle = tmp_path / "b.jsonl"
     bundle.write_bytes(export_bytes(store, "bundle"))
     records = [json.loads(line) for line in bundle.read_text().splitlines()]
     run_record = next(r for r in records if r.get("kind") == "run")
     assert run_record["template"] == "paper" and run_record["chat_template_source"] == "fake chat template"
-    with Store(f"sqlite:///{tmp_path / 'copy.sqlite'}") as copy:
+    with Store(new_url("copy", migrated=True)) as copy:
         import_bundle(copy, bundle)
         (row,) = copy.runs()
         assert (row.template, row.chat_template_source) == ("paper", "fake chat template")
@@ -110,7 +110,7 @@ def test_bundle_keeps_the_template_and_old_bundles_mean_paper(store, tmp_path):
             r.pop("chat_template_source")
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps(r) + "\n" for r in records))
-    with Store(f"sqlite:///{tmp_path / 'copy2.sqlite'}") as copy:
+    with Store(new_url("copy2", migrated=True)) as copy:
         import_bundle(copy, old)
         (row,) = copy.runs()
         assert row.template == "paper" and row.chat_template_source is None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from erank_studio.store import WRITE_WAIT_S, LabelRow, Store
+from erank_studio.store import WRITE_WAIT_S, LabelRow, Store, StoreReadOnly
 from erank_studio.types import Document, GenerationSettings, Judgment
 
 from .conftest import run_judging
@@ -18,11 +18,22 @@ def test_default_url_resolves_under_repo_db(monkeypatch):
     assert mod.default_url() == "sqlite:///elsewhere.sqlite"
 
 
-def test_sqlite_pragmas(store):
+def test_connection_settings(store, backend):
+    """Every wait bounded, foreign keys enforced: SQLite's pragmas, PostgreSQL's session."""
     with store.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(WRITE_WAIT_S * 1000)
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        if backend == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(WRITE_WAIT_S * 1000)
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        else:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == f"{WRITE_WAIT_S:g}s"
+            assert conn.exec_driver_sql("SHOW default_transaction_read_only").scalar() == "off"
+    # A read-only store cannot write even through raw SQL: SQLite's file is opened mode=ro,
+    # PostgreSQL's transactions are read-only.
+    with Store(store.url, read_only=True) as reader:
+        with pytest.raises(StoreReadOnly, match="read-only"):
+            with reader.read() as conn:
+                conn.exec_driver_sql("DELETE FROM annotators")
 
 
 def test_upsert_query_identity(store):
@@ -157,8 +168,8 @@ def test_qrels(store):
     assert store.qrels_for(store.upsert_query("hand typed")) == {}
 
 
-def test_store_reopens_existing_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'x' / 'nested.sqlite'}"
+def test_store_reopens_existing_database(new_url):
+    url = new_url("x/nested")
     with Store(url) as s:
         q = s.upsert_query("persist me")
         s.add_documents(q, [Document("a", "b")])
@@ -174,3 +185,37 @@ def test_store_never_imports_gradio_or_torch():
     code = ("import sys, erank_studio.store, erank_studio.store.exports, erank_studio.store.imports;"
             "bad=[m for m in ('gradio','torch') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_both_stores_refuse_what_postgresql_cannot_hold(store, tmp_path):
+    """One set of rules: a NUL character in typed or imported text and an integer past 2**31 - 1
+    are refused on SQLite too; a NUL in model output is kept as U+FFFD, never losing the judgment."""
+    from erank_studio.errors import FileFormatError
+    from erank_studio.store import ValidationError
+    from erank_studio.store.imports import import_file
+
+    q = store.upsert_query("q")
+    store.add_documents(q, [Document("a", "text")])
+    refused = [
+        (lambda: store.add_label(q, "a", "ann", 3, note="x\x00y"), "note may not contain the NUL"),
+        (lambda: store.add_label(q, "a", "ann\x00", 3), "annotator may not contain the NUL"),
+        (lambda: store.add_documents(q, [Document("b", "te\x00xt")]), "document text may not contain the NUL"),
+        (lambda: store.upsert_query("q\x00"), "query text may not contain the NUL"),
+        (lambda: store.add_qrels([("1", "a", 2**31)], "s"), "relevance must be an integer from"),
+    ]
+    for write, message in refused:
+        with pytest.raises(ValidationError, match=message):
+            write()
+    qrels = tmp_path / "big.qrels"
+    qrels.write_text("1 0 a 1\n1 0 b 99999999999\n")
+    with pytest.raises(FileFormatError, match="line 2: relevance must be an integer from"):
+        import_file(store, "qrels", qrels, source="s")
+    assert store.count_labels() == 0 and len(store.queries()) == 1
+    assert [d.doc_id for d in store.documents_for_query(q)] == ["a"]
+    assert store.qrels_for(store.upsert_query("t", "s", "1")) == {}
+    run = store.start_run(q, [Document("a", "text")], model="m", engine="e", instruction="i",
+                          truncate_length=5, generation=GenerationSettings(), alpha=0.2)
+    store.add_judgment(run, Judgment(doc_id="a", index=0, raw_output="o\x00k<answer>3</answer>", status="ok",
+                                     score=3, trace="t\x00"))
+    (stored,) = store.run_judgments(run)
+    assert (stored.raw_output, stored.trace) == ("o\ufffdk<answer>3</answer>", "t\ufffd")

@@ -75,9 +75,10 @@ def fake_engine():
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(store_url):
+    """A fresh store, on SQLite and on PostgreSQL (the app works on either)."""
     from erank_studio.store import Store
 
-    s = Store(f"sqlite:///{tmp_path}/ui.sqlite")
+    s = Store(store_url)
     yield s
     s.close()

@@ -18,8 +18,9 @@ from erank_studio.ui import benchmark_analyze, render
 
 
 @pytest.fixture
-def batch_store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'batch.sqlite'}"
+def batch_store(store_url):
+    """The batch in a store on SQLite and on PostgreSQL (the page reads either)."""
+    url = store_url
     run_ids = build_batch(url)
     store = Store(url, read_only=True)
     yield url, store, run_ids

@@ -111,7 +111,7 @@ def test_documents_bm25_cannot_index_still_run(store, fake_engine):
     assert view.status == "done" and len(view.judgments) == 2
 
 
-def test_a_run_whose_process_was_killed_shows_as_interrupted_when_the_app_opens_the_store(tmp_path):
+def test_a_run_whose_process_was_killed_shows_as_interrupted_when_the_app_opens_the_store(store_url):
     import subprocess
     import sys
 
@@ -120,7 +120,7 @@ def test_a_run_whose_process_was_killed_shows_as_interrupted_when_the_app_opens_
     from erank_studio.ui.context import Defaults
     from erank_studio.ui.engine_provider import EngineProvider
 
-    url = f"sqlite:///{tmp_path}/killed.sqlite"
+    url = store_url
     script = (
         "import os\n"
         "from erank_studio.store import Store\n"
