@@ -3,7 +3,7 @@
 // what the button does (and is saved the same way).
 (function () {
   const KEYS = {
-    "t": "erank-score-10", "a": "erank-accept", "u": "erank-undo",
+    "t": "erank-score-10", "a": "erank-accept", "u": "erank-undo", "s": "erank-queue-skip",
     "j": "erank-next", "ArrowDown": "erank-next", "k": "erank-prev", "ArrowUp": "erank-prev",
   };
   for (let d = 0; d <= 9; d++) KEYS[String(d)] = "erank-score-" + d;

@@ -33,6 +33,7 @@ class BatchQuery:
     text: str
     judgments: list[Judgment]  # the latest judgment of each document by the batch's model
     run_id: int | None  # the run holding most of those judgments (what "open" shows)
+    run_of: dict[str, int] = field(default_factory=dict)  # doc_id -> the run holding its judgment
 
 
 @dataclass
@@ -107,7 +108,8 @@ def load_batch(
         key = q["source_query_id"] or str(q["id"])
         latest = latest_judgments(store, q["id"], model)
         judged = [j for _, j in latest.values()]
-        loaded.append(BatchQuery(key=key, query_id=q["id"], text=q["text"], judgments=judged, run_id=_main_run(latest)))
+        loaded.append(BatchQuery(key=key, query_id=q["id"], text=q["text"], judgments=judged, run_id=_main_run(latest),
+                                 run_of={d: run for d, (run, _) in latest.items()}))
         if judged:
             runs["first_stage"][key] = {j.doc_id: j.first_stage_score for j in judged if j.first_stage_score is not None}
             runs["model"][key] = {j.doc_id: getattr(j, attribute) for j in judged if getattr(j, attribute) is not None}

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import gradio as gr
 
-from . import render, session
+from . import queue_panel, render, session
 from .context import Context
-from .rerank_tab import RerankUI, detail_values
+from .rerank_tab import RerankUI, detail_values, opened_run_text
 from .session import RunView
 
 SCORES = list(range(11))
@@ -27,6 +27,7 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
         )
         ui.labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled",
                               js_on_load=None)
+        ui.queue = queue_panel.build()
         with gr.Row(elem_classes=["erank-scores"]):
             for k in SCORES:
                 buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")
@@ -42,7 +43,8 @@ def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
         buttons["save_text"] = gr.Button("Save rationale and note", size="sm", elem_id="erank-save-text")
         ui.label_status = gr.Markdown("", elem_id="erank-label-status")
         gr.Markdown("Keys (outside text boxes): **0–9** score, **t** = 10, **a** accept, **u** undo, "
-                    "**j / ↓** next, **k / ↑** previous. Saved the moment you act.",
+                    "**j / ↓** next, **k / ↑** previous, **s** skip (Label next). Saved the moment you act; "
+                    "with a Label next order, a score moves on to the next document of the queue.",
                     elem_classes=["erank-help"])
     return buttons
 
@@ -62,35 +64,47 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
                ui.label_status]
     inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
 
+    panel: queue_panel.QueuePanel = ui.queue
+    label_inputs = [*inputs, panel.walk]
+    # The queue's outputs first: the label status stays the last output, as for every other action.
+    label_outputs = [panel.walk, panel.status, ui.query, ui.progress, *outputs]
+
     def label_with(score_of):
-        def handler(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        def handler(view: RunView, annotator, rationale, note, sort_by, walk=None, request: gr.Request = None):
             annotator = who(annotator, request)
             if not view.selected:
                 gr.Warning("Select a document first (click a row).")
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
             score = score_of(view)
             if score == "missing":
                 gr.Warning("The model gave this document no score (parse failure): pick one yourself.")
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
+            labelled = view.selected
             try:
-                row = session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
+                row = session.add_label(ctx.store, view, labelled, annotator, score, rationale, note)
             except ValueError as error:
                 gr.Warning(render.html_escape(error))
-                return (gr.skip(),) * len(outputs)
+                return (gr.skip(),) * len(label_outputs)
+            # In the same event as the label: with a Label next order, the next document opens.
+            run_before = view.run_id
+            view, walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
-            return (*detail_values(ctx, view, annotator, sort_by),
-                    _stamp(f"saved ✓ {what} for {render.md_escape(view.selected)}"))
+            return (walk, render.md_escape(queue_status), *_run_shown(view, run_before),
+                    *detail_values(ctx, view, annotator, sort_by),
+                    _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"))
         return handler
 
     for k in SCORES:
-        buttons[str(k)].click(label_with(lambda view, k=k: k), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
-                              trigger_mode="multiple")
+        buttons[str(k)].click(label_with(lambda view, k=k: k), label_inputs, label_outputs, api_visibility="private",
+                              concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
 
     def model_score(view: RunView):
         j = view.judgment(view.selected)
         return j.score if j is not None and j.score is not None else "missing"
 
-    buttons["accept"].click(label_with(model_score), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    buttons["accept"].click(label_with(model_score), label_inputs, label_outputs, api_visibility="private",
+                            concurrency_id=QUEUE, concurrency_limit=1)
+    _wire_queue(ctx, ui, panel, outputs)
 
     def save_text(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
         annotator = who(annotator, request)
@@ -165,3 +179,38 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
 
     buttons["next"].click(move(1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
     buttons["prev"].click(move(-1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
+
+
+def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outputs: list) -> None:
+    """Choosing a Label next order opens its first document; Skip (s) opens the next one."""
+    queue_outputs = [*outputs, panel.walk, panel.status, ui.query, ui.progress]
+
+    def step(action):
+        def queue_step(view: RunView, annotator, sort_by, walk, strategy, scope, request: gr.Request):
+            annotator = who(annotator, request)
+            run_before = view.run_id
+            try:
+                view, walk, status = action(view, walk, strategy, annotator, scope)
+            except ValueError as error:  # no run, no name, no qrels: one toast, the screen kept
+                gr.Warning(render.html_escape(error))
+                return (gr.skip(),) * len(queue_outputs)
+            return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status),
+                    *_run_shown(view, run_before))
+        return queue_step
+
+    inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy, panel.scope]
+    start = step(lambda view, walk, strategy, annotator, scope: queue_panel.start(ctx.store, view, strategy,
+                                                                                  annotator, scope))
+    for changed in (panel.strategy.input, panel.scope.input):
+        changed(start, inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    panel.skip.click(step(lambda view, walk, strategy, annotator, scope: queue_panel.skip(ctx.store, view, walk,
+                                                                                          annotator)),
+                     inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
+                     trigger_mode="multiple")
+
+
+def _run_shown(view: RunView, run_before: int | None) -> tuple:
+    """(query box, progress line): the opened run's when a batch's queue moved to another run."""
+    if view.run_id == run_before:
+        return gr.skip(), gr.skip()
+    return view.query, opened_run_text(view)

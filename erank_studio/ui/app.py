@@ -1,7 +1,8 @@
 """The ERank Studio web app: ``build_app(store, provider, defaults) -> gr.Blocks``.
 
-Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Agreement, Adjudicate,
-Export. Named API endpoints (for gradio_client): ``/rerank_documents``, ``/label_document``, ``/run_labels``."""
+Tabs: Rerank (with the trace and annotation panel), Benchmark, Analyze, Compare, Agreement,
+Adjudicate, Export. Named API endpoints (for gradio_client): ``/rerank_documents``,
+``/label_document``, ``/run_labels``, ``/label_queue``, ``/compare_runs``."""
 from __future__ import annotations
 
 import threading
@@ -12,7 +13,9 @@ from typing import Any
 
 import gradio as gr
 
+from .. import compare as run_comparison
 from .. import prompt
+from .. import queue as label_order
 from ..engines.base import CancelToken
 from ..store import Store
 from ..types import Judgment
@@ -22,6 +25,7 @@ from . import (
     analyze,
     annotate,
     benchmark,
+    compare_tab,
     doc_input,
     export_tab,
     render,
@@ -93,6 +97,8 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
                 analyze.build(ctx, ui, analyze_tab, tabs, RERANK_TAB, saved)
+            with gr.Tab("Compare", id="compare", elem_id="erank-tab-compare") as compare_tab_:
+                compare_ui = compare_tab.build(ctx, ui, compare_tab_)
             with gr.Tab("Agreement", id="agreement", elem_id="erank-tab-agreement") as agreement_view:
                 agreement_tab.build(ctx, agreement_view)
             with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
@@ -101,6 +107,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
         annotate.wire(ctx, ui, buttons)
+        compare_tab.wire_rerun(ctx, ui, compare_ui)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)
@@ -320,10 +327,40 @@ def _api(ctx: Context) -> None:
         return {"run_id": view.run_id, "query_id": view.query_id, "status": view.status or "running",
                 "n_documents": len(view.documents), "judgments": items}
 
+    def label_queue(run_id: int = 0, annotator: str = "", strategy: str = "entropy", dataset: str = "",
+                    model: str = "", request: gr.Request = None) -> dict:
+        """The order to label unlabelled documents in (as the CLI's ``queue``): one run's
+        (``run_id``) or a benchmark batch's (``dataset``, with ``model`` when several judged it).
+        ``strategy``: entropy, first_stage, qrels or rank. Unlabelled by ``annotator`` (the
+        signed-in user with password auth; anyone when empty)."""
+        annotator = getattr(request, "username", None) or (annotator or "").strip()
+        try:
+            if (dataset or "").strip():
+                order = label_order.batch_queue(ctx.store, dataset.strip(), strategy, annotator or None,
+                                                (model or "").strip() or None)
+            elif run_id:
+                order = label_order.run_queue(ctx.store, int(run_id), strategy, annotator or None)
+            else:
+                raise ValueError("give a run_id, or a dataset for a benchmark batch")
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
+        return order.to_dict()
+
+    def compare_runs(run_a: int, run_b: int, annotator: str = "") -> dict:
+        """Two runs of the same query side by side (as the CLI's ``compare --json``): per document
+        both scores and ranks, Kendall tau and Spearman, nDCG@10 of each vs qrels and labels."""
+        try:
+            return run_comparison.compare_runs(ctx.store, int(run_a), int(run_b),
+                                               (annotator or "").strip() or None).to_dict()
+        except (TypeError, ValueError) as error:
+            raise gr.Error(render.html_escape(error)) from None
+
     gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
            concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
+    gr.api(label_queue, api_name="label_queue")
+    gr.api(compare_runs, api_name="compare_runs")
 
 
 class RunTraces:

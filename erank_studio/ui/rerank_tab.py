@@ -81,6 +81,8 @@ class RerankUI:
     label_status: Any = None
     labelled: Any = None
     annotate_column: Any = None
+    queue: Any = None  # the Label next controls (queue_panel.QueuePanel)
+    rerun: Any = None  # "rerun with another instruction/model" (compare_tab.wire_rerun)
     # P(0..10) of the open judgment, beside its score card
     distribution: Any = None
 
@@ -161,6 +163,8 @@ def build(ctx: Context) -> RerankUI:
                 run = gr.Button("Rerank", variant="primary", elem_id="erank-run", min_width=100)
                 cancel = gr.Button("Cancel", variant="secondary", interactive=False, elem_id="erank-cancel",
                                    min_width=100)
+            rerun = gr.Button("Rerun the open run's documents with these settings", size="sm",
+                              elem_id="erank-rerun")
     with gr.Row(equal_height=False, elem_id="erank-table-controls"):
         progress = gr.Markdown("", elem_id="erank-progress")
         sort_by = gr.Radio(render.SORT_CHOICES, value=render.SORT_RANK, elem_id="erank-sort",
@@ -196,6 +200,7 @@ def build(ctx: Context) -> RerankUI:
                   progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
                   list_info, list_table, list_clear)
     ui.annotate_column = annotate_column
+    ui.rerun = rerun
     ui.distribution = distribution
     return ui
 

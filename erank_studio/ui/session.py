@@ -161,6 +161,15 @@ def open_run(store: Store, run_id: int) -> RunView:
     return view
 
 
+def benchmark_of(store: Store, view: RunView) -> Benchmark | None:
+    """The benchmark query the open run belongs to (None for a typed query)."""
+    query = next((q for q in store.queries() if q["id"] == view.query_id), None)
+    if query is None or not query["source"] or not query["source_query_id"]:
+        return None
+    return Benchmark(source=query["source"], source_query_id=query["source_query_id"], query=view.query,
+                     qrels=dict(view.qrels))
+
+
 def status_text(status: str | None) -> str:
     """A run's status for people: "interrupted" says what happened."""
     if status == "interrupted":
@@ -168,9 +177,10 @@ def status_text(status: str | None) -> str:
     return status or ""
 
 
-def run_choices(store: Store, limit: int = 50) -> list[tuple[str, int]]:
+def run_choices(store: Store, limit: int = 50, query_id: int | None = None) -> list[tuple[str, int]]:
+    """The newest runs (of one query when ``query_id`` is given) as dropdown choices."""
     out = []
-    for r in store.runs(limit=limit):  # the store reads only these rows
+    for r in store.runs(query_id=query_id, limit=limit):  # the store reads only these rows
         text = render.snippet(r.query_text, 50)
         out.append((f"#{r.id} · {text} · {r.model.split('/')[-1]} · {r.status} · {r.n_judgments} docs", r.id))
     return out
