@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from erank_studio.ui import render
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,8 +62,12 @@ LAYOUT = """
   return {text: el.innerText.trim(), lines: tops.size, cut: el.scrollWidth > el.clientWidth + 1};
 })
 """
-COL_MARK, COL_RANK, COL_ID, COL_DOC, COL_SCORE, COL_GAP = 0, 1, 2, 3, 4, 13
-NUMBER_COLS = [1, 4, 5, 6, 7, 8, 9, 11, 12]
+# Column positions from the app's own header list, so a new column cannot shift a check silently.
+_COL = {name: i for i, name in enumerate(render.COLUMNS)}
+COL_MARK, COL_RANK, COL_ID, COL_DOC = (_COL[c] for c in (render.COL_MARK, render.COL_RANK, render.COL_ID, render.COL_DOC))
+COL_SCORE, COL_QREL, COL_HUMAN, COL_GAP = (_COL[c] for c in (render.COL_SCORE, render.COL_QREL, render.COL_HUMAN, render.COL_GAP))
+NUMBER_COLS = [_COL[c] for c in (render.COL_RANK, render.COL_SCORE, render.COL_P, render.COL_RANK_SCORE, render.COL_EXPECTED,
+                                 render.COL_FIRST, render.COL_HYBRID, render.COL_TOKENS, render.COL_QREL, render.COL_HUMAN)]
 
 
 def _fill(page, elem_id: str, value: str) -> None:
@@ -140,7 +146,7 @@ def _assert_lines(page, width: int) -> None:
     page.wait_for_function("() => { const h = document.querySelector('#erank-results [data-testid=\"header-3\"]');"
                            " return h && h.getBoundingClientRect().width > 40; }")
     headers = page.evaluate(LAYOUT, "#erank-results .header-cell .header")
-    assert len(headers) == 14, headers
+    assert len(headers) == len(render.COLUMNS), headers
     bad = [h for h in headers if h["text"] and (h["lines"] != 1 or h["cut"])]
     assert not bad, f"headers wrap or are cut at {width} px: {bad}"
     cells = []
@@ -261,7 +267,7 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     page.wait_for_function("() => getComputedStyle(document.querySelector('#erank-score-7')).backgroundColor === 'rgb(37, 99, 235)'")
     others = page.evaluate("() => [0,1,2,3,4,5,6,8,9,10].map(k => getComputedStyle(document.querySelector('#erank-score-' + k)).backgroundColor)")
     assert "rgb(37, 99, 235)" not in others, "only the current label is marked"
-    assert _cell(page, 0, 12).inner_text().strip() == "7", "the label shows in the row"
+    assert _cell(page, 0, COL_HUMAN).inner_text().strip() == "7", "the label shows in the row"
     page.keyboard.press("j")
     _wait_text(page, "#erank-detail", r"row 2 of 5")
     second_doc = _cell(page, 1, COL_ID).inner_text().strip()
@@ -321,7 +327,7 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     # -- analyze view ----------------------------------------------------------------------------
     page.click("button[role=tab]:has-text('Analyze')")
     _wait_text(page, "#erank-analyze-summary", "2 labels by alice")
-    page.wait_for_selector(".js-plotly-plot")
+    page.wait_for_selector("#erank-analyze-run .js-plotly-plot")
     _shot(page, "4-analyze")
 
     # -- export: download the SFT data --------------------------------------------------------
@@ -366,7 +372,7 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     _wait_text(page, "#erank-progress", r"done: 4 of 4 documents")
     judged = sorted(_cell(page, r, COL_ID).inner_text().strip() for r in range(4))
     assert judged == sorted(listed), "the run judged other documents than the list shows"
-    qrel_cells = [_cell(page, r, 11).inner_text().strip() for r in range(4)]
+    qrel_cells = [_cell(page, r, COL_QREL).inner_text().strip() for r in range(4)]
     assert any(c.isdigit() for c in qrel_cells), f"no qrels shown beside the scores: {qrel_cells}"
     _shot(page, "7-benchmark-run")
 
