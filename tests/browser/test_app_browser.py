@@ -376,25 +376,8 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     assert any(c.isdigit() for c in qrel_cells), f"no qrels shown beside the scores: {qrel_cells}"
     _shot(page, "7-benchmark-run")
 
-    # -- Cancel: enabled while running, stops the run, keeps what is done ---------------------------
-    page.get_by_text("Model and settings").click()  # closed again after the reload
-    _fill(page, "erank-max-new-tokens", "8192")  # long enough to be cancelled on any machine
-    page.click("#erank-run")
-    _wait_text(page, "#erank-progress", r"running: [0-3] of 4")
-    assert page.locator("#erank-cancel").is_enabled()
-    # the elapsed time ticks while the run is in progress, between documents too
-    first = page.locator("#erank-progress .erank-elapsed").inner_text()
-    page.wait_for_function("t => { const e = document.querySelector('#erank-progress .erank-elapsed');"
-                           " return e && e.innerText !== t; }", arg=first)
-    page.click("#erank-cancel")
-    _wait_text(page, "#erank-progress", r"cancelled: [0-3] of 4")
-    page.wait_for_function("document.querySelector('#erank-cancel').disabled")
-    store = Store(running_app.db_url)
-    try:
-        last = store.runs()[0]
-        assert last.status == "cancelled" and last.n_judgments <= 3
-    finally:
-        store.close()
+    # Cancel (enabled only while running, keeps what is done) is tested with a gated engine in
+    # test_jobs_browser.py: a random model may finish any run before a click lands.
 
     # -- a file the server cannot read: one message; the list and the results stay ----------------
     before = _panel(page)
@@ -411,7 +394,6 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     # -- an uploaded CSV with first-stage scores becomes the list ---------------------------------
     csv_path = tmp_path / "docs.csv"
     csv_path.write_text("id,content,score\nu1,cats purr,2.5\nu2,<b>bold</b> dogs,1.0\n", encoding="utf-8")
-    _fill(page, "erank-max-new-tokens", "8")
     page.locator("#erank-upload input[type=file]").set_input_files(str(csv_path))
     _wait_text(page, "#erank-doc-list-info", "The run uses these 2 documents from docs.csv")
     page.click("#erank-run")

@@ -220,6 +220,25 @@ def test_a_reload_mid_run_reattaches_and_the_run_finishes(browser, gated_app):
     context.close()
 
 
+def test_cancel_in_the_page_that_started_the_run_keeps_what_is_done(browser, gated_app):
+    context, page = _page(browser, gated_app)
+    _start_run(page, "cancel here")
+    gated_app.release(1)
+    _wait_text(page, "#erank-progress", rf"running: 1 of {N_DOCS}")
+    assert page.locator("#erank-cancel").is_enabled()
+    # the elapsed time ticks while the run waits on a document
+    first = page.locator("#erank-progress .erank-elapsed").inner_text()
+    page.wait_for_function("t => { const e = document.querySelector('#erank-progress .erank-elapsed');"
+                           " return e && e.innerText !== t; }", arg=first)
+    page.click("#erank-cancel")
+    _wait_text(page, "#erank-progress", rf"cancelled: 1 of {N_DOCS}")
+    page.wait_for_function("document.querySelector('#erank-cancel').disabled")
+    assert _rows(page) == 1
+    latest = gated_app.runs()[0]
+    assert latest.status == "cancelled" and latest.n_judgments == 1
+    context.close()
+
+
 def test_a_cancel_from_another_browser_cancels_the_run(browser, gated_app):
     first, page = _page(browser, gated_app)
     _start_run(page, "cancel from elsewhere")
