@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.db, read_only=args.action == "list", must_exist=args.action == "revoke")
     try:
         if args.action == "list":
-            for name in teams.role_holders(store):
+            holders = teams.role_holders(store)
+            if not holders:  # on stderr: stdout stays one name a line for scripts
+                print("no adjudicators yet (python -m erank_studio roles grant NAME)", file=sys.stderr)
+            for name in holders:
                 print(name)
         elif args.action == "grant":
             done = teams.grant_role(store, args.name)

@@ -46,6 +46,9 @@ def test_adjudication_from_the_command_line(tmp_path, capsys):
     assert main(set_d1) == 2
     assert capsys.readouterr().err.strip() == ("error: carol is not an adjudicator; the store's operator grants "
                                                "the role (python -m erank_studio roles grant NAME)")
+    assert main(["roles", "list", "--db", url]) == 0
+    listed = capsys.readouterr()
+    assert listed.out == "" and "no adjudicators yet" in listed.err
     assert main(["roles", "grant", "carol", "--db", url]) == 0
     assert main(["roles", "list", "--db", url]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "carol"
