@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, inspect, select
+from sqlalchemy import Connection, Engine, bindparam, column, create_engine, event, func, inspect, select, table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -57,6 +57,8 @@ BUSY_TIMEOUT_S = WRITE_WAIT_S  # kept for callers of the old name
 BULK_PAUSE_S = 0.03
 _LOCK_POLL_S = 0.005
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# Alembic's version table (its default name, which db/migrations/env.py keeps).
+VERSIONS = table("alembic_version", column("version_num"))
 # How long opening a PostgreSQL store waits for the server to answer (an unreachable host would
 # otherwise hang until the operating system gives up, minutes later).
 CONNECT_TIMEOUT_S = 10
@@ -329,6 +331,16 @@ def _head_revision() -> str:
     return _HEAD
 
 
+def _at_head(conn: Connection) -> bool:
+    """Whether the store is at this code's schema (``schema.HEAD_REVISION``), read with plain SQL:
+    every start of the app and of the CLI opens a current store, and importing alembic to learn
+    that costs a quarter of a second. Anything else (no version table, an older, newer or
+    unknown revision, several rows) answers False and goes through alembic as before."""
+    if not inspect(conn).has_table(VERSIONS.name):
+        return False
+    return conn.execute(select(VERSIONS.c.version_num)).scalars().all() == [schema.HEAD_REVISION]
+
+
 def _current_revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
@@ -345,11 +357,11 @@ def _known_revision(revision: str) -> bool:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """``alembic upgrade <revision>`` inside one write transaction (concurrent openers wait).
     A store at the head already is only read (no write transaction)."""
-    from alembic import command
-
     if revision == "head":
         with engine.connect() as conn:
             with conn.begin():
+                if _at_head(conn):
+                    return
                 current = _current_revision(conn)
         if current == _head_revision():
             return
@@ -362,6 +374,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             current = _current_revision(conn)
             if revision == "head" and current == _head_revision():
                 return
+            from alembic import command
+
             command.upgrade(_alembic_config(conn), revision)
 
 
@@ -446,6 +460,8 @@ class Store:
     def _check_schema(self, path: Path | None) -> None:
         with self.engine.connect() as conn:
             with conn.begin():
+                if _at_head(conn):
+                    return
                 current = _current_revision(conn)
                 if current is None and self.read_only:
                     tables = inspect(conn).get_table_names()

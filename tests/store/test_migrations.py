@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
+from erank_studio.errors import StoreNewer
 from erank_studio.store import Store
-from erank_studio.store.schema import Base
+from erank_studio.store.schema import HEAD_REVISION, Base
 from erank_studio.store.store import _alembic_config, _head_revision, _scripts
 from erank_studio.types import Document
 
@@ -107,3 +112,47 @@ def test_a_read_command_upgrades_an_older_store_it_may_write(new_url):
     with Store(url, read_only=True) as reader:
         assert reader.current_labels(q)["a"].score == 6
     assert _version(url) == _head_revision()
+
+
+def test_the_head_revision_constant_is_alembics_head():
+    """Opening a store trusts schema.HEAD_REVISION to know a current store without alembic; a new
+    migration must move it too."""
+    assert HEAD_REVISION == _scripts().get_current_head()
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_current_store_opens_without_importing_alembic(new_url, read_only):
+    url = new_url("current")
+    with Store(url):  # created and migrated here
+        pass
+    code = ("import sys\nfrom erank_studio.store import Store\n"
+            f"with Store({url!r}, read_only={read_only}) as store:\n    store.runs()\n"
+            "print('alembic imported:', any(m.split('.')[0] == 'alembic' for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "alembic imported: False"
+
+
+def test_an_older_store_still_goes_through_alembic_and_is_upgraded(new_url):
+    url = new_url("older")
+    with Store(url) as store:
+        q = store.upsert_query("kept across the upgrade")
+        store.add_documents(q, [Document("a", "text")])
+        store.add_label(q, "a", "ann", 4)
+    _downgrade(url, "0007")
+    with Store(url) as store:
+        assert _version(url) == HEAD_REVISION
+        assert store.current_labels(q)["a"].score == 4
+
+
+def test_a_store_of_an_unknown_revision_is_still_refused(new_url):
+    url = new_url("newer")
+    with Store(url):
+        pass
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(StoreNewer, match="newer ERank Studio"):
+        Store(url)
+    assert _version(url) == "0099"
