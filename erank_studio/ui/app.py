@@ -5,7 +5,6 @@ Adjudicate, Export. Named API endpoints (for gradio_client): ``/rerank_documents
 ``/label_document``, ``/run_labels``, ``/label_queue``, ``/compare_runs``."""
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from . import (
     run_limits,
     session,
 )
-from .context import Context, Defaults, ModelChoiceLocked
+from .context import Context, Defaults, ModelChoiceLocked, provider_for
 from .engine_provider import EngineProvider
 from .gpu import judge_fn
 from .jobs import RunJob
@@ -79,9 +78,7 @@ def _header(ctx: Context) -> str:
 
 def build_app(store: Store, provider: EngineProvider | None = None, defaults: Defaults | None = None) -> gr.Blocks:
     defaults = defaults or Defaults.from_env()
-    if provider is None:
-        provider = EngineProvider(**({"batch_size": defaults.batch_size} if defaults.batch_size else {}))
-    ctx = Context(store=store, provider=provider, defaults=defaults)
+    ctx = Context(store=store, provider=provider or provider_for(defaults), defaults=defaults)
 
     with gr.Blocks(title=TITLE) as demo:
         saved = gr.BrowserState({"annotator": "", "run_id": None}, storage_key=BROWSER_KEY)
@@ -111,25 +108,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)
-    _load_model_once_serving(demo, ctx)
     return demo
-
-
-SERVER_START_WAIT_S = 60
-
-
-def _load_model_once_serving(demo: gr.Blocks, ctx: Context) -> None:
-    """Load the operator's model in the background as soon as the server answers (or after
-    SERVER_START_WAIT_S without a server): loading earlier competes with the server's own start,
-    and the page came up several seconds later than a bare Gradio app's."""
-
-    def load() -> None:
-        deadline = time.monotonic() + SERVER_START_WAIT_S
-        while not getattr(demo, "is_running", False) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        ctx.provider.start(*ctx.engine_choice(None, None, None, strict=False))
-
-    threading.Thread(target=load, daemon=True, name="erank-preload").start()
 
 
 def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:

@@ -78,6 +78,11 @@ class Defaults:
         )
 
 
+def provider_for(defaults: Defaults) -> EngineProvider:
+    """The engine provider the settings ask for (the operator's batch size, if any)."""
+    return EngineProvider(**({"batch_size": defaults.batch_size} if defaults.batch_size else {}))
+
+
 @dataclass
 class Context:
     store: Store

@@ -1,0 +1,108 @@
+"""``serve``: the page goes out before the model's background load starts, the model still loads
+without anyone asking, and the queue's concurrency is the app's."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import threading
+
+import gradio as gr
+import pytest
+
+from erank_studio.ui import server
+from erank_studio.ui.engine_provider import EngineProvider
+
+
+def _serve_page(middleware, method: str = "GET", path: str = "/", log: list | None = None) -> list[str]:
+    """One request through ``middleware`` around an app that answers in two body parts; "page" goes
+    to ``log`` when the client has the whole answer."""
+    sent: list[str] = []
+
+    async def page(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>", "more_body": True})
+        await send({"type": "http.response.body", "body": b"</html>"})
+
+    async def send(message):
+        sent.append(message["type"])
+        if log is not None and message["type"] == "http.response.body" and not message.get("more_body"):
+            log.append("page")
+
+    async def receive():
+        return {"type": "http.request"}
+
+    scope = {"type": "http", "method": method, "path": path}
+    asyncio.run(middleware.cls(page, **middleware.kwargs)(scope, receive, send))
+    return sent
+
+
+def test_the_first_page_is_noted_once_all_of_it_is_sent():
+    from starlette.middleware import Middleware
+
+    sent = threading.Event()
+    middleware = Middleware(server.FirstPageSent, sent=sent)
+    for method, path in (("HEAD", "/"), ("GET", "/config"), ("GET", "/gradio_api/info")):
+        assert _serve_page(middleware, method, path) == ["http.response.start", "http.response.body",
+                                                          "http.response.body"]
+        assert not sent.is_set(), (method, path)
+    _serve_page(middleware)
+    assert sent.is_set()
+
+
+@pytest.fixture
+def serve_without_a_server(monkeypatch, tmp_path):
+    """``server.serve`` with launch and block_thread replaced: ``launched`` gets the Blocks and
+    launch's keyword arguments; ``loads`` the models the provider was asked to load, in order
+    with the pages sent (``"page"``)."""
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if not k.startswith(("ERANK_", "GRADIO_DEFAULT_CONCURRENCY"))})
+    events: list[object] = []
+    launched: dict[str, object] = {}
+    monkeypatch.setattr(EngineProvider, "start", lambda self, *key: events.append(key))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: events.append("blocked"))
+
+    def run(on_launch) -> list[object]:
+        def launch(self, **kwargs):
+            launched.update(demo=self, **kwargs)
+            on_launch(kwargs, events)
+
+        monkeypatch.setattr(gr.Blocks, "launch", launch)
+        parser = argparse.ArgumentParser()
+        server.add_arguments(parser)
+        assert server.serve(parser.parse_args(["--db", f"sqlite:///{tmp_path}/s.sqlite", "--model", "m",
+                                               "--engine", "transformers"])) == 0
+        return events
+
+    run.launched = launched
+    return run
+
+
+def test_serve_loads_the_model_unasked_after_the_first_page(serve_without_a_server):
+    before_the_page: list[object] = []
+
+    def on_launch(kwargs, events):
+        assert kwargs["prevent_thread_lock"] is True
+        (middleware,) = kwargs["app_kwargs"]["middleware"]
+
+        def browser():
+            before_the_page.extend(events or ["nothing"])
+            _serve_page(middleware, log=events)
+
+        threading.Thread(target=browser).start()
+
+    events = serve_without_a_server(on_launch)
+    assert before_the_page == ["nothing"]  # nothing loads while the server starts
+    assert events == ["page", ("m", "transformers", ""), "blocked"]
+
+
+def test_serve_loads_the_model_when_no_page_is_asked_for(serve_without_a_server, monkeypatch):
+    monkeypatch.setattr(server, "FIRST_PAGE_WAIT_S", 0.05)
+    events = serve_without_a_server(lambda kwargs, events: None)
+    assert events == [("m", "transformers", ""), "blocked"]
+
+
+def test_serve_sets_the_queues_concurrency(serve_without_a_server, monkeypatch):
+    monkeypatch.setattr(server, "FIRST_PAGE_WAIT_S", 0.01)
+    serve_without_a_server(lambda kwargs, events: None)
+    assert serve_without_a_server.launched["demo"]._queue.default_concurrency_limit == server.DEFAULT_CONCURRENCY
