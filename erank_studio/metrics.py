@@ -11,15 +11,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import ir_measures
 import numpy as np
-from ir_measures import nDCG
 
 from . import scoring
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
-NDCG_10 = nDCG @ 10
+MEASURE = "nDCG@10"  # ir_measures' name of the measure (imported when first computed, not at start-up)
 SCALE = list(range(11))
 MISSING = ("skip", "zero")
 
@@ -42,9 +40,12 @@ def ndcg_at_10(run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, di
     common = set(plain_run) & set(plain_qrels)
     per_query: dict[str, float] = {}
     if common:
+        import ir_measures
+
+        measure = ir_measures.parse_measure(MEASURE)
         per_query = {
             m.query_id: float(m.value)
-            for m in ir_measures.iter_calc([NDCG_10], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
+            for m in ir_measures.iter_calc([measure], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
         }
     if missing == "zero":
         per_query.update({q: 0.0 for q in plain_qrels if q not in per_query})
@@ -73,7 +74,7 @@ def evaluate_runs(runs: Mapping[str, Run], qrels: Qrels, missing: str = "skip") 
         mean, per_query = ndcg_at_10(run, qrels, missing)
         systems[name] = {"mean": mean, "n_queries": len(per_query), "per_query": per_query}
         qids |= set(per_query)
-    return {"measure": str(NDCG_10), "missing": missing, "qrels_queries": len(_plain_qrels(qrels)),
+    return {"measure": MEASURE, "missing": missing, "qrels_queries": len(_plain_qrels(qrels)),
             "systems": systems, "queries": sorted(qids)}
 
 

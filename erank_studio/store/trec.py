@@ -10,8 +10,6 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-import ir_measures
-
 from ..docfiles import read_file_bytes
 from ..errors import FileFormatError
 from . import validation
@@ -76,6 +74,8 @@ def read_qrels(path: str | Path) -> list[tuple[str, str, int]]:
     """TREC qrels ``qid iter docid relevance`` -> [(qid, docid, relevance)]."""
     path = Path(path)
     text = _check(path, read_lines(path), QREL_COLUMNS, {3: ("relevance", int)})
+    import ir_measures  # here, not at start-up: the app and most commands never read a TREC file
+
     return [(q.query_id, q.doc_id, int(q.relevance)) for q in ir_measures.read_trec_qrels(io.StringIO(text))]
 
 
@@ -83,6 +83,8 @@ def read_run(path: str | Path) -> list[tuple[str, str, int, float, str]]:
     """TREC run ``qid Q0 docid rank score tag`` -> [(qid, docid, rank, score, tag)]."""
     path = Path(path)
     text = _check(path, read_lines(path), RUN_COLUMNS, {3: ("rank", int), 4: ("score", float)})
+    import ir_measures
+
     scored = list(ir_measures.read_trec_run(io.StringIO(text)))
     # ir_measures keeps only (qid, docid, score): rank and tag come from the checked lines.
     rows = [line.split() for line in text.splitlines()]

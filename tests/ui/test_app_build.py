@@ -123,7 +123,7 @@ def test_a_store_that_cannot_open_says_so_without_its_password(monkeypatch, caps
 
 
 def test_the_page_starts_without_what_only_a_run_or_the_analyze_tab_needs():
-    heavy = ("bm25s", "scipy", "plotly", "torch", "transformers")
+    heavy = ("bm25s", "scipy", "plotly", "torch", "transformers", "ir_measures", "alembic")
     code = ("import sys\nimport erank_studio.ui.app\n"
             f"print('imported:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
