@@ -106,3 +106,17 @@ def test_serve_sets_the_queues_concurrency(serve_without_a_server, monkeypatch):
     monkeypatch.setattr(server, "FIRST_PAGE_WAIT_S", 0.01)
     serve_without_a_server(lambda kwargs, events: None)
     assert serve_without_a_server.launched["demo"]._queue.default_concurrency_limit == server.DEFAULT_CONCURRENCY
+
+
+def test_serve_freezes_what_it_imported_before_building_the_app(serve_without_a_server, monkeypatch):
+    import gc
+
+    from erank_studio.ui import app as ui_app
+
+    monkeypatch.setattr(server, "FIRST_PAGE_WAIT_S", 0.01)
+    steps: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: steps.append("freeze"))
+    build = ui_app.build_app
+    monkeypatch.setattr(ui_app, "build_app", lambda *a, **k: steps.append("build") or build(*a, **k))
+    serve_without_a_server(lambda kwargs, events: None)
+    assert steps == ["freeze", "build"]
