@@ -23,35 +23,46 @@ the model loaded (``reset_peak``), so the harness's own building of a 50 MB inpu
 to them; ``cli`` is the whole command, reading the file included. Target: peak under 1 GB (1024
 MB of 2**20 bytes) with the 50 MB document.
 
-Measured here (2 CPU cores shared with other work, so the times are loose):
+Measured here (2 CPU cores, load about 2, so the times are loose; the peaks repeat within a few
+MB from run to run):
 
 ``python bench/bench_huge_document.py`` (the worst case: the text is stored at 4 bytes a
 character, 171 MB for the 50 MB document)::
 
-    rerank   normal documents only    peak    537 MB   process  29.5 s (run 3.3 s)
-    ui       normal documents only    peak    689 MB   process  32.3 s (run 4.1 s)
-    api      normal documents only    peak    678 MB   process  20.8 s (run 1.6 s)
-    cli      normal documents only    peak    568 MB   process  21.8 s (stdout 3 kB)
-    rerank   + 50 MB document         peak    877 MB   process  40.6 s (run 19.8 s)
-    ui       + 50 MB document         peak   1126 MB   process  45.7 s (run 8.8 s)
-    api      + 50 MB document         peak   1117 MB   process  22.1 s (run 7.5 s)
-    cli      + 50 MB document         peak    986 MB   process  21.7 s (stdout 15 kB)
+    rerank   normal documents only    peak    529 MB   process   6.3 s (run 0.4 s)
+    ui       normal documents only    peak    678 MB   process  12.6 s (run 2.6 s)
+    api      normal documents only    peak    673 MB   process  10.6 s (run 0.3 s)
+    cli      normal documents only    peak    563 MB   process   8.4 s (stdout 3 kB)
+    rerank   + 50 MB document         peak    745 MB   process   8.7 s (run 2.7 s)
+    ui       + 50 MB document         peak   1006 MB   process  17.1 s (run 6.8 s)
+    api      + 50 MB document         peak   1006 MB   process  18.9 s (run 7.4 s)
+    cli      + 50 MB document         peak    883 MB   process  16.9 s (stdout 15 kB)
+    worst peak with the 50 MB document: 1006 MB (under the 1024 MB target)
 
 ``python bench/bench_huge_document.py --text ascii`` (1 byte a character)::
 
-    rerank   + 50 MB document         peak    752 MB   process  41.3 s (run 20.5 s)
-    ui       + 50 MB document         peak    974 MB   process  92.9 s (run 39.2 s)
-    api      + 50 MB document         peak    967 MB   process  53.0 s (run 19.1 s)
-    cli      + 50 MB document         peak    814 MB   process  65.1 s (stdout 14 kB)
+    rerank   + 50 MB document         peak    623 MB   process  11.7 s (run 5.3 s)
+    ui       + 50 MB document         peak    878 MB   process  14.3 s (run 4.2 s)
+    api      + 50 MB document         peak    907 MB   process  19.0 s (run 7.6 s)
+    cli      + 50 MB document         peak    723 MB   process  14.0 s (stdout 14 kB)
 
-Where the 50 MB document's share goes (stages measured one by one): the text itself (171 MB in
-the worst case), and in the web app also the documents box's text that holds it (about 70 MB as
-escaped JSON lines); BM25 about +80 MB while it runs; with the store about +50 MB that stays
-(sqlite3 keeps the UTF-8 form of a string it binds) plus SQLite's copy while the row is written.
-The rest of the growth is the 2,048-token prompt's prefill (eager attention of the tiny model),
-bounded by truncate_length, not by the document. Reading the JSONL file peaks at about 355 MB
-over the bare interpreter, before the model loads. The web app's paths start from Gradio's
-~690 MB, so in the worst case they end about 100 MB over the target.
+Before the two changes below the worst case was 877 / 1126 / 1117 / 986 MB (rerank, ui, api,
+cli). What each removed:
+
+- a batch's prefill: documents are batched longest first, and a prompt shorter than half the
+  batch's longest now starts a new batch (engines/batching.py ``length_batches``). The 50 MB
+  document's 2,048-token prompt used to pad the four short ones to its length, so their prefill
+  (attention included) was five 2,048-token rows; now it is one. About 130 MB.
+- the store's UTF-8 copy: both drivers bind a ``str`` through the UTF-8 form CPython caches on
+  the string for its whole life (50 MB that lived as long as the document did); document text is
+  now sent as UTF-8 bytes read back as TEXT by the statement (store/schema.py ``DocumentText``),
+  a copy freed once the row is written.
+
+Where the 50 MB document's share still goes: the text itself (171 MB in the worst case), in the
+web app also the documents box's text that holds it (about 60 MB as escaped JSON lines), BM25
+about +80 MB while it runs, and SQLite's own copies while the row is written (its bound copy and
+the record, about 100 MB for a moment): the peak is now that write. The web app's paths start
+from Gradio's ~680 MB.
 """
 from __future__ import annotations
 
