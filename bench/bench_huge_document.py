@@ -11,6 +11,8 @@ tokenizer) judges them on the CPU through two entry points, each in a process of
 - ``rerank``: ``Reranker.rerank`` on the documents built in memory;
 - ``ui``: the web app's Rerank handler with the documents pasted in its box as JSON lines, run
   to its end (the store written, the page's updates rendered), as bench/bench_paths.py drives it;
+- ``upload``: the same with the documents uploaded as a JSONL file (the upload handler reads it
+  and shows the list; the run uses that list), how a person would bring a 50 MB document;
 - ``api``: the ``/rerank_documents`` endpoint's function, iterated to its last message;
 - ``cli``: ``python -m erank_studio rerank --docs FILE.jsonl --save --db sqlite:///...`` (stdout
   kept in a file, whose size is printed: a huge document is not echoed back whole).
@@ -23,35 +25,51 @@ the model loaded (``reset_peak``), so the harness's own building of a 50 MB inpu
 to them; ``cli`` is the whole command, reading the file included. Target: peak under 1 GB (1024
 MB of 2**20 bytes) with the 50 MB document.
 
-Measured here (2 CPU cores shared with other work, so the times are loose):
+Measured here (2 CPU cores, load about 2, so the times are loose; the peaks repeat within a few
+MB from run to run):
 
 ``python bench/bench_huge_document.py`` (the worst case: the text is stored at 4 bytes a
 character, 171 MB for the 50 MB document)::
 
-    rerank   normal documents only    peak    537 MB   process  29.5 s (run 3.3 s)
-    ui       normal documents only    peak    689 MB   process  32.3 s (run 4.1 s)
-    api      normal documents only    peak    678 MB   process  20.8 s (run 1.6 s)
-    cli      normal documents only    peak    568 MB   process  21.8 s (stdout 3 kB)
-    rerank   + 50 MB document         peak    877 MB   process  40.6 s (run 19.8 s)
-    ui       + 50 MB document         peak   1126 MB   process  45.7 s (run 8.8 s)
-    api      + 50 MB document         peak   1117 MB   process  22.1 s (run 7.5 s)
-    cli      + 50 MB document         peak    986 MB   process  21.7 s (stdout 15 kB)
+    rerank   normal documents only    peak    534 MB   process   9.8 s (run 3.3 s)
+    ui       normal documents only    peak    677 MB   process  12.8 s (run 0.9 s)
+    upload   normal documents only    peak    683 MB   process  13.2 s (run 1.3 s)
+    api      normal documents only    peak    673 MB   process  13.0 s (run 2.7 s)
+    cli      normal documents only    peak    560 MB   process   8.2 s (stdout 3 kB)
+    rerank   + 50 MB document         peak    742 MB   process   9.1 s (run 3.0 s)
+    ui       + 50 MB document         peak   1005 MB   process  18.6 s (run 8.4 s)
+    upload   + 50 MB document         peak    954 MB   process  22.2 s (run 10.6 s)
+    api      + 50 MB document         peak   1007 MB   process  18.5 s (run 7.5 s)
+    cli      + 50 MB document         peak    884 MB   process  16.4 s (stdout 15 kB)
+    worst peak with the 50 MB document: 1007 MB (under the 1024 MB target)
 
 ``python bench/bench_huge_document.py --text ascii`` (1 byte a character)::
 
-    rerank   + 50 MB document         peak    752 MB   process  41.3 s (run 20.5 s)
-    ui       + 50 MB document         peak    974 MB   process  92.9 s (run 39.2 s)
-    api      + 50 MB document         peak    967 MB   process  53.0 s (run 19.1 s)
-    cli      + 50 MB document         peak    814 MB   process  65.1 s (stdout 14 kB)
+    rerank   + 50 MB document         peak    624 MB   process   8.4 s (run 2.8 s)
+    ui       + 50 MB document         peak    878 MB   process  15.0 s (run 6.3 s)
+    upload   + 50 MB document         peak    837 MB   process  16.7 s (run 7.4 s)
+    api      + 50 MB document         peak    906 MB   process  17.8 s (run 8.8 s)
+    cli      + 50 MB document         peak    722 MB   process  13.9 s (stdout 14 kB)
+    worst peak with the 50 MB document: 906 MB (under the 1024 MB target)
 
-Where the 50 MB document's share goes (stages measured one by one): the text itself (171 MB in
-the worst case), and in the web app also the documents box's text that holds it (about 70 MB as
-escaped JSON lines); BM25 about +80 MB while it runs; with the store about +50 MB that stays
-(sqlite3 keeps the UTF-8 form of a string it binds) plus SQLite's copy while the row is written.
-The rest of the growth is the 2,048-token prompt's prefill (eager attention of the tiny model),
-bounded by truncate_length, not by the document. Reading the JSONL file peaks at about 355 MB
-over the bare interpreter, before the model loads. The web app's paths start from Gradio's
-~690 MB, so in the worst case they end about 100 MB over the target.
+Before the two changes below the worst case was 877 / 1126 / 1117 / 986 MB (rerank, ui, api,
+cli). What each removed:
+
+- a batch's prefill: documents are batched longest first, and a prompt shorter than half the
+  batch's longest now starts a new batch (engines/batching.py ``length_batches``). The 50 MB
+  document's 2,048-token prompt used to pad the four short ones to its length, so their prefill
+  (attention included) was five 2,048-token rows; now it is one. About 130 MB.
+- the store's UTF-8 copy: both drivers bind a ``str`` through the UTF-8 form CPython caches on
+  the string for its whole life (50 MB that lived as long as the document did); document text is
+  now sent as UTF-8 bytes read back as TEXT by the statement (store/schema.py ``DocumentText``),
+  a copy freed once the row is written.
+
+Where the 50 MB document's share still goes: the text itself (171 MB in the worst case), in the
+web app also the documents box's text that holds it (about 60 MB as escaped JSON lines; an
+uploaded file's text is dropped once its list is parsed, hence ``upload``'s lower peak), BM25
+about +80 MB while it runs, and SQLite's own copies while the row is written (its bound copy and
+the record, about 100 MB for a moment): the peak is now that write. The web app's paths start
+from Gradio's ~680 MB.
 """
 from __future__ import annotations
 
@@ -80,7 +98,7 @@ NORMAL = [
     "Rain is expected across the region tomorrow, with heavy showers in the afternoon.",
 ]
 TARGET_MB = 1024
-IN_PROCESS_PATHS = ("rerank", "ui", "api")
+IN_PROCESS_PATHS = ("rerank", "ui", "upload", "api")
 
 
 def documents(huge_mb: float, text: str = "utf8") -> list[dict]:
@@ -113,8 +131,8 @@ def in_process_child(path: str, model: str, huge_mb: float, max_new_tokens: int,
 
             engine = TransformersEngine(model, device="cpu", dtype="float32")
             paths = Paths(engine, max_new_tokens, Path(scratch))
-            run = paths.ui_rerank(docs) if path == "ui" else paths.api(docs)
-            for doc in docs:  # the person's documents now exist only as the box's text
+            run = {"ui": paths.ui_rerank, "upload": paths.ui_upload, "api": paths.api}[path](docs)
+            for doc in docs:  # the person's documents now exist only as the box's text (or file)
                 doc["content"] = ""
         gc.collect()
         reset_peak()

@@ -17,6 +17,11 @@ CPU_BATCH_SIZE = 16
 MEMORY_HEADROOM = 0.85
 # Live fp32 copies of a row of logits in a decode step (logits, log-softmax, softmax for sampling).
 LOGIT_COPIES = 3
+# A batch pads every prompt to its longest. A document shorter than 1/PADDING_SPREAD of the
+# batch's longest starts a new batch, so padding at most doubles a batch's prefill (its compute
+# and its attention memory): one 2,048-token document no longer pads fifteen short ones to its
+# length.
+PADDING_SPREAD = 2.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,21 @@ def memory_batch_size(
         f"of {longest} + {max_new_tokens} tokens"
     )
     return BatchPlan(size=size, rule="memory", detail=detail)
+
+
+def length_batches(
+    order: Sequence[int], lengths: Sequence[int], size: int, spread: float = PADDING_SPREAD
+) -> list[list[int]]:
+    """``order`` (indices into ``lengths``, longest first) cut into consecutive batches of at
+    most ``size`` documents, none shorter than 1/``spread`` of its batch's first (longest)."""
+    batches: list[list[int]] = []
+    for index in order:
+        current = batches[-1] if batches else None
+        if current and len(current) < size and lengths[index] * spread >= lengths[current[0]]:
+            current.append(index)
+        else:
+            batches.append([index])
+    return batches
 
 
 def fixed_batch(size: int) -> BatchPlan:

@@ -44,6 +44,7 @@ from .batching import (
     cpu_batch,
     fixed_batch,
     free_cuda_bytes,
+    length_batches,
     memory_batch_size,
     unknown_memory_batch,
 )
@@ -247,8 +248,7 @@ class TransformersEngine:
         prefix = shared_prefix_length(ids) if self.prefix_reuse else 0
         prefix_kv = self._read_prefix(ids[0][:prefix]) if prefix else None
         generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in length_batches(order, [len(i) - prefix for i in ids], self.batch_size):
             if cancel is not None and cancel.cancelled:
                 for index in chunk:
                     yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")

@@ -6,6 +6,7 @@ from transformers import Qwen3Config
 from erank_studio.engines.batching import (
     CPU_BATCH_SIZE,
     kv_bytes_per_token,
+    length_batches,
     memory_batch_size,
     prefill_bytes_per_token,
 )
@@ -40,6 +41,36 @@ def test_less_memory_gives_a_smaller_batch_sized_by_the_longest_prompt():
     assert memory_batch_size(QWEN3_4B, BF16, [300] * 99 + [4300], 2048, free_bytes=20 * GIB).size == 15
     # Nothing fits: still one document at a time, never zero.
     assert memory_batch_size(QWEN3_4B, BF16, [1200] * 10, 2048, free_bytes=GIB // 4).size == 1
+
+
+def test_a_much_shorter_document_starts_a_new_batch():
+    # One prompt at the truncation limit and four short ones: the long one alone (its 2,048
+    # tokens of padding would otherwise be prefilled for every short one).
+    assert length_batches([0, 1, 2, 3, 4], [2100, 160, 150, 150, 140], 16) == [[0], [1, 2, 3, 4]]
+    # Within 2x of the batch's longest (exactly half included), batches fill up to the size.
+    assert length_batches([0, 1, 2, 3], [200, 150, 100, 99], 16) == [[0, 1, 2], [3]]
+    assert length_batches([4, 3, 2, 1, 0], [10, 10, 10, 10, 10], 2) == [[4, 3], [2, 1], [0]]
+    assert length_batches([], [], 4) == []
+
+
+def test_the_engine_prefills_a_long_prompt_apart_from_short_ones(varied_model_dir):
+    from engine_fixtures import make_prompts
+    from erank_studio.types import GenerationSettings
+
+    engine = TransformersEngine(varied_model_dir, device="cpu", dtype="float32", batch_size=8,
+                                prefix_reuse=False)
+    shapes: list[tuple[int, int]] = []
+    hook = engine.hf_model.register_forward_pre_hook(
+        lambda _m, _a, kwargs: shapes.append(tuple(kwargs["input_ids"].shape))
+        if kwargs["input_ids"].shape[1] > 1 else None, with_kwargs=True)
+    try:
+        prompts = make_prompts(engine.tokenizer, ["Cats purr.", "word " * 1500, "Dogs bark."])
+        got = list(engine.generate(prompts, GenerationSettings(max_new_tokens=2, temperature=0.0)))
+    finally:
+        hook.remove()
+    assert sorted(g.index for g in got) == [0, 1, 2]
+    assert [rows for rows, _width in shapes] == [1, 2]  # the long prompt alone, then the two short
+    assert shapes[0][1] > 2 * shapes[1][1]
 
 
 def test_cpu_keeps_the_default_and_a_set_size_is_kept(varied_model_dir):

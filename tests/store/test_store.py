@@ -159,6 +159,30 @@ def test_same_doc_id_different_text_under_two_queries(store):
     assert store.current_labels(a)["1"].score == 9 and store.current_labels(b)["1"].score == 1
 
 
+def test_non_ascii_document_text_round_trips_as_text_and_the_run_keeps_no_utf8_copy(store, backend):
+    """A document's text goes in and comes out exactly, stored as TEXT; storing it leaves no
+    UTF-8 copy cached on the caller's string (sqlite3 would keep one for the string's whole life:
+    50 MB more for a 50 MB CJK document through the run that judges it)."""
+    import sys
+
+    texts = ["plain ascii", "東京 🐈 cats purr " * 200, "é", "混合 mixed ☕ text"]
+    q = store.upsert_query("why 東京 🐈?")
+    docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+    sizes = [sys.getsizeof(d.text) for d in docs]
+    store.add_documents(q, docs)
+    store.add_documents(q, docs)  # the same texts again: found, not stored twice
+    assert [sys.getsizeof(d.text) for d in docs] == sizes
+    assert [d.text for d in store.documents_for_query(q)] == texts
+    if backend == "sqlite":
+        import sqlite3
+
+        from erank_studio.store.store import sqlite_path
+
+        with sqlite3.connect(sqlite_path(store.url)) as raw:
+            rows = raw.execute("SELECT typeof(text), text FROM documents ORDER BY id").fetchall()
+        assert rows == [("text", t) for t in texts]
+
+
 def test_qrels(store):
     q = store.upsert_query("topic 5", "beir/scifact", "5")
     assert store.add_qrels([("5", "d1", 1), ("5", "d2", 0), ("6", "d1", 2)], "beir/scifact") == 3
