@@ -3,6 +3,7 @@ the start-up times: one command, one table each.
 
     .venv/bin/python bench/bench_paths.py [--sizes 100,1000] [--max-new-tokens 8] [--repeats 3]
         [--torch-threads 1] [--store-sizes 10000,100000,500000] [--skip paths,store,startup]
+        [--startup-repeats 3] [--no-bytecode-cache]
 
 1. Paths (same engine object, same documents, same settings, in this process; process start-up
    and model loading excluded): ``Reranker.rerank`` (the bare reranker), CLI ``rerank --docs``,
@@ -22,7 +23,10 @@ the start-up times: one command, one table each.
    bench_store's own filler.
 3. Start-up: ``--help``; ``prompt`` vs loading the tokenizer alone (target <= 1.2x); the page's
    first answer vs a minimal Gradio app's (target <= 1.2x), interleaved, each as wall seconds and
-   as the child process's CPU seconds until that moment (read from /proc when it answers).
+   as the child process's CPU seconds until that moment (read from /proc when it answers). One
+   untimed round first (it creates the store and the bytecode caches); the children may write
+   bytecode caches (--no-bytecode-cache: every start compiles the project's modules, as under
+   PYTHONDONTWRITEBYTECODE, while gradio's come compiled).
 
 A path that fails (an API changed under it) prints why and the others still run."""
 from __future__ import annotations
@@ -315,10 +319,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run_seconds(command: list[str]) -> tuple[float, float]:
+def _run_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall s, CPU s) of running ``command`` to its end."""
     started, cpu = time.perf_counter(), _children_cpu()
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=True, env=_env())
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True, env=env)
     return time.perf_counter() - started, _children_cpu() - cpu
 
 
@@ -326,8 +330,15 @@ def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+def _env(bytecode: bool = True) -> dict[str, str]:
+    """The children's environment. ``bytecode``: they may write the project's bytecode caches
+    (__pycache__, git-ignored), as any start from a checkout or an install does; with
+    PYTHONDONTWRITEBYTECODE set (as on some build machines) every start compiles the project's
+    modules again, while gradio's site-packages come compiled."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _free_port() -> int:
@@ -345,11 +356,11 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _page_seconds(command: list[str], port: int, timeout: float = 180) -> tuple[float, float]:
+def _page_seconds(command: list[str], port: int, env: dict[str, str], timeout: float = 180) -> tuple[float, float]:
     """(wall s, the process's CPU s) from starting ``command`` until http://127.0.0.1:port/
     answers 200."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - started < timeout:
             if process.poll() is not None:
@@ -366,11 +377,13 @@ def _page_seconds(command: list[str], port: int, timeout: float = 180) -> tuple[
         process.wait(timeout=30)
 
 
-def bench_startup(repeats: int) -> None:
+def bench_startup(repeats: int, bytecode: bool = True) -> None:
     from erank_studio.models import qwen3_tokenizer_folder
 
     py = sys.executable
-    print(f"\n3. start-up (median of {repeats}, interleaved; wall s / CPU s of the process; {_load()})")
+    env = _env(bytecode)
+    print(f"\n3. start-up (median of {repeats} after one untimed round, interleaved; wall s / CPU s of the "
+          f"process; bytecode caches {'kept' if bytecode else 'off'}; {_load()})")
     commands = {
         "help": [py, "-m", "erank_studio", "--help"],
         "prompt": [py, "-m", "erank_studio", "prompt", "--query", QUERY, "--document", "Cats purr."],
@@ -379,20 +392,26 @@ def bench_startup(repeats: int) -> None:
     }
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in (*commands, "page", "minimal")}
     with tempfile.TemporaryDirectory() as work:
-        for _ in range(repeats):
+        # Round 0 is not counted: it creates the store (a first start migrates it) and the bytecode
+        # caches, which every later start of either side finds.
+        page_failed = False
+        for round_ in range(repeats + 1):
+            kept = samples if round_ else {name: [] for name in samples}
             for name, command in commands.items():
-                samples[name].append(_run_seconds(command))
+                kept[name].append(_run_seconds(command, env))
+            if page_failed:
+                continue
             try:
                 port = _free_port()
-                samples["page"].append(_page_seconds([py, "-m", "erank_studio", "serve", "--port", str(port),
-                                                      "--db", f"sqlite:///{work}/serve.sqlite"], port))
+                kept["page"].append(_page_seconds([py, "-m", "erank_studio", "serve", "--port", str(port),
+                                                   "--db", f"sqlite:///{work}/serve.sqlite"], port, env))
                 port = _free_port()
-                samples["minimal"].append(_page_seconds(
+                kept["minimal"].append(_page_seconds(
                     [py, "-c", "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Markdown('hi')\n"
-                     f"demo.launch(server_port={port}, server_name='127.0.0.1')"], port))
+                     f"demo.launch(server_port={port}, server_name='127.0.0.1')"], port, env))
             except Exception as error:
                 print(f"page start-up: failed ({error})")
-                samples["page"], samples["minimal"] = [], []
+                samples["page"], samples["minimal"], page_failed = [], [], True
     (help_s, help_cpu) = _medians(samples["help"])
     print(f"python -m erank_studio --help: {help_s:.2f} s / {help_cpu:.2f} s CPU (target < 0.3)")
     for name, base, target in (("prompt", "tokenizer", "the tokenizer alone"), ("page", "minimal", "a minimal Gradio app")):
@@ -412,6 +431,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each path run")
     parser.add_argument("--store-sizes", default="10000,100000,500000")
     parser.add_argument("--startup-repeats", type=int, default=3)
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="start-up children keep PYTHONDONTWRITEBYTECODE (each start compiles the project)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch's threads for the paths (1: steadier timings on a busy machine)")
     parser.add_argument("--skip", default="", help="comma-separated: paths, store, startup")
@@ -426,7 +447,7 @@ def main() -> None:
     if "store" not in skip:
         bench_store_operations([int(s) for s in args.store_sizes.split(",") if s])
     if "startup" not in skip:
-        bench_startup(args.startup_repeats)
+        bench_startup(args.startup_repeats, bytecode=not args.no_bytecode_cache)
 
 
 if __name__ == "__main__":
