@@ -10,7 +10,8 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
@@ -108,46 +109,60 @@ def serve(args: argparse.Namespace) -> int:
 
     private_gradio_folder()  # before gradio is imported
 
-    from starlette.middleware import Middleware
+    with collector_paused():
+        from starlette.middleware import Middleware
 
-    from ..store import Store
-    from ..store.store import without_password
-    from .app import build_app, launch_kwargs
-    from .context import Defaults, provider_for
+        from ..store import Store
+        from ..store.store import without_password
+        from .app import build_app, launch_kwargs
+        from .context import Defaults, provider_for
 
-    # What is imported by now (gradio, SQLAlchemy, the app's modules) lives as long as the process.
-    # Frozen, the collector stops scanning it: each full collection over it took 0.1 s, and the
-    # app's build set one off before the first page could go out.
-    gc.freeze()
-    try:
-        kwargs = launch_kwargs(os.environ.get("ERANK_AUTH"))
-        defaults = Defaults.from_env(public=host not in LOOPBACK)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    url = os.environ.get("ERANK_DB_URL")
-    if not url and os.environ.get("SPACE_ID") and os.path.isdir("/data"):
-        url = "sqlite:////data/erank_studio.sqlite"  # a Space's persistent storage
-    try:
-        store = Store(url)
-    except Exception as error:  # a bad URL or unreadable file: one line, no traceback, no password
-        print(f"error: cannot open the store {safe_url(url)}: {without_password(str(error), url)}", file=sys.stderr)
-        return 2
-    provider = provider_for(defaults)
-    demo = build_app(store, provider, defaults)
-    print(f"ERank Studio: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
-          f"(store: {safe_url(store.url)}; model choice {'on' if defaults.allow_model_choice else 'off'})",
-          flush=True)
-    first_page = threading.Event()
-    demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
-                footer_links=["api", "settings"], prevent_thread_lock=True,
-                app_kwargs={"middleware": [Middleware(FirstPageSent, sent=first_page)]}, **kwargs)
+        try:
+            kwargs = launch_kwargs(os.environ.get("ERANK_AUTH"))
+            defaults = Defaults.from_env(public=host not in LOOPBACK)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        url = os.environ.get("ERANK_DB_URL")
+        if not url and os.environ.get("SPACE_ID") and os.path.isdir("/data"):
+            url = "sqlite:////data/erank_studio.sqlite"  # a Space's persistent storage
+        try:
+            store = Store(url)
+        except Exception as error:  # a bad URL or unreadable file: one line, no traceback, no password
+            print(f"error: cannot open the store {safe_url(url)}: {without_password(str(error), url)}",
+                  file=sys.stderr)
+            return 2
+        provider = provider_for(defaults)
+        demo = build_app(store, provider, defaults)
+        print(f"ERank Studio: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
+              f"(store: {safe_url(store.url)}; model choice {'on' if defaults.allow_model_choice else 'off'})",
+              flush=True)
+        first_page = threading.Event()
+        demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
+                    footer_links=["api", "settings"], prevent_thread_lock=True,
+                    app_kwargs={"middleware": [Middleware(FirstPageSent, sent=first_page)]}, **kwargs)
+        gc.freeze()  # what the start made lives as long as the server: later collections skip it
     # The operator's model loads unasked (in the provider's thread) once the first page is out; a
     # page's model-status poll or a run starts the same load if it comes first.
     first_page.wait(FIRST_PAGE_WAIT_S)
     provider.start(defaults.model, defaults.engine, defaults.base_url)
     demo.block_thread()
     return 0
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (the app's start), the collector's own
+    setting back after it. Starting makes some 230,000 objects that live as long as the server
+    (gradio, SQLAlchemy, the app's modules, the built page); each full collection meanwhile
+    rescanned all of them to free nothing, 0.1 s a time, seven times before the first page."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,7 +108,7 @@ def test_serve_sets_the_queues_concurrency(serve_without_a_server, monkeypatch):
     assert serve_without_a_server.launched["demo"]._queue.default_concurrency_limit == server.DEFAULT_CONCURRENCY
 
 
-def test_serve_freezes_what_it_imported_before_building_the_app(serve_without_a_server, monkeypatch):
+def test_serve_starts_without_collections_and_freezes_what_it_made(serve_without_a_server, monkeypatch):
     import gc
 
     from erank_studio.ui import app as ui_app
@@ -117,6 +117,24 @@ def test_serve_freezes_what_it_imported_before_building_the_app(serve_without_a_
     steps: list[str] = []
     monkeypatch.setattr(gc, "freeze", lambda: steps.append("freeze"))
     build = ui_app.build_app
-    monkeypatch.setattr(ui_app, "build_app", lambda *a, **k: steps.append("build") or build(*a, **k))
-    serve_without_a_server(lambda kwargs, events: None)
-    assert steps == ["freeze", "build"]
+    monkeypatch.setattr(ui_app, "build_app",
+                        lambda *a, **k: steps.append(f"build, collecting={gc.isenabled()}") or build(*a, **k))
+    serve_without_a_server(lambda kwargs, events: steps.append(f"launch, collecting={gc.isenabled()}"))
+    assert steps == ["build, collecting=False", "launch, collecting=False", "freeze"]
+    assert gc.isenabled()
+
+
+def test_a_start_that_fails_leaves_the_collector_as_it_was(monkeypatch, capsys):
+    import gc
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("ERANK_")})
+    parser = argparse.ArgumentParser()
+    server.add_arguments(parser)
+    assert server.serve(parser.parse_args(["--db", "postgresql://nobody@127.0.0.1:1/x"])) == 2
+    assert gc.isenabled()
+    with server.collector_paused():
+        assert not gc.isenabled()
+        with server.collector_paused():
+            pass
+        assert not gc.isenabled()  # an inner pause does not turn collection back on
+    assert gc.isenabled()
