@@ -133,18 +133,6 @@ def test_a_current_store_opens_without_importing_alembic(new_url, read_only):
     assert out.stdout.strip().splitlines()[-1] == "alembic imported: False"
 
 
-def test_an_older_store_still_goes_through_alembic_and_is_upgraded(new_url):
-    url = new_url("older")
-    with Store(url) as store:
-        q = store.upsert_query("kept across the upgrade")
-        store.add_documents(q, [Document("a", "text")])
-        store.add_label(q, "a", "ann", 4)
-    _downgrade(url, "0007")
-    with Store(url) as store:
-        assert _version(url) == HEAD_REVISION
-        assert store.current_labels(q)["a"].score == 4
-
-
 def test_a_store_of_an_unknown_revision_is_still_refused(new_url):
     url = new_url("newer")
     with Store(url):
