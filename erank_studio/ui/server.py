@@ -142,11 +142,15 @@ def serve(args: argparse.Namespace) -> int:
                     footer_links=["api", "settings"], prevent_thread_lock=True,
                     app_kwargs={"middleware": [Middleware(FirstPageSent, sent=first_page)]}, **kwargs)
         gc.freeze()  # what the start made lives as long as the server: later collections skip it
-    # The operator's model loads unasked (in the provider's thread) once the first page is out; a
-    # page's model-status poll or a run starts the same load if it comes first.
-    first_page.wait(FIRST_PAGE_WAIT_S)
-    provider.start(defaults.model, defaults.engine, defaults.base_url)
-    demo.block_thread()
+
+    # The operator's model loads unasked once the first page is out; a page's model-status poll or
+    # a run starts the same load if it comes first.
+    def load_after_the_first_page() -> None:
+        first_page.wait(FIRST_PAGE_WAIT_S)
+        provider.start(defaults.model, defaults.engine, defaults.base_url)
+
+    threading.Thread(target=load_after_the_first_page, daemon=True, name="erank-preload").start()
+    demo.block_thread()  # until Ctrl-C, as launch() would
     return 0
 
 
