@@ -78,6 +78,7 @@ class DocumentText(TypeDecorator):
     def bind_expression(self, bindvalue: Any) -> Any:
         return utf8_text(type_coerce(bindvalue, _Utf8Bytes()))
 
+
 # The newest migration in db/migrations/versions (what ``alembic heads`` says; a test keeps the two
 # equal). Opening a store compares its alembic_version row with this by plain SQL, so a store
 # that is already current opens without importing alembic.
