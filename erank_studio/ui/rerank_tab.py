@@ -356,17 +356,21 @@ def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]
     session.rehybrid(view, view.alpha)
     yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
     pace.sent()
+    shown = len(view.judgments)  # judgments the page's table holds
     for new in job.follow(len(view.judgments)):
         view.judgments.extend(copy_judgments(new))
         if job.finished:
             break
-        if not new or not pace.due():
-            yield _progress_only(line())  # the elapsed time ticks; the table waits for its turn
+        if len(view.judgments) == shown or not pace.due():
+            # The elapsed time ticks; the table waits for its turn, and a judgment that came too
+            # soon after the last update is sent at a later tick, not only with the next judgment.
+            yield _progress_only(line())
             continue
         pace.sending()
         session.rehybrid(view, view.alpha)
         yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
         pace.sent()
+        shown = len(view.judgments)
     if job.error:
         gr.Warning(render.html_escape(f"The run stopped: {job.error}. The {len(view.judgments)} judgments done "
                                       "are saved."))

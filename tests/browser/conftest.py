@@ -53,7 +53,7 @@ def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp
         "ERANK_MODEL": str(tiny_model_dir),
         "ERANK_ENGINE": "transformers",
         "ERANK_MAX_NEW_TOKENS": "8",
-        "ERANK_BATCH_SIZE": "1",  # one document at a time: rows visibly arrive one by one
+        "ERANK_BATCH_SIZE": "1",  # one document a batch, as an operator may set it
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",

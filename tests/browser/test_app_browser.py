@@ -38,16 +38,6 @@ DOCUMENTS = [
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>eve**bold**"
 # Generous: a state that never comes fails the test, but a slow (loaded) machine only waits longer.
 TIMEOUT_MS = int(os.environ.get("ERANK_BROWSER_TIMEOUT_MS", 180_000))
-RECORD_PROGRESS = """
-() => {
-  window.__erank = {progress: [], rows: []};
-  const target = document.querySelector('#erank-progress');
-  new MutationObserver(() => {
-    window.__erank.progress.push(target.innerText);
-    window.__erank.rows.push(document.querySelectorAll('#erank-results [data-col="2"][data-row]').length);
-  }).observe(target, {subtree: true, childList: true, characterData: true});
-}
-"""
 # Lines an element's text takes (distinct line boxes) and whether its text is cut (ellipsis).
 LAYOUT = """
 (selector) => Array.from(document.querySelectorAll(selector)).map(el => {
@@ -202,14 +192,11 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
     _fill(page, "erank-max-new-tokens", "24")
     page.locator("#erank-force input").check()
     _wait_text(page, "#erank-model-status", "ready")
-    page.evaluate(RECORD_PROGRESS)
     page.click("#erank-run")
     _wait_text(page, "#erank-progress", r"done: 5 of 5 documents")
     page.wait_for_function("document.querySelector('#erank-cancel').disabled")
-    seen = page.evaluate("window.__erank")
-    partial = [t for t in seen["progress"] if re.search(r"running: [1-4] of 5", t)]
-    assert partial, f"no partial progress seen while streaming: {seen['progress']}"
-    assert any(0 < n < 5 for n in seen["rows"]), f"rows did not arrive one by one: {seen['rows']}"
+    # Rows arriving one by one mid-run are checked with a gated engine in test_jobs_browser.py: a
+    # real model can finish five documents between two of the page's paced table updates.
     assert re.search(r"\d+\.\d s", page.inner_text("#erank-progress"))  # elapsed time shown
 
     table = _table_text(page)

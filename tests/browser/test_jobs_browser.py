@@ -4,7 +4,8 @@ context cancels a run started in the first (and one started through the API); an
 out-of-range max_new_tokens is refused and stores nothing.
 
 The app runs with a gated engine: each document waits until the test drops a file in a folder,
-so "mid-run" is a state the test creates, never a race against the machine's speed."""
+so "mid-run" is a state the test creates, never a race against the machine's speed (rows arriving
+one by one are checked here for that reason)."""
 from __future__ import annotations
 
 import os
@@ -210,12 +211,33 @@ def test_a_reload_mid_run_reattaches_and_the_run_finishes(browser, gated_app):
     page.wait_for_selector("#erank-query textarea")
     # the new page follows the same run: what is done, then the rest as it comes
     _wait_text(page, "#erank-progress", rf"running: 2 of {N_DOCS} documents .* run #\d+")
-    page.wait_for_function("() => document.querySelectorAll('#erank-results [data-col=\"1\"][data-row]').length == 2")
+    _wait_rows(page, 2)
     _shot(page, "jobs-1-reattached")
     gated_app.release(N_DOCS - 2)
     _wait_text(page, "#erank-progress", rf"done: {N_DOCS} of {N_DOCS}")
     assert _rows(page) == N_DOCS
     assert gated_app.runs()[0].status == "done" and gated_app.runs()[0].n_judgments == N_DOCS
+    assert "Traceback" not in page.content()
+    context.close()
+
+
+def _wait_rows(page, n: int) -> None:
+    page.wait_for_function("n => document.querySelectorAll('#erank-results [data-col=\"1\"][data-row]').length == n",
+                           arg=n)
+
+
+def test_rows_arrive_one_by_one_in_the_page_that_started_the_run(browser, gated_app):
+    """Each judgment reaches the table while the run goes on (one released document at a time),
+    also one that came too soon after the last update to be sent with it."""
+    context, page = _page(browser, gated_app)
+    _start_run(page, "rows one by one")
+    for done in range(1, N_DOCS):
+        gated_app.release(1)
+        _wait_text(page, "#erank-progress", rf"running: {done} of {N_DOCS}")
+        _wait_rows(page, done)
+    gated_app.release(1)
+    _wait_text(page, "#erank-progress", rf"done: {N_DOCS} of {N_DOCS}")
+    _wait_rows(page, N_DOCS)
     assert "Traceback" not in page.content()
     context.close()
 
