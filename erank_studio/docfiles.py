@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from . import text_rules
 from .errors import FileFormatError
 from .types import Document
 
@@ -96,6 +97,10 @@ def _document(record: dict, source: str, line: int, position: int) -> Document:
         raise DocumentFileError(source, line, f"document id {str(doc_id)!r} contains whitespace")
     score = _score(_pick(record, SCORE_FIELDS), source, line)
     title = _pick(record, ("title",))
+    for field, value in (("content", text), ("title", title)):
+        why = text_rules.problem(value) if isinstance(value, str) else None
+        if why:
+            raise DocumentFileError(source, line, f"its {field} {why}")
     return Document(
         doc_id=str(doc_id) if doc_id is not None else str(position),
         text=text,

@@ -42,6 +42,10 @@ def test_prompt_reports_truncation():
     (["rerank", "--query", "q", "--docs", "/nonexistent/docs.jsonl"], "docs.jsonl: cannot be read"),
     (["rerank", "--query", "q", "--docs", "x.jsonl", "--alpha", "2"], "--alpha must lie between 0 and 1"),
     (["prompt", "--query", "q", "--document", "d", "--task", "bright/nonexist"], "unknown --task 'bright/nonexist'"),
+    # an undecodable byte on the command line arrives as a lone surrogate
+    (["prompt", "--query", "caf\udce9", "--document", "d"], "--query holds a lone surrogate (U+DCE9 at character 4)"),
+    (["prompt", "--query", "q", "--document", "a\udce9"], "the document holds a lone surrogate (U+DCE9"),
+    (["rerank", "--query", "caf\udce9", "--docs", "x.jsonl"], "--query holds a lone surrogate"),
 ])
 def test_bad_input_gets_one_clear_line(args, message, capsys):
     assert main(args) == 2
@@ -90,6 +94,9 @@ def test_rerank_reads_tsv_without_header(tmp_path, tiny_model_dir, capsys):
     ("nan.jsonl", b'{"content": "a", "first_stage_score": NaN}\n', "nan.jsonl line 1: first-stage score nan is not a finite"),
     ("inf.csv", b"id,content,first_stage_score\n1,a,inf\n", "inf.csv line 2: first-stage score 'inf' is not a finite"),
     ("dup.jsonl", b'{"id": 1, "content": "a"}\n{"id": 1, "content": "b"}\n', "document id '1' appears twice"),
+    ("surrogate.jsonl", b'{"content": "ok"}\n{"content": "a \\ud800 b"}\n',
+     "surrogate.jsonl line 2: its content holds a lone surrogate (U+D800 at character 3), which is not Unicode text"),
+    ("nul.jsonl", b'{"content": "a", "title": "t\\u0000"}\n', "nul.jsonl line 1: its title may not contain the NUL"),
     ("doc.pdf", b"%PDF", "unknown document format 'pdf'"),
 ])
 def test_malformed_document_files_are_refused_with_file_and_line(tmp_path, name, content, message):

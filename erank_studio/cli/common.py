@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .. import prompt
+from .. import prompt, text_rules
 from ..engines import ENGINES, EngineUnavailable, load_engine
 from ..engines.base import Engine
 from ..scoring import DEFAULT_ALPHA
@@ -14,6 +14,15 @@ from . import UserError
 
 if TYPE_CHECKING:
     from ..store import Store
+
+
+def checked_text(value: str, what: str) -> str:
+    """``value`` if the studio can use it (``text_rules``), else a UserError naming ``what``:
+    an undecodable byte on the command line arrives as a lone surrogate."""
+    why = text_rules.problem(value)
+    if why:
+        raise UserError(f"{what} {why}")
+    return value
 
 
 def add_instruction_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import sys
 from .. import prompt
 from ..engines.tokenizers import TokenizerUnavailable, load_tokenizer
 from . import UserError
-from .common import add_instruction_arguments, add_template_argument, instruction_from
+from .common import add_instruction_arguments, add_template_argument, checked_text, instruction_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +36,9 @@ def _document_text(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.query.strip():
+    if not checked_text(args.query, "--query").strip():
         raise UserError("--query is empty")
-    document = _document_text(args)
+    document = checked_text(_document_text(args), "the document")
     if not document.strip():
         raise UserError("the document is empty")
     if args.truncate_length < 1:

@@ -18,6 +18,7 @@ from .common import (
     add_engine_arguments,
     add_instruction_arguments,
     check_engine_arguments,
+    checked_text,
     engine_from,
     instruction_from,
     open_store,
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from .batch_args import run_dataset_command
 
         return run_dataset_command(args)
-    if not args.query or not args.query.strip():
+    if not args.query or not checked_text(args.query, "--query").strip():
         raise UserError("--query is required and must not be empty (or use --dataset)")
     if not args.docs:
         raise UserError("--docs FILE is required (or use --dataset)")

@@ -34,7 +34,7 @@ try:
 except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
-from .. import prompt
+from .. import prompt, text_rules
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import schema, validation
@@ -153,9 +153,14 @@ def is_sqlite_file(path: str | os.PathLike[str]) -> bool:
 
 
 def _model_text(text: str | None) -> str | None:
-    """Model output as stored: a NUL character (which PostgreSQL text cannot hold) becomes
-    U+FFFD on every store, so a judgment is never lost over it and both stores keep the same."""
-    return text.replace("\x00", "\ufffd") if text and "\x00" in text else text
+    """Model output as stored: a NUL character (which PostgreSQL text cannot hold) and a lone
+    surrogate (which no store can encode; a server's JSON escape can make one) become U+FFFD on
+    every store, so a judgment is never lost over them and both stores keep the same."""
+    if not text:
+        return text
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text_rules.LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _owner() -> str:

@@ -11,13 +11,16 @@ Why these rules:
   <answer>{N}</answer>``, and a second tag inside would make the training example parse to
   another score than the person's;
 - no text may hold the NUL character and no integer may pass 2**31 - 1: PostgreSQL's text and
-  INTEGER cannot hold them, and both stores accept the same things."""
+  INTEGER cannot hold them, and both stores accept the same things;
+- no text may hold a lone surrogate (U+D800..U+DFFF, what a JSON escape such as "\\ud800" decodes
+  to): it is not Unicode text, and neither store can encode it."""
 from __future__ import annotations
 
 import math
 import re
 from typing import Any
 
+from .. import text_rules
 from ..errors import ValidationError
 from ..types import STATUS_FAILED, STATUS_FORCED, STATUS_OK
 
@@ -51,10 +54,11 @@ def model_score(value: Any, field: str = "score") -> int | None:
     return label_score(value, field)
 
 
-def no_nul(value: str, field: str) -> str:
-    """Text without the NUL character (PostgreSQL text cannot hold it)."""
-    if "\x00" in value:
-        raise ValidationError(field, f"{field} may not contain the NUL character (U+0000)")
+def storable(value: str, field: str) -> str:
+    """Text both stores can hold (``text_rules``: no NUL, no lone surrogate)."""
+    why = text_rules.problem(value)
+    if why:
+        raise ValidationError(field, f"{field} {why}")
     return value
 
 
@@ -62,7 +66,7 @@ def annotator(value: Any, field: str = "annotator") -> str:
     """A person's name: non-empty after trimming, at most 200 characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"{field} must be a non-empty name")
-    name = no_nul(value.strip(), field)
+    name = storable(value.strip(), field)
     if len(name) > MAX_NAME_CHARS:
         raise ValidationError(field, f"{field} is longer than {MAX_NAME_CHARS} characters")
     return name
@@ -79,7 +83,7 @@ def identifier(value: Any, field: str = "doc_id") -> str:
         raise ValidationError(field, f"{field} {value!r} contains whitespace (TREC files cannot hold it)")
     if len(value) > MAX_ID_CHARS:
         raise ValidationError(field, f"{field} is longer than {MAX_ID_CHARS} characters")
-    return no_nul(value, field)
+    return storable(value, field)
 
 
 def free_text(value: Any, field: str) -> str | None:
@@ -94,7 +98,7 @@ def free_text(value: Any, field: str) -> str | None:
             field, f"{field} may not contain {found.group(0)!r}: the tags <think>, </think>, "
             "<answer> and </answer> would change the score of the training example",
         )
-    return no_nul(value, field)
+    return storable(value, field)
 
 
 def has_reserved_tag(text: str | None) -> bool:
@@ -163,17 +167,17 @@ def text(value: Any, field: str) -> str:
     """A query or document text: a non-empty string."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"{field} must be non-empty text")
-    return no_nul(value, field)
+    return storable(value, field)
 
 
 def document(doc_id: Any, text: Any, title: Any) -> None:
-    """A candidate document as the store keeps it: a valid id, text and title without NUL (an
+    """A candidate document as the store keeps it: a valid id, storable text and title (an
     empty text is allowed: benchmark corpora hold some)."""
     identifier(doc_id, "document id")
     if isinstance(text, str):
-        no_nul(text, "document text")
+        storable(text, "document text")
     if isinstance(title, str):
-        no_nul(title, "document title")
+        storable(title, "document title")
 
 
 def label(score: Any, rationale: Any, note: Any, annotator_name: Any) -> tuple[int | None, str | None, str | None, str]:

@@ -183,6 +183,27 @@ def test_non_ascii_document_text_round_trips_as_text_and_the_run_keeps_no_utf8_c
         assert rows == [("text", t) for t in texts]
 
 
+def test_a_lone_surrogate_is_refused_in_typed_text_and_replaced_in_model_output(store):
+    """Not Unicode text (a JSON escape such as "\\ud800" makes one): a document, query or note
+    holding one is refused with one sentence, nothing written; model output keeps its judgment
+    with U+FFFD in its place, as a NUL does."""
+    from erank_studio.store import ValidationError
+
+    q = store.upsert_query("q")
+    with pytest.raises(ValidationError, match=r"document text holds a lone surrogate \(U\+D800 at character 3\)"):
+        store.add_documents(q, [Document("a", "x \ud800 y")])
+    with pytest.raises(ValidationError, match="query text holds a lone surrogate"):
+        store.upsert_query("why \udcff")
+    assert store.documents_for_query(q) == []
+    store.add_documents(q, [Document("a", "fine")])
+    with pytest.raises(ValidationError, match="note holds a lone surrogate"):
+        store.add_label(q, "a", "ann", 3, note="odd \udc80")
+    assert store.current_labels(q) == {}
+    from erank_studio.store.store import _model_text
+
+    assert _model_text("<think>a\ud800b\x00</think>") == "<think>a\ufffdb\ufffd</think>"
+
+
 def test_qrels(store):
     q = store.upsert_query("topic 5", "beir/scifact", "5")
     assert store.add_qrels([("5", "d1", 1), ("5", "d2", 0), ("6", "d1", 2)], "beir/scifact") == 3
