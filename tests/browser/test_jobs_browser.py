@@ -202,6 +202,18 @@ def _start_run(page, query: str) -> None:
     page.click("#erank-run")
 
 
+def _start_with_one_done(page, gated_app, query: str) -> None:
+    """A run of N_DOCS started in ``page`` with its first document judged, the rest waiting."""
+    _start_run(page, query)
+    gated_app.release(1)
+    _wait_text(page, "#erank-progress", rf"running: 1 of {N_DOCS}")
+
+
+def _assert_cancelled_with_one_judged(gated_app) -> None:
+    latest = gated_app.runs()[0]
+    assert latest.status == "cancelled" and latest.n_judgments == 1
+
+
 def test_a_reload_mid_run_reattaches_and_the_run_finishes(browser, gated_app):
     context, page = _page(browser, gated_app)
     _start_run(page, "reload mid-run")
@@ -244,9 +256,7 @@ def test_rows_arrive_one_by_one_in_the_page_that_started_the_run(browser, gated_
 
 def test_cancel_in_the_page_that_started_the_run_keeps_what_is_done(browser, gated_app):
     context, page = _page(browser, gated_app)
-    _start_run(page, "cancel here")
-    gated_app.release(1)
-    _wait_text(page, "#erank-progress", rf"running: 1 of {N_DOCS}")
+    _start_with_one_done(page, gated_app, "cancel here")
     assert page.locator("#erank-cancel").is_enabled()
     # the elapsed time ticks while the run waits on a document
     first = page.locator("#erank-progress .erank-elapsed").inner_text()
@@ -256,23 +266,19 @@ def test_cancel_in_the_page_that_started_the_run_keeps_what_is_done(browser, gat
     _wait_text(page, "#erank-progress", rf"cancelled: 1 of {N_DOCS}")
     page.wait_for_function("document.querySelector('#erank-cancel').disabled")
     assert _rows(page) == 1
-    latest = gated_app.runs()[0]
-    assert latest.status == "cancelled" and latest.n_judgments == 1
+    _assert_cancelled_with_one_judged(gated_app)
     context.close()
 
 
 def test_a_cancel_from_another_browser_cancels_the_run(browser, gated_app):
     first, page = _page(browser, gated_app)
-    _start_run(page, "cancel from elsewhere")
-    gated_app.release(1)
-    _wait_text(page, "#erank-progress", rf"running: 1 of {N_DOCS}")
+    _start_with_one_done(page, gated_app, "cancel from elsewhere")
     second, other = _page(browser, gated_app)
     other.click("#erank-cancel")
     other.get_by_text(re.compile(r"Cancelling run #\d+ \(started elsewhere\)")).first.wait_for()
     _wait_text(page, "#erank-progress", rf"cancelled: 1 of {N_DOCS}")
     _shot(page, "jobs-2-cancelled-from-elsewhere")
-    latest = gated_app.runs()[0]
-    assert latest.status == "cancelled" and latest.n_judgments == 1
+    _assert_cancelled_with_one_judged(gated_app)
     first.close()
     second.close()
 
