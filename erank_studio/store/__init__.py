@@ -28,13 +28,14 @@ from ..errors import (
     StoreReadOnly,
     ValidationError,
 )
+from .candidates import DocumentIdTaken
 from .store import DEFAULT_URL, WRITE_WAIT_S, LabelRow, RunRow, Store, default_url, migrate
 from .writer import JudgmentWriter
 
 __all__ = [
     "Store", "LabelRow", "RunRow", "FileFormatError", "DEFAULT_URL", "default_url", "migrate",
     "WRITE_WAIT_S", "JudgmentWriter", "StoreError", "StoreBusy", "StoreCorrupt", "StoreMissing",
-    "StoreNewer", "StoreReadOnly", "ValidationError",
+    "StoreNewer", "StoreReadOnly", "ValidationError", "DocumentIdTaken",
     "ExportFilter", "export", "export_bytes", "export_to_tempfile", "EXPORT_FORMATS", "import_file",
 ]
 

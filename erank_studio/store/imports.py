@@ -20,6 +20,8 @@ from ..docfiles import jsonl_records
 from ..errors import FileFormatError, ValidationError
 from ..types import Document
 from . import trec, validation
+from .annotators import annotator_id
+from .candidates import DocumentIdTaken, stored_text
 from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
 from .store import D, J, L, Q, QD, R, Store, text_sha1
 
@@ -433,7 +435,13 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
                 if existing is None:
                     conn.execute(QD.insert().values(query_id=query_id, doc_id=rec["doc_id"], **values))
                     added["candidates"] += 1
-                elif any(getattr(existing, k) != v for k, v in values.items()):
+                    continue
+                if existing.document_id != document_id:
+                    old, new = stored_text(conn, existing.document_id), stored_text(conn, document_id)
+                    if text_sha1(old) != text_sha1(new):  # the same text from another source is the same
+                        raise DocumentIdTaken(query_id, rec["doc_id"], old, new)
+                    values["document_id"] = existing.document_id
+                if any(getattr(existing, k) != v for k, v in values.items()):
                     conn.execute(QD.update().where(QD.c.id == existing.id).values(**values))
     rmap: dict[Any, int | None] = {}
     run_columns = [c.name for c in R.columns if c.name not in ("id", "query_id", "owner")]
@@ -474,7 +482,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
             for _, rec in chunk:
                 name = rec["annotator"]
                 if name not in annotators:
-                    annotators[name] = store._annotator_id(conn, name)
+                    annotators[name] = annotator_id(conn, name)
             keys = {(r.query_id, r.doc_id, r.annotator_id, r.created_at, r.action) for r in conn.execute(
                 select(L.c.query_id, L.c.doc_id, L.c.annotator_id, L.c.created_at, L.c.action).where(
                     L.c.query_id.in_(sorted({qmap[rec["query_id"]] for _, rec in chunk}))))}

@@ -13,8 +13,8 @@ read-only); a store that is missing (``must_exist``), corrupted, unreachable, re
 newer schema is refused at open with a one-line ``StoreError`` that never shows a password."""
 from __future__ import annotations
 
-import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -35,9 +35,11 @@ except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
 from .. import prompt, text_rules
+from ..safe_output import SQLITE_MAGIC
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
-from . import schema, validation
+from . import annotators, candidates, schema, validation
+from .candidates import DocumentIdTaken, text_sha1  # noqa: F401 - re-exported
 from .validation import RUN_STATUSES  # noqa: F401 - re-exported: callers import it from here
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ BUSY_TIMEOUT_S = WRITE_WAIT_S  # kept for callers of the old name
 # polling for the lock gets in between chunks instead of waiting for the whole import.
 BULK_PAUSE_S = 0.03
 _LOCK_POLL_S = 0.005
-SQLITE_MAGIC = b"SQLite format 3\x00"
 # Alembic's version table (its default name, which db/migrations/env.py keeps).
 VERSIONS = table("alembic_version", column("version_num"))
 # How long opening a PostgreSQL store waits for the server to answer (an unreachable host would
@@ -78,10 +79,6 @@ QR = schema.Qrel.__table__
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -128,6 +125,53 @@ def without_password(text: str, url: str | None) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def checked_url(url: str) -> str:
+    """``url`` if it can name a store, else a one-line ``StoreError`` that never shows the URL's
+    password: an empty URL (``--db ""``) is refused rather than meaning the default store."""
+    if not isinstance(url, str) or not url.strip():
+        raise StoreError("the store URL is empty: give a database URL (e.g. sqlite:///labels.sqlite) "
+                         "or leave it out for the default store")
+    try:
+        make_url(url)
+    except sa_exc.ArgumentError:
+        raise StoreError("not a database URL: expected e.g. sqlite:///labels.sqlite or "
+                         "postgresql+psycopg://user@host/db") from None
+    except ValueError as error:  # SQLAlchemy reads the port with int()
+        found = re.search(r"int\(\) with base 10: (.*)$", str(error))
+        why = f"its port {found.group(1)} is not a number" if found else without_password(str(error), url)
+        raise StoreError(f"not a database URL: {why}") from None
+    return url
+
+
+def check_sqlite_health(path: Path) -> None:
+    """Refuse (``StoreCorrupt``) a database file that fails SQLite's ``PRAGMA quick_check``, read
+    through a read-only connection so that the damaged file is left exactly as it was. A damaged
+    store would otherwise take new labels into pages that are already lost. The check reads every
+    page once (see the README's store section for its cost)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    if path.stat().st_size == 0:
+        return  # a new, empty file: nothing to check
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=WRITE_WAIT_S)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the store {path}: {error}") from None
+    try:
+        found = [row[0] for row in con.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.DatabaseError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            return  # another process holds it: its own checks apply; reads will tell
+        found = [str(error)]
+    finally:
+        con.close()
+    if found != ["ok"]:
+        raise StoreCorrupt(
+            f"the store {path} is damaged (SQLite's quick_check: "
+            f"{'; '.join(' '.join(f.replace('*** in database main ***', '').split()) for f in found)[:300]}); "
+            f"it was not changed. Copy out what is readable with: sqlite3 {path} .recover | sqlite3 recovered.sqlite")
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL (None for other databases and in-memory ones)."""
     parsed = make_url(url)
@@ -142,14 +186,6 @@ def store_files(url: str) -> list[Path]:
     if path is None:
         return []
     return [path] + [Path(str(path) + suffix) for suffix in ("-wal", "-shm", "-journal", ".lock")]
-
-
-def is_sqlite_file(path: str | os.PathLike[str]) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(16) == SQLITE_MAGIC
-    except OSError:
-        return False
 
 
 def _model_text(text: str | None) -> str | None:
@@ -397,18 +433,17 @@ class Store:
     def __init__(self, url: str | None = None, *, migrate_on_open: bool = True,
                  read_only: bool = False, must_exist: bool = False,
                  write_wait_s: float = WRITE_WAIT_S) -> None:
-        self.url: str = url or default_url()
+        self.url: str = default_url() if url is None else checked_url(url)
         self.read_only = read_only
         self.write_wait_s = write_wait_s
-        try:
-            path = sqlite_path(self.url)
-        except sa_exc.ArgumentError as error:
-            raise StoreError(f"not a database URL: {self.url!r} ({error})") from None
+        path = sqlite_path(self.url)
         self._path = path
         self._where = str(path) if path is not None else make_url(self.url).render_as_string(hide_password=True)
         self.backend: str = make_url(self.url).get_backend_name()  # "sqlite", "postgresql", ...
         if path is not None:
             self._check_file(path, must_exist or read_only, read_only)
+            if path.exists():
+                check_sqlite_health(path)
         try:
             self.engine: Engine = _make_engine(self.url, read_only, write_wait_s)
         except (ImportError, sa_exc.ArgumentError) as error:  # no such dialect, its driver missing
@@ -467,11 +502,21 @@ class Store:
             with conn.begin():
                 if _at_head(conn):
                     return
+                tables = inspect(conn).get_table_names()
+                if VERSIONS.name in tables:
+                    versions = conn.execute(select(func.count()).select_from(VERSIONS)).scalar()
+                    if versions > 1:
+                        raise StoreCorrupt(f"the store {self._where} has {versions} schema version rows "
+                                           "(alembic_version holds one); it was not changed")
                 current = _current_revision(conn)
                 if current is None and self.read_only:
-                    tables = inspect(conn).get_table_names()
                     raise StoreError(f"{self._where} is not an ERank Studio store"
                                      + (" (it holds no tables)" if not tables else ""))
+                if current is None and tables:
+                    # Another program's database: adding our tables to it would be a surprise.
+                    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+                    raise StoreError(f"{self._where} is not an ERank Studio store (it holds other "
+                                     f"tables: {shown}); nothing was changed")
         if current == _head_revision():
             return
         if current is not None and not _known_revision(current):
@@ -614,107 +659,14 @@ class Store:
             ).inserted_primary_key[0]
         ), True
 
-    @staticmethod
-    def _document_row(conn: Connection, doc: Document, source: str = "") -> int:
-        sha = text_sha1(doc.text)
-        found = conn.execute(
-            select(D.c.id).where(D.c.source == source, D.c.doc_id == doc.doc_id, D.c.text_sha1 == sha)
-        ).scalar()
-        if found is not None:
-            return int(found)
-        return int(
-            conn.execute(
-                D.insert().values(
-                    doc_id=doc.doc_id, text=doc.text, title=doc.title, source=source, text_sha1=sha
-                )
-            ).inserted_primary_key[0]
-        )
-
+    # The candidate list's rules live in candidates.py; these names stay for older callers.
     @staticmethod
     def _document_rows(conn: Connection, docs: list[Document], source: str,
                        shas: list[str] | None = None) -> tuple[dict[tuple[str, str], int], int]:
-        """The document rows of many documents in a few statements, inserting those not yet
-        stored: ((doc_id, sha1 of text) -> documents.id, how many were inserted)."""
-        shas = shas or [text_sha1(d.text) for d in docs]
-        wanted = sorted({d.doc_id for d in docs})
+        return candidates.document_rows(conn, docs, source, shas)
 
-        def known() -> dict[tuple[str, str], int]:
-            found: dict[tuple[str, str], int] = {}
-            for i in range(0, len(wanted), 500):
-                for r in conn.execute(select(D.c.id, D.c.doc_id, D.c.text_sha1).where(
-                        D.c.source == source, D.c.doc_id.in_(wanted[i:i + 500]))):
-                    found[(r.doc_id, r.text_sha1)] = r.id
-            return found
-
-        rows = known()
-        new: dict[tuple[str, str], dict[str, Any]] = {}
-        for d, sha in zip(docs, shas):
-            if (d.doc_id, sha) not in rows and (d.doc_id, sha) not in new:
-                new[(d.doc_id, sha)] = {"doc_id": d.doc_id, "text": d.text, "title": d.title,
-                                        "source": source, "text_sha1": sha}
-        if new:
-            conn.execute(D.insert(), list(new.values()))
-            rows = known()
-        return rows, len(new)
-
-    def _link(
-        self, conn: Connection, query_id: int, doc: Document, position: int, source: str = ""
-    ) -> int:
-        """Make ``doc`` a candidate of the query; a doc_id retyped with another text now means
-        the new text (older labels and judgments keep pointing at the text they saw)."""
-        validation.document(doc.doc_id, doc.text, doc.title)
-        document_id = self._document_row(conn, doc, source)
-        row = conn.execute(
-            select(QD.c.id, QD.c.document_id).where(QD.c.query_id == query_id, QD.c.doc_id == doc.doc_id)
-        ).first()
-        if row is None:
-            conn.execute(
-                QD.insert().values(
-                    query_id=query_id,
-                    doc_id=doc.doc_id,
-                    document_id=document_id,
-                    position=position,
-                    first_stage_score=doc.first_stage_score,
-                    first_stage_source=doc.first_stage_source,
-                )
-            )
-        else:
-            values: dict[str, Any] = {"document_id": document_id}
-            if doc.first_stage_score is not None:
-                values["first_stage_score"] = doc.first_stage_score
-                values["first_stage_source"] = doc.first_stage_source
-            conn.execute(QD.update().where(QD.c.id == row.id).values(**values))
-        return document_id
-
-    def _link_many(
-        self, conn: Connection, query_id: int, docs: list[Document], source: str = ""
-    ) -> dict[str, int]:
-        """``_link`` for a whole candidate list in a few statements: doc_id -> document row."""
-        for d in docs:
-            validation.document(d.doc_id, d.text, d.title)
-        shas = [text_sha1(d.text) for d in docs]
-        rows, _ = self._document_rows(conn, docs, source, shas)
-        links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
-            select(QD.c.id, QD.c.doc_id, QD.c.document_id).where(QD.c.query_id == query_id))}
-        position = self._next_position(conn, query_id)
-        inserts, result = [], {}
-        for d, sha in zip(docs, shas):
-            document_id = rows[(d.doc_id, sha)]
-            result[d.doc_id] = document_id
-            if d.doc_id in links:
-                values: dict[str, Any] = {"document_id": document_id}
-                if d.first_stage_score is not None:
-                    values.update(first_stage_score=d.first_stage_score, first_stage_source=d.first_stage_source)
-                conn.execute(QD.update().where(QD.c.id == links[d.doc_id][0]).values(**values))
-            else:
-                inserts.append({"query_id": query_id, "doc_id": d.doc_id, "document_id": document_id,
-                                "position": position, "first_stage_score": d.first_stage_score,
-                                "first_stage_source": d.first_stage_source})
-                links[d.doc_id] = (None, document_id)
-                position += 1
-        if inserts:
-            conn.execute(QD.insert(), inserts)
-        return result
+    def _link_many(self, conn: Connection, query_id: int, docs: list[Document], source: str = "") -> dict[str, int]:
+        return candidates.link_documents(conn, query_id, docs, source)
 
     def _ensure_query(self, conn: Connection, query_id: int) -> Any:
         row = conn.execute(select(Q).where(Q.c.id == query_id)).first()
@@ -734,8 +686,7 @@ class Store:
 
     @staticmethod
     def _next_position(conn: Connection, query_id: int) -> int:
-        top = conn.execute(select(func.max(QD.c.position)).where(QD.c.query_id == query_id)).scalar()
-        return 0 if top is None else int(top) + 1
+        return candidates.next_position(conn, query_id)
 
     def documents_for_query(self, query_id: int) -> list[Document]:
         with self.read() as conn:
@@ -1003,10 +954,7 @@ class Store:
 
     @staticmethod
     def _annotator_id(conn: Connection, name: str, create: bool = True) -> int | None:
-        found = conn.execute(select(A.c.id).where(A.c.name == name)).scalar()
-        if found is not None or not create:
-            return found
-        return int(conn.execute(A.insert().values(name=name, created_at=utcnow())).inserted_primary_key[0])
+        return annotators.annotator_id(conn, name) if create else annotators.find_annotator(conn, name)
 
     @staticmethod
     def validate_score(score: Any) -> int | None:
@@ -1072,11 +1020,9 @@ class Store:
                 if document.doc_id != doc_id:
                     raise ValueError(f"document id {document.doc_id!r} does not match {doc_id!r}")
                 self._ensure_query(conn, query_id)
-                document_id = self._link(conn, query_id, document, self._next_position(conn, query_id))
+                document_id = candidates.link_documents(conn, query_id, [document])[doc_id]
             else:
-                document_id = conn.execute(
-                    select(QD.c.document_id).where(QD.c.query_id == query_id, QD.c.doc_id == doc_id)
-                ).scalar()
+                document_id = candidates.candidate_document(conn, query_id, doc_id)
                 if document_id is None:
                     raise ValueError(
                         f"document {doc_id!r} is not a candidate of query {query_id}: "
@@ -1129,9 +1075,9 @@ class Store:
     def label_history(self, query_id: int, doc_id: str, annotator: str | None = None) -> list[LabelRow]:
         """Every label row of the document, oldest first: sets, undos and adjudications."""
         stmt = self._label_select().where(L.c.query_id == query_id, L.c.doc_id == doc_id)
-        if annotator is not None:
-            stmt = stmt.where(A.c.name == annotator)
         with self.read() as conn:
+            if annotator is not None:
+                stmt = stmt.where(L.c.annotator_id == annotators.find_annotator(conn, annotator))
             return [self._label_row(r) for r in conn.execute(stmt.order_by(L.c.id)).all()]
 
     def undo_label(self, query_id: int, doc_id: str, annotator: str) -> LabelRow | None:
@@ -1141,7 +1087,8 @@ class Store:
         with self.write() as conn:
             rows = conn.execute(
                 self._label_select().where(
-                    L.c.query_id == query_id, L.c.doc_id == doc_id, A.c.name == annotator,
+                    L.c.query_id == query_id, L.c.doc_id == doc_id,
+                    L.c.annotator_id == annotators.find_annotator(conn, annotator),
                     L.c.action != validation.ADJUDICATE,  # undo walks back labels, not adjudications
                 ).order_by(L.c.id)
             ).all()
@@ -1170,7 +1117,7 @@ class Store:
 
     def annotators(self) -> list[str]:
         with self.read() as conn:
-            return list(conn.execute(select(A.c.name).order_by(A.c.id)).scalars())
+            return annotators.annotator_names(conn)
 
     def count_labels(self) -> int:
         with self.read() as conn:

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from ..errors import ValidationError
-from . import schema, validation
+from . import annotators, schema, validation
 from .store import A, J, L, Q, R, LabelRow, Store, utcnow
 
 RO = schema.Role.__table__
@@ -75,9 +75,10 @@ def _role(role: str) -> str:
 
 
 def _has_role(conn: Connection, name: str, role: str) -> bool:
-    found = conn.execute(
-        select(RO.c.id).join(A, A.c.id == RO.c.annotator_id).where(A.c.name == name, RO.c.role == role)
-    ).first()
+    aid = annotators.find_annotator(conn, name)
+    if aid is None:
+        return False
+    found = conn.execute(select(RO.c.id).where(RO.c.annotator_id == aid, RO.c.role == role)).first()
     return found is not None
 
 
@@ -87,7 +88,7 @@ def grant_role(store: Store, name: str, role: str = ADJUDICATOR) -> bool:
     with store.write() as conn:
         if _has_role(conn, name, role):
             return False
-        conn.execute(RO.insert().values(annotator_id=store._annotator_id(conn, name), role=role,
+        conn.execute(RO.insert().values(annotator_id=annotators.annotator_id(conn, name), role=role,
                                         granted_at=utcnow()))
     return True
 
@@ -96,7 +97,7 @@ def revoke_role(store: Store, name: str, role: str = ADJUDICATOR) -> bool:
     """Take the role from ``name`` (their adjudications stay); False when they did not have it."""
     name, role = validation.annotator(name, "name"), _role(role)
     with store.write() as conn:
-        aid = store._annotator_id(conn, name, create=False)
+        aid = annotators.find_annotator(conn, name)
         if aid is None:
             return False
         return conn.execute(RO.delete().where(RO.c.annotator_id == aid, RO.c.role == role)).rowcount > 0
