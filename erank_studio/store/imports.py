@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -258,15 +258,28 @@ _REFS = {"candidate": (("query", "query_id"), ("document", "document_id")),
          "label": (("query", "query_id"), ("document", "document_id"))}
 
 
+# Dates a bundle may carry: none before the project (nor a year-0001 placeholder), none in the
+# future beyond a day of clock skew (nor year 9999, which would sort above everything real).
+EARLIEST = datetime(2000, 1, 1)
+CLOCK_SKEW = timedelta(days=1)
+
+
 def _when(value: Any, key: str) -> datetime | None:
     if value is None and key == "finished_at":
         return None
     if not isinstance(value, str):
         raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}")
     try:
-        return datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}") from None
+    if when.tzinfo is not None:  # the store keeps UTC without a zone
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    latest = datetime.now(timezone.utc).replace(tzinfo=None) + CLOCK_SKEW
+    if not EARLIEST <= when <= latest:
+        raise ValidationError(key, f"{key} {value!r} is not a plausible date (from {EARLIEST:%Y-%m-%d} "
+                              "to tomorrow)")
+    return when
 
 
 def _string(value: Any, field: str, empty: bool = True) -> str:
@@ -394,6 +407,22 @@ def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]
     return kinds
 
 
+def _check_adjudicators(store: Store, path: Path, labels: list[tuple[int, dict[str, Any]]]) -> None:
+    """The app's rule for adjudications: only an adjudicator of this store sets a final label.
+    A bundle cannot grant the role (a tampered file would grant it to itself), so the person
+    must hold it here before their adjudications are imported."""
+    from .teams import has_role
+
+    first_line: dict[str, int] = {}
+    for line, rec in labels:
+        if rec["action"] == validation.ADJUDICATE:
+            first_line.setdefault(rec["annotator"], line)
+    for name, line in first_line.items():
+        if not has_role(store, name):
+            raise FileFormatError(str(path), line, f"{name!r} set a final label (adjudication) but is not an "
+                                  f"adjudicator in this store: grant the role first (roles grant {name!r})")
+
+
 def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     """Read a bundle back. Queries and documents merge with what is there (same identity, same
     row); runs already present (same query, model and start time) and identical label rows are
@@ -401,6 +430,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     included). Written in chunks after the whole file was checked. Returns counts of rows
     added."""
     kinds = read_bundle(path)
+    _check_adjudicators(store, Path(path), kinds["label"])
     added = {k: 0 for k in ("queries", "documents", "candidates", "runs", "judgments", "labels", "qrels")}
     qmap: dict[Any, int] = {}
     for chunk in _chunks(kinds["query"]):

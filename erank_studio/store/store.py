@@ -35,7 +35,7 @@ except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
 from .. import prompt, text_rules
-from ..safe_output import SQLITE_MAGIC
+from ..safe_output import SQLITE_MAGIC, SQLITE_SIDE_FILES
 from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreMissing, StoreNewer, StoreReadOnly
 from ..types import STATUS_FAILED, Document, GenerationSettings, Judgment, Truncation
 from . import annotators, candidates, schema, validation
@@ -159,17 +159,38 @@ def check_sqlite_health(path: Path) -> None:
         raise StoreError(f"cannot open the store {path}: {error}") from None
     try:
         found = [row[0] for row in con.execute("PRAGMA quick_check(3)").fetchall()]
+        if found == ["ok"]:
+            tables = [row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            versions = (con.execute(f"SELECT count(*) FROM {VERSIONS.name}").fetchone()[0]
+                        if VERSIONS.name in tables else 0)
     except sqlite3.DatabaseError as error:
         if "locked" in str(error) or "busy" in str(error):
             return  # another process holds it: its own checks apply; reads will tell
         found = [str(error)]
     finally:
         con.close()
-    if found != ["ok"]:
+    if found == ["ok"]:
+        # Told here, through the read-only connection: a writing connection would first turn
+        # the file to WAL mode, changing another program's database before refusing it.
+        _check_tables(str(path), tables, versions)
+    else:
         raise StoreCorrupt(
             f"the store {path} is damaged (SQLite's quick_check: "
             f"{'; '.join(' '.join(f.replace('*** in database main ***', '').split()) for f in found)[:300]}); "
             f"it was not changed. Copy out what is readable with: sqlite3 {path} .recover | sqlite3 recovered.sqlite")
+
+
+def _check_tables(where: str, tables: list[str], versions: int) -> None:
+    """Refuse a database that holds tables but is no ERank Studio store (adding our tables to
+    another program's database would be a surprise), and one whose schema version table holds
+    several rows (its schema cannot be told)."""
+    if versions > 1:
+        raise StoreCorrupt(f"the store {where} has {versions} schema version rows (alembic_version "
+                           "holds one); it was not changed")
+    if tables and VERSIONS.name not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(f"{where} is not an ERank Studio store (it holds other tables: {shown}); "
+                         "nothing was changed")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -181,11 +202,13 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def store_files(url: str) -> list[Path]:
-    """The files a SQLite store consists of: the database, its -wal, -shm and lock files."""
+    """The files a SQLite store consists of: the database, its -wal, -shm, -journal and lock
+    files, both as named and beside the file a symlinked name leads to (where SQLite keeps them)."""
     path = sqlite_path(url)
     if path is None:
         return []
-    return [path] + [Path(str(path) + suffix) for suffix in ("-wal", "-shm", "-journal", ".lock")]
+    names = dict.fromkeys((path, Path(os.path.realpath(path))))
+    return [Path(str(p) + suffix) for p in names for suffix in ("", *SQLITE_SIDE_FILES)]
 
 
 def _model_text(text: str | None) -> str | None:
@@ -503,20 +526,13 @@ class Store:
                 if _at_head(conn):
                     return
                 tables = inspect(conn).get_table_names()
-                if VERSIONS.name in tables:
-                    versions = conn.execute(select(func.count()).select_from(VERSIONS)).scalar()
-                    if versions > 1:
-                        raise StoreCorrupt(f"the store {self._where} has {versions} schema version rows "
-                                           "(alembic_version holds one); it was not changed")
+                versions = (conn.execute(select(func.count()).select_from(VERSIONS)).scalar()
+                            if VERSIONS.name in tables else 0)
+                _check_tables(self._where, tables, versions)
                 current = _current_revision(conn)
                 if current is None and self.read_only:
                     raise StoreError(f"{self._where} is not an ERank Studio store"
                                      + (" (it holds no tables)" if not tables else ""))
-                if current is None and tables:
-                    # Another program's database: adding our tables to it would be a surprise.
-                    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-                    raise StoreError(f"{self._where} is not an ERank Studio store (it holds other "
-                                     f"tables: {shown}); nothing was changed")
         if current == _head_revision():
             return
         if current is not None and not _known_revision(current):
@@ -977,8 +993,28 @@ class Store:
         if document is not None:
             validation.document(document.doc_id, document.text, document.title)
         with self.write() as conn:
+            # Inside the write transaction: a double click, a retried request or a re-render
+            # that repeats the person's current label adds no row (one action, one row), so
+            # undo always reverts what the person last saw change.
+            same = self._current_label_if_same(conn, query_id, doc_id, annotator, score, rationale, note)
+            if same is not None:
+                return same
             return self._insert_label(conn, query_id, doc_id, annotator, score, rationale, note,
                                       document=document)
+
+    def _current_label_if_same(self, conn: Connection, query_id: int, doc_id: str, annotator: str,
+                               score: int | None, rationale: str | None, note: str | None) -> LabelRow | None:
+        aid = annotators.find_annotator(conn, annotator)
+        if aid is None:
+            return None
+        row = conn.execute(
+            self._label_select().where(L.c.query_id == query_id, L.c.doc_id == doc_id, L.c.annotator_id == aid,
+                                       L.c.action != validation.ADJUDICATE)
+            .order_by(L.c.id.desc()).limit(1)
+        ).first()
+        if row is None or row.retracted or (row.score, row.rationale, row.note) != (score, rationale, note):
+            return None
+        return self._label_row(row)
 
     def add_labels(
         self, labels: Iterable[tuple[int, str, str, int | None, str | None, str | None]]
@@ -1118,6 +1154,16 @@ class Store:
     def annotators(self) -> list[str]:
         with self.read() as conn:
             return annotators.annotator_names(conn)
+
+    def renamed_documents(self) -> list[dict[str, Any]]:
+        """What migration 0009 did: each document id that had been re-pointed to a new text and
+        whose older text got an id of its own (query_id, old_doc_id, new_doc_id, labels and
+        judgments moved, renamed_at), oldest first."""
+        RD = schema.RenamedDocument.__table__
+        with self.read() as conn:
+            rows = conn.execute(select(RD.c.query_id, RD.c.old_doc_id, RD.c.new_doc_id, RD.c.labels,
+                                       RD.c.judgments, RD.c.renamed_at).order_by(RD.c.id)).mappings().all()
+        return [dict(r) for r in rows]
 
     def count_labels(self) -> int:
         with self.read() as conn:
