@@ -19,6 +19,13 @@ from . import schema, validation
 
 D = schema.DocumentRow.__table__
 QD = schema.QueryDocument.__table__
+L = schema.Label.__table__
+# A label shown only where its doc_id names, under its query, the text it was made on: every
+# read that shows labels joins on this (after migration 0009 and with ids never re-pointed it
+# always holds; the join keeps it so whatever a store's history).
+ON_ITS_TEXT = (QD.c.query_id == L.c.query_id) & (QD.c.doc_id == L.c.doc_id) & (QD.c.document_id == L.c.document_id)
+ON_ITS_TEXT_SQL = ("JOIN query_documents qd ON qd.query_id = l.query_id AND qd.doc_id = l.doc_id "
+                   "AND qd.document_id = l.document_id")
 # How much of each text a refusal quotes: enough to recognise it, short enough for one line.
 QUOTED_CHARS = 60
 

@@ -51,6 +51,7 @@ from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
 from .annotators import find_annotator
+from .candidates import ON_ITS_TEXT, ON_ITS_TEXT_SQL
 from .resolve import Rule
 from .resolve import resolve as resolve_label
 from ..safe_output import OutputRefused, check_output_file, write_file
@@ -115,6 +116,7 @@ lj AS (
 SELECT l.id AS label_id, l.query_id, l.doc_id, l.document_id, a.name AS annotator, l.score,
        q.source_query_id, lj.jid AS judgment_id {model_score}
 FROM cur JOIN labels l ON l.id = cur.id
+{on_its_text}
 JOIN annotators a ON a.id = l.annotator_id
 JOIN queries q ON q.id = l.query_id
 {lj_join} JOIN lj ON lj.query_id = l.query_id AND lj.document_id = l.document_id
@@ -152,7 +154,7 @@ def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
     need_judgment = flt.run_id is not None or flt.min_disagreement is not None
     disagree = flt.min_disagreement is not None
     sql = _PAIRS_SQL.format(
-        ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT",
+        on_its_text=ON_ITS_TEXT_SQL, ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT",
         model_score=", jm.score AS model_score" if disagree else "",
         model_join="JOIN judgments jm ON jm.id = lj.jid" if disagree else "",
     )
@@ -445,7 +447,7 @@ def table(store: Store, flt: ExportFilter | None = None):
                    A.c.name.label("annotator"), L.c.score.label("human_score"),
                    L.c.rationale.label("human_rationale"), L.c.note, L.c.created_at.label("labelled_at"),
                    Q.c.text.label("query"), Q.c.source, Q.c.source_query_id)
-            .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id)
+            .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id).join(QD, ON_ITS_TEXT)
             .where(L.c.id.in_(latest), L.c.retracted.is_(False)).order_by(L.c.id)
         )
         if flt.annotator is not None:

@@ -1084,10 +1084,12 @@ class Store:
                         retracted=bool(r.retracted), action=r.action)
 
     def _label_select(self):
+        """Label rows with their annotator's name, only those made on the text their doc_id
+        names under the query now (``candidates.ON_ITS_TEXT``)."""
         return select(
             L.c.id, L.c.query_id, L.c.doc_id, A.c.name.label("annotator"), L.c.score, L.c.rationale,
             L.c.note, L.c.created_at, L.c.retracted, L.c.action,
-        ).join(A, A.c.id == L.c.annotator_id)
+        ).join(A, A.c.id == L.c.annotator_id).join(QD, candidates.ON_ITS_TEXT)
 
     def current_labels(self, query_id: int, annotator: str | None = None) -> dict[str, LabelRow]:
         """doc_id -> the current label: the latest row of that annotator, or with no annotator

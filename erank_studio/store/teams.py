@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from ..errors import ValidationError
-from . import annotators, schema, validation
+from . import annotators, candidates, schema, validation
 from .store import A, J, L, Q, R, LabelRow, Store, utcnow
 
 RO = schema.Role.__table__
@@ -154,6 +154,7 @@ def items_in(conn: Connection, query_ids: list[int] | None, run_id: int | None =
             select(L.c.id, L.c.query_id, L.c.doc_id, L.c.document_id, L.c.score, L.c.retracted,
                    A.c.name, Q.c.source_query_id)
             .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id)
+            .join(candidates.QD, candidates.ON_ITS_TEXT)
             .where(L.c.id.in_(current)).order_by(L.c.id)
         ).all()
         for r in rows:
@@ -188,7 +189,7 @@ def _attach_adjudications(conn: Connection, ids: list[int] | None, found: dict[t
     latest = latest.group_by(L.c.query_id, L.c.doc_id)
     for r in conn.execute(
         select(L.c.id, L.c.query_id, L.c.doc_id, L.c.score, L.c.note, L.c.rationale, L.c.created_at, A.c.name)
-        .join(A, A.c.id == L.c.annotator_id).where(L.c.id.in_(latest))
+        .join(A, A.c.id == L.c.annotator_id).join(candidates.QD, candidates.ON_ITS_TEXT).where(L.c.id.in_(latest))
     ):
         item = found.get((r.query_id, r.doc_id))
         if item is not None:

@@ -180,3 +180,23 @@ def test_a_bundle_adjudication_without_a_reason_is_refused(typed, tmp_path):
         with pytest.raises(FileFormatError, match="needs a final score and a reason"):
             import_bundle(copy, path)
 
+
+
+def test_a_label_made_on_another_text_is_shown_nowhere(typed):
+    """Whatever a store's history, a label is shown only where its doc_id names the text it was
+    made on: here a row is made to point at another text behind the store's back."""
+    from sqlalchemy import update
+
+    from erank_studio.store import candidates, schema, teams
+
+    store, q = typed
+    store.add_label(q, "d1", "ann", 9)
+    store.add_label(q, "d2", "ann", 4)
+    with store.write() as conn:
+        rows, _ = candidates.document_rows(conn, [Document("d1", "a text nobody labelled")], "")
+        L = schema.Label.__table__
+        conn.execute(update(L).where(L.c.doc_id == "d1").values(document_id=next(iter(rows.values()))))
+    assert list(store.current_labels(q)) == ["d2"] and list(store.current_labels(q, "ann")) == ["d2"]
+    assert export_bytes(store, "qrels").decode().split() == [str(q), "0", "d2", "1"]
+    assert [it.doc_id for it in teams.items(store)] == ["d2"]
+    assert "d1" not in set(export_bytes(store, "csv").decode().split("\n", 1)[1].replace(",", " ").split())
