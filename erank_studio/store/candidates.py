@@ -135,3 +135,22 @@ def link_documents(conn: Connection, query_id: int, docs: list[Document], source
 def candidate_document(conn: Connection, query_id: int, doc_id: str) -> int | None:
     """The document row ``doc_id`` names under the query, or None."""
     return conn.execute(select(QD.c.document_id).where(QD.c.query_id == query_id, QD.c.doc_id == doc_id)).scalar()
+
+
+def documents_of(conn: Connection, query_id: int) -> list[Document]:
+    """The query's candidate list, in the order it was given."""
+    rows = conn.execute(
+        select(QD.c.doc_id, D.c.text, D.c.title, QD.c.first_stage_score, QD.c.first_stage_source)
+        .join(D, D.c.id == QD.c.document_id).where(QD.c.query_id == query_id).order_by(QD.c.position, QD.c.id)
+    )
+    return [Document(doc_id=r.doc_id, text=r.text, title=r.title, first_stage_score=r.first_stage_score,
+                     first_stage_source=r.first_stage_source) for r in rows]
+
+
+def renamed_documents(conn: Connection) -> list[dict[str, Any]]:
+    """What migration 0009 did: each document id that had been re-pointed to a new text and
+    whose older text got an id of its own, oldest first."""
+    RD = schema.RenamedDocument.__table__
+    return [dict(r) for r in conn.execute(
+        select(RD.c.query_id, RD.c.old_doc_id, RD.c.new_doc_id, RD.c.labels, RD.c.judgments, RD.c.renamed_at)
+        .order_by(RD.c.id)).mappings()]

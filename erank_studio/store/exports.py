@@ -55,7 +55,17 @@ from .candidates import ON_ITS_TEXT, ON_ITS_TEXT_SQL
 from .resolve import Rule
 from .resolve import resolve as resolve_label
 from ..safe_output import OutputRefused, check_output_file, write_file
-from .store import A, D, J, L, Q, QD, QR, R, Store, store_files
+from . import schema
+from .store import Store, store_files
+
+A = schema.Annotator.__table__
+D = schema.DocumentRow.__table__
+J = schema.JudgmentRow.__table__
+L = schema.Label.__table__
+Q = schema.Query.__table__
+QD = schema.QueryDocument.__table__
+QR = schema.Qrel.__table__
+R = schema.Run.__table__
 from .teams import items_in
 from .validation import ADJUDICATE, has_reserved_tag
 

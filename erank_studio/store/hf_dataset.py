@@ -37,7 +37,13 @@ from .exports import ExportFilter, ExportRefused, sft_records
 from .resolve import Rule
 from .resolve import resolve as resolve_label
 from ..safe_output import check_output_folder, is_sqlite_file
-from .store import D, J, Q, R, Store, store_files
+from . import schema
+from .store import Store, store_files
+
+D = schema.DocumentRow.__table__
+J = schema.JudgmentRow.__table__
+Q = schema.Query.__table__
+R = schema.Run.__table__
 from .teams import items_in
 
 FORMAT = "hf-dataset"

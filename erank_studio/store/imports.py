@@ -23,7 +23,16 @@ from . import trec, validation
 from .annotators import annotator_id
 from .candidates import DocumentIdTaken, stored_text
 from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
-from .store import D, J, L, Q, QD, R, Store, text_sha1
+from . import candidates, qrels, queries, schema
+from .candidates import text_sha1
+from .store import Store
+
+D = schema.DocumentRow.__table__
+J = schema.JudgmentRow.__table__
+L = schema.Label.__table__
+Q = schema.Query.__table__
+QD = schema.QueryDocument.__table__
+R = schema.Run.__table__
 
 ID_KEYS = ("doc_id", "docid", "id", "_id")
 TEXT_KEYS = ("content", "text", "contents", "body", "passage")  # "content": as rerank --docs reads
@@ -162,7 +171,7 @@ def import_qrels(store: Store, path: str | Path, source: str) -> int:
     rows = trec.read_qrels(path)
     for chunk in _chunks(rows):
         with store.write(bulk=True) as conn:
-            store._add_qrels(conn, chunk, source)
+            qrels.add_qrels(conn, chunk, source)
     return len(rows)
 
 
@@ -171,7 +180,7 @@ def import_queries(store: Store, path: str | Path, source: str) -> int:
     for chunk in _chunks(rows):
         with store.write(bulk=True) as conn:
             for qid, body in chunk:
-                store._upsert_query(conn, body, source, qid)
+                queries.upsert_query(conn, body, source, qid)
     return len(rows)
 
 
@@ -182,13 +191,13 @@ def import_documents(store: Store, path: str | Path, source: str | None = None,
     docs = read_documents(path)
     if query_id is not None:
         with store.read() as conn:
-            store._ensure_query(conn, query_id)
+            queries.query_row(conn, query_id)
     for chunk in _chunks(docs):
         with store.write(bulk=True) as conn:
             if query_id is not None:
-                store._link_many(conn, query_id, chunk, source or "")
+                candidates.link_documents(conn, query_id, chunk, source or "")
             else:
-                store._document_rows(conn, chunk, source or "")
+                candidates.document_rows(conn, chunk, source or "")
     return len(docs)
 
 
@@ -200,7 +209,7 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
     rows = trec.read_run(path)
     lines = [i for i, line in enumerate(trec.read_lines(path), start=1) if line.strip()]
     with store.read() as conn:
-        queries = {
+        query_ids = {
             r.source_query_id: r.id
             for r in conn.execute(select(Q.c.id, Q.c.source_query_id).where(Q.c.source == source))
         }
@@ -208,28 +217,36 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
         for r in conn.execute(select(D.c.id, D.c.doc_id).where(D.c.source == source).order_by(D.c.id)):
             documents[r.doc_id] = r.id  # the newest text of a doc_id wins
     for line, (qid, doc_id, _rank, _score, _tag) in zip(lines, rows):
-        if qid not in queries:
+        if qid not in query_ids:
             raise FileFormatError(str(path), line, f"unknown query {qid!r} for source {source!r} (import the queries first)")
         if doc_id not in documents:
             raise FileFormatError(str(path), line, f"unknown document {doc_id!r} for source {source!r} (import the documents first)")
     by_query: dict[int, list[tuple[str, float]]] = {}
     for qid, doc_id, _rank, score, _tag in rows:
-        by_query.setdefault(queries[qid], []).append((doc_id, score))
+        by_query.setdefault(query_ids[qid], []).append((doc_id, score))
     for query_id, items in by_query.items():
         for chunk in _chunks(items):
             with store.write(bulk=True) as conn:
-                links = dict(conn.execute(select(QD.c.doc_id, QD.c.id).where(
-                    QD.c.query_id == query_id, QD.c.doc_id.in_([d for d, _ in chunk]))).all())
-                position = store._next_position(conn, query_id)
+                links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
+                    select(QD.c.doc_id, QD.c.id, QD.c.document_id).where(
+                        QD.c.query_id == query_id, QD.c.doc_id.in_([d for d, _ in chunk])))}
+                position = candidates.next_position(conn, query_id)
                 inserts, updates = [], []
                 for doc_id, score in chunk:
                     values = {"document_id": documents[doc_id], "first_stage_score": score,
                               "first_stage_source": "given"}
                     if doc_id in links:
-                        updates.append({"qd": links[doc_id], **values})
+                        link_id, linked = links[doc_id]
+                        if linked not in (-1, documents[doc_id]):
+                            # The candidate names a text already: the run's must be the same one.
+                            old, new = stored_text(conn, linked), stored_text(conn, documents[doc_id])
+                            if text_sha1(old) != text_sha1(new):
+                                raise DocumentIdTaken(query_id, doc_id, old, new)
+                            values["document_id"] = linked
+                        updates.append({"qd": link_id, **values})
                     else:
                         inserts.append({"query_id": query_id, "doc_id": doc_id, "position": position, **values})
-                        links[doc_id] = -1
+                        links[doc_id] = (-1, -1)
                         position += 1
                 if inserts:
                     conn.execute(QD.insert(), inserts)
@@ -436,7 +453,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     for chunk in _chunks(kinds["query"]):
         with store.write(bulk=True) as conn:
             for _, rec in chunk:
-                query_id, new = store._upsert_query_counted(conn, rec["text"], rec["source"],
+                query_id, new = queries.upsert_query(conn, rec["text"], rec["source"],
                                                             rec["source_query_id"], rec["created_at"])
                 qmap[rec["id"]] = query_id
                 added["queries"] += new
@@ -449,7 +466,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
             for source, recs in by_source.items():
                 docs = [Document(doc_id=r["doc_id"], text=r["text"], title=r.get("title")) for r in recs]
                 shas = [text_sha1(r["text"]) for r in recs]
-                rows, new = store._document_rows(conn, docs, source, shas)
+                rows, new = candidates.document_rows(conn, docs, source, shas)
                 added["documents"] += new
                 for r, sha in zip(recs, shas):
                     dmap[r["id"]] = rows[(r["doc_id"], sha)]
@@ -536,7 +553,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     for source, triples in by_source.items():
         for chunk in _chunks(triples):
             with store.write(bulk=True) as conn:
-                added["qrels"] += store._add_qrels(conn, chunk, source)
+                added["qrels"] += qrels.add_qrels(conn, chunk, source)
     return added
 
 

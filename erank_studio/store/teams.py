@@ -23,7 +23,15 @@ from sqlalchemy import Connection, func, select
 
 from ..errors import ValidationError
 from . import annotators, candidates, schema, validation
-from .store import A, J, L, Q, R, LabelRow, Store, utcnow
+from .clock import utcnow
+from .labels import LabelRow, insert_label
+from .store import Store
+
+A = schema.Annotator.__table__
+J = schema.JudgmentRow.__table__
+L = schema.Label.__table__
+Q = schema.Query.__table__
+R = schema.Run.__table__
 
 RO = schema.Role.__table__
 ADJUDICATOR = "adjudicator"
@@ -255,7 +263,7 @@ def adjudicate(store: Store, query_id: int, doc_id: str, adjudicator: str, score
         if labelled is None or len(labelled.scores) < 2:
             raise ValidationError("doc_id", f"document {doc_id!r} of query {query_id} has labels from fewer "
                                             "than two annotators: nothing to adjudicate")
-        return store._insert_label(conn, int(query_id), doc_id, adjudicator, score, rationale or None,
+        return insert_label(conn, int(query_id), doc_id, adjudicator, score, rationale or None,
                                    reason.strip(), action=validation.ADJUDICATE,
                                    document_id=labelled.document_id)
 
