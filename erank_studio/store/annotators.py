@@ -12,8 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, select
 
 from . import schema
-
-A = schema.Annotator.__table__
+from .schema import ANNOTATORS as A
 
 
 def name_key(name: str) -> str:

@@ -16,10 +16,8 @@ from sqlalchemy import Connection, func, select
 from ..errors import StoreError
 from ..types import Document
 from . import schema, validation
+from .schema import DOCUMENTS as D, LABELS as L, CANDIDATES as QD
 
-D = schema.DocumentRow.__table__
-QD = schema.QueryDocument.__table__
-L = schema.Label.__table__
 # A label shown only where its doc_id names, under its query, the text it was made on: every
 # read that shows labels joins on this (after migration 0009 and with ids never re-pointed it
 # always holds; the join keeps it so whatever a store's history).
@@ -150,7 +148,7 @@ def documents_of(conn: Connection, query_id: int) -> list[Document]:
 def renamed_documents(conn: Connection) -> list[dict[str, Any]]:
     """What migration 0009 did: each document id that had been re-pointed to a new text and
     whose older text got an id of its own, oldest first."""
-    RD = schema.RenamedDocument.__table__
+    RD = schema.RENAMED_DOCUMENTS
     return [dict(r) for r in conn.execute(
         select(RD.c.query_id, RD.c.old_doc_id, RD.c.new_doc_id, RD.c.labels, RD.c.judgments, RD.c.renamed_at)
         .order_by(RD.c.id)).mappings()]

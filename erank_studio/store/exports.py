@@ -58,16 +58,9 @@ from ..safe_output import OutputRefused, check_output_file, write_file
 from . import schema
 from .store import Store, store_files
 
-A = schema.Annotator.__table__
-D = schema.DocumentRow.__table__
-J = schema.JudgmentRow.__table__
-L = schema.Label.__table__
-Q = schema.Query.__table__
-QD = schema.QueryDocument.__table__
-QR = schema.Qrel.__table__
-R = schema.Run.__table__
 from .teams import items_in
 from .validation import ADJUDICATE, has_reserved_tag
+from .schema import ANNOTATORS as A, DOCUMENTS as D, JUDGMENTS as J, LABELS as L, QUERIES as Q, CANDIDATES as QD, QRELS as QR, RUNS as R
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
 SUFFIXES = {

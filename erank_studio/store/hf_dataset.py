@@ -40,11 +40,8 @@ from ..safe_output import check_output_folder, is_sqlite_file
 from . import schema
 from .store import Store, store_files
 
-D = schema.DocumentRow.__table__
-J = schema.JudgmentRow.__table__
-Q = schema.Query.__table__
-R = schema.Run.__table__
 from .teams import items_in
+from .schema import DOCUMENTS as D, JUDGMENTS as J, QUERIES as Q, RUNS as R
 
 FORMAT = "hf-dataset"
 CARD_MARK = "erank-studio-dataset"  # a tag in the card: --force replaces only a folder holding it

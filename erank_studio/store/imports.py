@@ -26,13 +26,8 @@ from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
 from . import candidates, qrels, queries, schema
 from .candidates import text_sha1
 from .store import Store
+from .schema import DOCUMENTS as D, JUDGMENTS as J, LABELS as L, QUERIES as Q, CANDIDATES as QD, RUNS as R
 
-D = schema.DocumentRow.__table__
-J = schema.JudgmentRow.__table__
-L = schema.Label.__table__
-Q = schema.Query.__table__
-QD = schema.QueryDocument.__table__
-R = schema.Run.__table__
 
 ID_KEYS = ("doc_id", "docid", "id", "_id")
 TEXT_KEYS = ("content", "text", "contents", "body", "passage")  # "content": as rerank --docs reads

@@ -12,10 +12,8 @@ from .. import text_rules
 from ..types import Judgment, Truncation
 from . import schema, validation
 from .clock import utcnow
+from .schema import JUDGMENTS as J, CANDIDATES as QD, RUNS as R
 
-QD = schema.QueryDocument.__table__
-R = schema.Run.__table__
-J = schema.JudgmentRow.__table__
 
 _SET_HYBRID = J.update().where(
     J.c.run_id == bindparam("r_id"), J.c.doc_id == bindparam("d_id")

@@ -14,10 +14,7 @@ from ..types import Document
 from . import annotators, candidates, schema, validation
 from .clock import utcnow
 from .queries import query_row
-
-A = schema.Annotator.__table__
-L = schema.Label.__table__
-QD = schema.QueryDocument.__table__
+from .schema import ANNOTATORS as A, LABELS as L, CANDIDATES as QD
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from . import schema
 from .queries import query_row
-
-QR = schema.Qrel.__table__
+from .schema import QRELS as QR
 
 
 def add_qrels(conn: Connection, triples: list[tuple[str, str, int]], source: str) -> int:

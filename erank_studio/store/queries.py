@@ -8,8 +8,7 @@ from sqlalchemy import Connection, select
 
 from . import schema, validation
 from .clock import utcnow
-
-Q = schema.Query.__table__
+from .schema import QUERIES as Q
 
 
 class QueryRow(NamedTuple):

@@ -15,10 +15,7 @@ from .. import prompt
 from ..types import STATUS_FAILED, Document, GenerationSettings
 from . import candidates, schema, validation
 from .clock import utcnow
-
-Q = schema.Query.__table__
-R = schema.Run.__table__
-J = schema.JudgmentRow.__table__
+from .schema import JUDGMENTS as J, QUERIES as Q, RUNS as R
 
 
 @dataclass(frozen=True)

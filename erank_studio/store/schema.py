@@ -266,3 +266,17 @@ class RenamedDocument(Base):
     labels: Mapped[int] = mapped_column(Integer, nullable=False)
     judgments: Mapped[int] = mapped_column(Integer, nullable=False)
     renamed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# The tables as SQL Core sees them, for the store's noun modules (``from .schema import LABELS as
+# L``); nothing outside erank_studio/store/ imports them.
+QUERIES = Query.__table__
+DOCUMENTS = DocumentRow.__table__
+CANDIDATES = QueryDocument.__table__
+RUNS = Run.__table__
+JUDGMENTS = JudgmentRow.__table__
+ANNOTATORS = Annotator.__table__
+LABELS = Label.__table__
+ROLES = Role.__table__
+QRELS = Qrel.__table__
+RENAMED_DOCUMENTS = RenamedDocument.__table__

@@ -26,14 +26,9 @@ from . import annotators, candidates, schema, validation
 from .clock import utcnow
 from .labels import LabelRow, insert_label
 from .store import Store
+from .schema import ANNOTATORS as A, JUDGMENTS as J, LABELS as L, QUERIES as Q, RUNS as R, ROLES as RO
 
-A = schema.Annotator.__table__
-J = schema.JudgmentRow.__table__
-L = schema.Label.__table__
-Q = schema.Query.__table__
-R = schema.Run.__table__
 
-RO = schema.Role.__table__
 ADJUDICATOR = "adjudicator"
 
 

@@ -145,13 +145,18 @@ def _garbage(path):
     path.write_bytes(b"this is not a database at all\n" * 100)
 
 
-def _newer(path):
+def _store_then(path, sql: str) -> None:
+    """A new store at ``path``, then ``sql`` run on it behind the store's back."""
     with Store(f"sqlite:///{path}"):
         pass
     con = sqlite3.connect(path)
-    con.execute("UPDATE alembic_version SET version_num = '0099'")
+    con.execute(sql)
     con.commit()
     con.close()
+
+
+def _newer(path):
+    _store_then(path, "UPDATE alembic_version SET version_num = '0099'")
 
 
 def _damaged_pages(path):
@@ -331,12 +336,7 @@ def _foreign(path):
 
 
 def _two_versions(path):
-    with Store(f"sqlite:///{path}"):
-        pass
-    con = sqlite3.connect(path)
-    con.execute("INSERT INTO alembic_version VALUES ('0007')")
-    con.commit()
-    con.close()
+    _store_then(path, "INSERT INTO alembic_version VALUES ('0007')")
 
 
 @pytest.mark.parametrize("make, needle", [

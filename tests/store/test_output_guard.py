@@ -58,11 +58,12 @@ def test_another_stores_side_files_are_refused_even_with_force(exporting, tmp_pa
         live.close()
 
 
-def test_a_side_file_that_does_not_exist_yet_is_refused_too(exporting, tmp_path, capsys):
+@pytest.mark.parametrize("fmt", ["qrels", "hf-dataset"])
+def test_a_side_file_that_does_not_exist_yet_is_refused_too(exporting, tmp_path, fmt, capsys):
     live = _live_store(tmp_path / "live.sqlite")
     live.close()
     target = tmp_path / "live.sqlite-journal"
-    _one_line_exit_2(["export", "--db", exporting, "--format", "qrels", "--out", str(target)], capsys)
+    _one_line_exit_2(["export", "--db", exporting, "--format", fmt, "--out", str(target)], capsys)
     assert not target.exists()
 
 
@@ -119,14 +120,6 @@ def test_a_folder_is_refused(exporting, tmp_path, capsys):
                            capsys)
     assert "is a folder" in err
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
-
-
-def test_hf_dataset_folder_named_as_a_side_file_is_refused(exporting, tmp_path, capsys):
-    live = _live_store(tmp_path / "live.sqlite")
-    live.close()
-    target = tmp_path / "live.sqlite-journal"
-    _one_line_exit_2(["export", "--db", exporting, "--format", "hf-dataset", "--out", str(target)], capsys)
-    assert not target.exists()
 
 
 def test_a_destination_that_turns_into_a_database_while_writing_is_left_alone(tmp_path):
