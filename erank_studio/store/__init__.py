@@ -1,6 +1,9 @@
 """The label store: SQLAlchemy schema, the Store facade, exports and imports.
 
-- ``Store`` (store.py): queries, documents, runs, judgments, append-only labels, qrels.
+- ``Store`` (store.py): the facade over one module per noun, each small functions taking a
+  connection: ``database`` (opening, checks, transactions, the writer lock, migrations),
+  ``queries``, ``candidates`` (documents; a doc_id names one text), ``runs``, ``judgments``,
+  ``annotators``, ``labels``, ``qrels`` (tables in ``schema``).
 - ``exports`` (exports.py): ``export(store, fmt, path, ExportFilter(...))`` and friends.
 - ``imports`` (imports.py): ``import_file(store, fmt, path, source=..., query_id=...)``.
 - ``trec`` (trec.py): strict TREC readers ``read_qrels`` / ``read_run`` and writers.
