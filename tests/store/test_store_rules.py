@@ -200,3 +200,22 @@ def test_a_label_made_on_another_text_is_shown_nowhere(typed):
     assert export_bytes(store, "qrels").decode().split() == [str(q), "0", "d2", "1"]
     assert [it.doc_id for it in teams.items(store)] == ["d2"]
     assert "d1" not in set(export_bytes(store, "csv").decode().split("\n", 1)[1].replace(",", " ").split())
+
+
+def test_a_trec_run_naming_a_candidate_id_of_another_text_is_refused(store, tmp_path):
+    """``import --format run`` links benchmark documents: a query's candidate that already names
+    another text keeps it, and the import says so."""
+    from erank_studio.store.imports import import_file
+
+    q = store.upsert_query("q text", "bench", "q1")
+    store.add_documents(q, [Document("a", "the text the label was made on")])
+    store.add_label(q, "a", "ann", 8)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "text": "the benchmark\'s own text"}\n')
+    import_file(store, "documents", docs, source="bench")
+    run = tmp_path / "first.run"
+    run.write_text("q1 Q0 a 1 3.5 bm25\n")
+    with pytest.raises(DocumentIdTaken, match="the text the label was made on"):
+        import_file(store, "run", run, source="bench")
+    assert store.documents_for_query(q)[0].text == "the text the label was made on"
+    assert store.current_labels(q)["a"].score == 8
