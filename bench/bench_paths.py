@@ -172,7 +172,7 @@ class Paths:
         return run
 
     def api(self, docs: list[dict]) -> Callable[[], None]:
-        from erank_studio.ui.app import api_rerank
+        from erank_studio.ui.api import api_rerank
 
         ctx = self._context()
         rerank_documents = api_rerank(ctx)

@@ -294,8 +294,11 @@ def remember_run(updates, saved: dict | None):
         yield (*values, dict(saved))
 
 
+API_OWNER = "api"  # who started a run that came through the HTTP API
+
+
 def _owner(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "api"
+    return getattr(request, "session_hash", None) or API_OWNER
 
 
 def _progress_only(text: str) -> tuple:

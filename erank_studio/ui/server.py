@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .store_names import safe_url, store_label  # noqa: F401  (store_label: the page names its store so)
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -22,32 +24,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 FIRST_PAGE_WAIT_S = 10.0
 CONCURRENCY_ENV = "GRADIO_DEFAULT_CONCURRENCY_LIMIT"
 DEFAULT_CONCURRENCY = 4  # events of one kind handled at once, unless the operator sets CONCURRENCY_ENV
-
-
-def safe_url(url: str | None) -> str:
-    """A store URL fit to show: any password replaced by ***."""
-    if not url:
-        return ""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: keep only what follows the credentials
-        return url.rsplit("@", 1)[-1] if "@" in url else url
-
-
-def store_label(url: str | None) -> str:
-    """How the page names the store: a SQLite file by its name (no server path on a public page),
-    any other database by its URL without the password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url or "")
-        if parsed.get_backend_name() == "sqlite":
-            return os.path.basename(parsed.database or "") or "in memory"
-    except Exception:
-        pass
-    return safe_url(url)
 
 
 def private_gradio_folder() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from erank_studio import judge, prompt
 from erank_studio.types import Document, GenerationSettings
-from erank_studio.ui import app as ui_app
+from erank_studio.ui import api as ui_api
 from erank_studio.ui import rerank_tab
 from erank_studio.ui.context import Context, Defaults, ModelChoiceLocked
 from erank_studio.ui.engine_provider import EngineProvider
@@ -138,7 +138,7 @@ DOCS_TEXT = "\n".join(f"document {i} about cats and how they purr" for i in rang
 
 def test_the_api_streams_increments_that_add_up_to_the_final_list(store, fake_engine):
     ctx = _ctx(store, fake_engine)
-    messages = list(ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8))
+    messages = list(ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8))
     final = messages[-1]
     assert final["status"] == "done" and all(m["judgments"] is None for m in messages[:-1])
     increments = [item for m in messages for item in m["new"]]
@@ -157,7 +157,7 @@ def test_the_api_streams_increments_that_add_up_to_the_final_list(store, fake_en
 def test_an_api_client_that_disconnects_cancels_its_run(store, gated_engine):
     engine = gated_engine
     ctx = _ctx(store, engine)
-    stream = ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8)
+    stream = ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8)
     engine.release(1)
     first = next(stream)
     while not first["new"]:
@@ -178,7 +178,7 @@ def test_api_numbers_out_of_range_are_refused_naming_the_field_and_no_run_is_sto
                                                                                      kwargs):
     ctx = _ctx(store, fake_engine)
     with pytest.raises(gr.Error, match=rf"{field} must be .* from \d+(\.\d+)? to \d+"):
-        list(ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, **kwargs))
+        list(ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, **kwargs))
     assert store.runs() == []
 
 
@@ -208,7 +208,7 @@ def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_en
         ctx.engine_choice("fake", "openai", "http://169.254.169.254/v1")
     # the page's model status never loads what a visitor typed
     assert ctx.engine_choice("Qwen/Qwen3-32B", "openai", "http://x", strict=False) == ("fake", "auto", "")
-    api = ui_app.api_rerank(ctx)
+    api = ui_api.api_rerank(ctx)
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
         list(api("cats?", DOCS_TEXT, model="Qwen/Qwen3-32B"))
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
