@@ -20,6 +20,8 @@ from . import (
     benchmark,
     compare_tab,
     export_tab,
+    opened_run,
+    queue_panel,
     rerank_tab,
     session,
 )
@@ -92,6 +94,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui, saved)
+        opened_run.wire(ctx, ui, saved)
         annotate.wire(ctx, ui, buttons)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
         _wire_model_status(ctx, ui)
@@ -131,31 +134,24 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
     def restore(saved_value, sort_by, request: gr.Request):
         saved_value = dict(saved_value or {})
         name = getattr(request, "username", None) or saved_value.get("annotator") or ctx.defaults.annotator or ""
-        run_id = saved_value.get("run_id")
-        choices = session.run_choices(ctx.store)
-        view = RunView()
-        if run_id is not None:
-            try:
-                view = session.open_run(ctx.store, int(run_id))
-                if view.judgments:
-                    view.selected = view.order(sort_by)[0]
-            except Exception:  # the run is gone (another store): start empty
-                view, run_id = RunView(), None
-        values = rerank_tab.detail_values(ctx, view, name, sort_by)
-        progress = (f"run #{view.run_id} · {session.status_text(view.status)} · {len(view.judgments)} documents"
-                    if view.run_id else "")
-        # Nothing to restore leaves the box alone: a name typed while the page was loading stays.
-        return (name or gr.skip(), gr.update(choices=choices, value=run_id), *values, view.query or gr.skip(),
-                view.alpha, progress)
+        # ?run=N in the address opens that run; else the run this browser had open.
+        run_id = run_in_address(request) or saved_value.get("run_id")
+        out = {ui.annotator: name or gr.skip(),  # a name typed while the page was loading stays
+               ui.saved_runs: gr.update(choices=session.run_choices(ctx.store), value=None)}
+        if run_id is None:
+            return out
+        try:
+            view = session.open_run(ctx.store, int(run_id))
+        except Exception:  # the run is gone (another store): start empty
+            return out
+        return {**out, **opened_run.updates(ctx, ui, view, name, sort_by), saved: opened_run.remembered(saved_value,
+                                                                                                          run_id)}
 
-    restored = demo.load(restore, [saved, ui.sort_by],
-                         [ui.annotator, ui.saved_runs, ui.view, ui.table, ui.detail, ui.document, ui.trace,
-                          ui.rationale, ui.note, ui.labelled, ui.query, ui.alpha, ui.progress],
+    restored = demo.load(restore, [saved, ui.sort_by], [ui.annotator, *opened_run.outputs(ui), saved],
                          api_visibility="private")
     # The run this browser started may still be going (the page was reloaded or reopened): follow it.
-    restored.then(rerank_tab.make_attach_handler(ctx), [saved, ui.annotator, ui.sort_by],
-                  [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled,
-                   ui.progress, ui.model_status, ui.engine_warning],
+    restored.then(rerank_tab.make_attach_handler(ctx, ui), [saved, ui.annotator, ui.sort_by],
+                  [*ui.detail_outputs, ui.progress, ui.model_status, ui.engine_warning],
                   api_visibility="private", concurrency_id=rerank_tab.ATTACH_QUEUE,
                   concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT, show_progress="hidden")
 
@@ -171,3 +167,24 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         return saved_value
 
     ui.annotator.change(remember, [ui.annotator, saved], saved, api_visibility="private")
+
+    def another_person(view: RunView, name, sort_by, request: gr.Request):
+        """The table's "you" column, the counts and the label boxes are the new person's at once;
+        the last label's status line and a Label next order were the previous person's."""
+        name = annotate.who(name, request)
+        return {**rerank_tab.detail_updates(ctx, ui, view, name, sort_by), ui.label_status: "",
+                **queue_panel.reset(ui.queue)}
+
+    ui.annotator.input(another_person, [ui.view, ui.annotator, ui.sort_by],
+                       [*ui.detail_outputs, ui.label_status, *ui.queue.outputs], api_visibility="private",
+                       trigger_mode="always_last", show_progress="hidden", concurrency_id=annotate.QUEUE,
+                       concurrency_limit=1)
+
+
+def run_in_address(request: gr.Request | None) -> int | None:
+    """The run named by ``?run=N`` in the page's address, if any (anything else is ignored)."""
+    value = (getattr(request, "query_params", None) or {}).get("run") if request is not None else None
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

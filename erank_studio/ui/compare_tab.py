@@ -11,7 +11,7 @@ import pandas as pd
 from .. import compare, models
 from ..compare import Comparison
 from ..types import Judgment
-from . import render, session
+from . import opened_run, render, session
 from .context import Context
 from .rerank_tab import LoadedList, RerankUI, show_list
 from .session import Benchmark, RunView
@@ -220,8 +220,7 @@ _CLICK_RERANK = """() => {
 def rerun_inputs(store, view: RunView) -> tuple[LoadedList, Benchmark | None]:
     """The open run's documents (with their first-stage scores) as the run's document list, and
     its benchmark query when it has one, so the new run belongs to the same query."""
-    docs = [view.documents[j.doc_id] for j in view.judgments if j.doc_id in view.documents]
-    return LoadedList(f"run #{view.run_id}", docs), session.benchmark_of(store, view)
+    return opened_run.run_documents(view), session.benchmark_of(store, view)
 
 
 def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:

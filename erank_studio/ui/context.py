@@ -89,6 +89,9 @@ class Context:
     provider: EngineProvider
     defaults: Defaults
     jobs: JobManager = None  # type: ignore[assignment]  # set from the store below
+    # Who started each run this app judged (the annotator name typed then; "" when none), so other
+    # pages can say whose run is in progress.
+    started_by: dict[int, str] = field(default_factory=dict)
     _cancels: dict[str, CancelToken] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -117,6 +120,22 @@ class Context:
         with self._lock:
             self._cancels[session] = token
         return token
+
+    def cancel_token(self, session: str) -> CancelToken:
+        """The session's token for a run about to start: the one its Rerank click made (a Cancel
+        pressed since then already stops it), else a new one."""
+        with self._lock:
+            token = self._cancels.get(session)
+        return token if token is not None else self.new_cancel(session)
+
+    def waiting(self, session: str) -> bool:
+        """Whether the session has a run that waits to start (its Cancel must stay enabled)."""
+        with self._lock:
+            return session in self._cancels
+
+    def drop_cancel(self, session: str) -> None:
+        with self._lock:
+            self._cancels.pop(session, None)
 
     def cancel(self, session: str) -> bool:
         with self._lock:

@@ -14,7 +14,7 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import doc_input, render, run_limits, session
+from . import doc_input, queue_panel, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
 from .gpu import judge_fn
@@ -85,6 +85,18 @@ class RerankUI:
     rerun: Any = None  # "rerun with another instruction/model" (compare_tab.wire_rerun)
     # P(0..10) of the open judgment, beside its score card
     distribution: Any = None
+    running_note: Any = None  # which run is in progress elsewhere, and who started it
+
+    @property
+    def detail_outputs(self) -> list:
+        """What ``detail_values`` fills, in its order: the one place that order is written."""
+        return [self.view, self.table, self.detail, self.document, self.trace, self.rationale, self.note,
+                self.labelled]
+
+    @property
+    def list_outputs(self) -> list:
+        """What ``show_list`` fills, in its order."""
+        return [self.loaded, self.list_box, self.list_info, self.list_table]
 
 
 # The released code's template is the default; the paper's Figure 5 wording is a named alternative.
@@ -165,6 +177,7 @@ def build(ctx: Context) -> RerankUI:
                                    min_width=100)
             rerun = gr.Button("Rerun the open run's documents with these settings", size="sm",
                               elem_id="erank-rerun")
+            running_note = gr.Markdown("", elem_id="erank-running-note")
     with gr.Row(equal_height=False, elem_id="erank-table-controls"):
         progress = gr.Markdown("", elem_id="erank-progress")
         sort_by = gr.Radio(render.SORT_CHOICES, value=render.SORT_RANK, elem_id="erank-sort",
@@ -202,6 +215,7 @@ def build(ctx: Context) -> RerankUI:
     ui.annotate_column = annotate_column
     ui.rerun = rerun
     ui.distribution = distribution
+    ui.running_note = running_note
     return ui
 
 
@@ -227,8 +241,9 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
             render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None))
 
 
-DETAIL_OUTPUTS = 8  # the length of detail_values()
-RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + progress, model status, engine warning
+def detail_updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, sort_by: str) -> dict:
+    """``detail_values`` keyed by component (for handlers that return ``{component: value}``)."""
+    return dict(zip(ui.detail_outputs, detail_values(ctx, view, annotator, sort_by)))
 
 
 def documents_for_run(documents_text: str | None, loaded: LoadedList | None) -> list[Document]:
@@ -282,16 +297,18 @@ class StreamPace:
         self._cost = self._last - self._began
 
 
-def remember_run(updates, saved: dict | None):
-    """The run handler's updates with one more output, the browser's saved state: it names the run
-    as soon as the run exists, so a page reloaded mid-run reopens it (with what was judged). Every
-    update carries the whole saved value: a gr.skip() sent to a BrowserState is stored into it."""
+def remember_run(updates, saved: dict | None, view_key, saved_key):
+    """The run handler's updates with one more, the browser's saved state (``saved_key``): it
+    names the run as soon as the run exists, so a page reloaded mid-run reopens it (with what was
+    judged). Every update carries the whole saved value: a gr.skip() sent to a BrowserState is
+    stored into it."""
     saved = {k: v for k, v in (saved or {}).items() if k != "__type__"}
     for values in updates:
-        view = values[0]
+        values = {} if values == gr.skip() else dict(values)
+        view = values.get(view_key)
         if isinstance(view, RunView) and view.run_id is not None:
             saved["run_id"] = view.run_id
-        yield (*values, dict(saved))
+        yield {**values, saved_key: dict(saved)}
 
 
 API_OWNER = "api"  # who started a run that came through the HTTP API
@@ -301,8 +318,17 @@ def _owner(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or API_OWNER
 
 
-def _progress_only(text: str) -> tuple:
-    return (gr.skip(),) * 8 + (text, gr.skip(), gr.skip())
+def running_elsewhere_text(ctx: Context, job: RunJob | None, owner: str) -> str:
+    """What a page says about a run in progress that another page or an API client started
+    (empty when none, or when it is this page's own: its progress line says it all)."""
+    if job is None or job.owner == owner:
+        return ""
+    if job.owner == API_OWNER:
+        who = "an API client"
+    else:
+        who = render.md_escape(ctx.started_by.get(job.run_id) or "") or "a page with no annotator name"
+    return (f"Run #{job.run_id} is in progress ({job.judged} of {job.n_documents}), started by {who}: "
+            "a run started here waits for it; Cancel stops it.")
 
 
 def engine_for_run(ctx: Context, model, engine_name, base_url, token) -> Iterator[str | Any]:
@@ -344,7 +370,7 @@ def checked_numbers(ctx: Context, alpha, truncate_length, max_new_tokens, engine
         raise gr.Error(render.html_escape(error)) from None
 
 
-def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]:
+def follow_job(ctx: Context, ui: RerankUI, job: RunJob, annotator, sort_by) -> Iterator[dict]:
     """The page's updates for a run in progress: what is judged so far, then the rest as it comes
     (paced), the elapsed time every second, and the final state. Closing this generator (a reload,
     a closed tab) leaves the job running."""
@@ -357,7 +383,7 @@ def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]
 
     pace.sending()
     session.rehybrid(view, view.alpha)
-    yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
+    yield {**detail_updates(ctx, ui, view, annotator, sort_by), ui.progress: line()}
     pace.sent()
     shown = len(view.judgments)  # judgments the page's table holds
     for new in job.follow(len(view.judgments)):
@@ -367,11 +393,11 @@ def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]
         if len(view.judgments) == shown or not pace.due():
             # The elapsed time ticks; the table waits for its turn, and a judgment that came too
             # soon after the last update is sent at a later tick, not only with the next judgment.
-            yield _progress_only(line())
+            yield {ui.progress: line()}
             continue
         pace.sending()
         session.rehybrid(view, view.alpha)
-        yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
+        yield {**detail_updates(ctx, ui, view, annotator, sort_by), ui.progress: line()}
         pace.sent()
         shown = len(view.judgments)
     if job.error:
@@ -385,10 +411,20 @@ def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]
     summary = line(view.status)
     if failed:
         summary += f" · {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
-    yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
+    yield {**detail_updates(ctx, ui, view, annotator, sort_by), ui.progress: summary}
 
 
-def make_run_handler(ctx: Context):
+def new_run_updates(ui: RerankUI) -> dict:
+    """What a run that starts clears: the last label's status line and a Label next order, which
+    belonged to the run shown before (and its benchmark batch)."""
+    return {ui.label_status: "", **queue_panel.reset(ui.queue)}
+
+
+def queue_outputs(ui: RerankUI) -> list:
+    return ui.queue.outputs
+
+
+def make_run_handler(ctx: Context, ui: RerankUI):
     def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
                    alpha, max_new_tokens, force, sort_by, annotator, bench, template=prompt.DEFAULT_TEMPLATE,
                    request: gr.Request = None):
@@ -406,20 +442,20 @@ def make_run_handler(ctx: Context):
         except ModelChoiceLocked as error:
             raise gr.Error(render.html_escape(error)) from None
         owner = _owner(request)
-        token = ctx.new_cancel(owner)  # Cancel before the run starts stops the waits below
+        token = ctx.cancel_token(owner)  # Cancel before the run starts stops the waits below
         try:
             engine = None
             for step in engine_for_run(ctx, model, engine_name, base_url, token):
                 if isinstance(step, str):
-                    yield _progress_only(step)[:9] + (ctx.provider.status(model, engine_name, base_url), gr.skip())
+                    yield {ui.progress: step, ui.model_status: ctx.provider.status(model, engine_name, base_url)}
                 else:
                     engine = step
             if engine is None:
-                yield _progress_only("cancelled while the model was loading")
+                yield {ui.progress: "cancelled while the model was loading"}
                 return
             numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens, engine)
-            yield _progress_only("starting…")[:9] + (ctx.provider.status(model, engine_name, base_url),
-                                                     warning_text(engine))
+            yield {ui.progress: "starting…", ui.model_status: ctx.provider.status(model, engine_name, base_url),
+                   ui.engine_warning: warning_text(engine), **new_run_updates(ui)}
             job = None
             for step in start_job(ctx, engine, token, query=query, instruction=instruction, documents=docs,
                                   truncate_length=numbers.truncate_length,
@@ -428,63 +464,75 @@ def make_run_handler(ctx: Context):
                                   template=template,
                                   judge_fn=judge_fn()):
                 if isinstance(step, str):
-                    yield _progress_only(step)
+                    yield {ui.progress: step}
                 else:
                     job = step
             if job is None:
-                yield _progress_only("cancelled before it started")
+                yield {ui.progress: "cancelled before it started"}
                 return
+            ctx.started_by[job.run_id] = (annotator or "").strip()
         except gr.Error:
             raise
         except Exception as error:  # the store refused: nothing was judged yet
             raise gr.Error(render.html_escape(f"Could not start the run: {error}")) from None
         finally:
             ctx.finished(owner, token)
-        yield from follow_job(ctx, job, annotator, sort_by)
+        yield from follow_job(ctx, ui, job, annotator, sort_by)
 
     return run_rerank
 
 
-def make_attach_handler(ctx: Context):
+def make_attach_handler(ctx: Context, ui: RerankUI):
     def attach(saved_value, annotator, sort_by):
         """A page that opens while its run is still going (a reload, a closed and reopened tab)
         follows it again; otherwise it changes nothing."""
         run_id = (saved_value or {}).get("run_id") if isinstance(saved_value, dict) else None
         job = ctx.jobs.job(run_id) if run_id is not None else None
         if job is None:
-            yield (gr.skip(),) * 11
+            yield gr.skip()
             return
-        yield from follow_job(ctx, job, annotator, sort_by)
+        yield from follow_job(ctx, ui, job, annotator, sort_by)
 
     return attach
 
 
 def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None) -> None:
-    detail_outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled]
+    detail_outputs = ui.detail_outputs
 
-    ui.preset.change(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
-                     ui.preset, ui.instruction, api_visibility="private")
+    # Only a person's choice of preset fills the instruction: a reopened run sets both itself.
+    ui.preset.input(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
+                    ui.preset, ui.instruction, api_visibility="private")
 
     run_inputs = [ui.query, ui.instruction, ui.documents, ui.loaded, ui.model, ui.engine, ui.base_url,
                   ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench,
                   ui.template]
-    run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning]
+    run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning, ui.label_status,
+                   *queue_outputs(ui)]
     # an input error is one toast and leaves the run on screen as it is
-    run_handler = handler = keep_screen(RUN_OUTPUTS)(make_run_handler(ctx))
+    run_handler = handler = keep_screen(make_run_handler(ctx, ui))
     if saved_state is not None:
         def run_and_remember(query, instruction, documents_text, loaded, model, engine_name, base_url,
                              truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, template,
                              saved, request: gr.Request):
             yield from remember_run(run_handler(query, instruction, documents_text, loaded, model, engine_name,
-                                            base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
-                                            annotator, bench, template, request), saved)
+                                                base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
+                                                annotator, bench, template, request), saved, ui.view, saved_state)
 
         handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
-    # Cancel is enabled only while a run is in progress (at once, not behind the run's queue).
-    ui.run.click(lambda: gr.update(interactive=True), None, ui.cancel, queue=False, api_visibility="private")
+    # Cancel is enabled only while a run is in progress (at once, not behind the run's queue): the
+    # page's token is made as the click happens, so Cancel works before the run event starts.
+    def pressed(request: gr.Request):
+        ctx.new_cancel(_owner(request))
+        return gr.update(interactive=True)
+
+    def ended(request: gr.Request):
+        ctx.drop_cancel(_owner(request))  # a run refused before it started leaves no token behind
+        return gr.update(interactive=False)
+
+    ui.run.click(pressed, None, ui.cancel, queue=False, api_visibility="private")
     run_event = ui.run.click(handler, run_inputs, run_outputs, api_visibility="private",
                              concurrency_id=RUN_QUEUE, concurrency_limit=RUN_QUEUE_LIMIT)
-    run_event.then(lambda: gr.update(interactive=False), None, ui.cancel, queue=False, api_visibility="private")
+    run_event.then(ended, None, ui.cancel, queue=False, api_visibility="private")
     if saved_state is not None:
         def after_run(view: RunView, saved):
             saved = dict(saved or {})
@@ -505,16 +553,19 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
             gr.Info("Nothing is running.")
 
     # A run started elsewhere (another browser, an API client, this page before a reload) can be
-    # cancelled from here too: Cancel is enabled whenever a run is in progress on the server.
+    # cancelled from here too: Cancel is enabled whenever a run is in progress on the server or this
+    # page's own Rerank waits to start, and the page says whose run it is.
     cancel_timer = gr.Timer(CANCEL_POLL_S)
 
-    def cancel_enabled():
-        # Only ever enables: this page's own Rerank may be queued, not yet a job, and its Cancel
-        # must stay usable; the run's end disables it (and an idle Cancel says nothing runs).
-        return gr.update(interactive=True) if ctx.jobs.current() is not None else gr.skip()
+    def run_state(shown_note, request: gr.Request):
+        owner = _owner(request)
+        job = ctx.jobs.current()
+        enabled = job is not None or ctx.waiting(owner)
+        note = running_elsewhere_text(ctx, job, owner)
+        return {ui.cancel: gr.update(interactive=enabled), ui.running_note: note if note != shown_note else gr.skip()}
 
-    cancel_timer.tick(cancel_enabled, None, ui.cancel, api_visibility="private", show_progress="hidden",
-                      concurrency_id="erank-cancel-state", concurrency_limit=None)
+    cancel_timer.tick(run_state, ui.running_note, [ui.cancel, ui.running_note], api_visibility="private",
+                      show_progress="hidden", concurrency_id="erank-cancel-state", concurrency_limit=None)
 
     # The token stops the engine between decoding steps; the job's thread then ends by itself,
     # marks the run cancelled, and every page following it shows "cancelled: k of n" with every
@@ -547,11 +598,6 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     ui.table.select(on_select, [ui.view, ui.annotator, ui.sort_by], detail_outputs, api_visibility="private",
                     concurrency_id="erank-annotate", concurrency_limit=1)
 
-    def on_open(run_id, annotator, sort_by, saved):
-        if run_id in (None, ""):
-            return (gr.skip(),) * OPEN_RUN_OUTPUTS
-        return open_run_values(ctx, run_id, annotator, sort_by)
-
     wire_document_list(ui)
     # The open judgment's distribution follows its score card, whichever event changed the card.
     def distribution_figure(view: RunView):
@@ -560,37 +606,18 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         return plots.score_distribution_figure(view.judgment(view.selected))
 
     ui.detail.change(distribution_figure, ui.view, ui.distribution, api_visibility="private", show_progress="hidden")
-    outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
-    if saved_state is not None:
-        ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),
-                            [ui.saved_runs, ui.annotator, ui.sort_by, saved_state], [*outputs, saved_state],
-                            api_visibility="private")
-
-
-OPEN_RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + query, alpha, progress
-
-
-def open_run_values(ctx: Context, run_id: int | str, annotator: str | None, sort_by: str) -> tuple:
-    """The Rerank view's values for a saved run opened (the detail outputs, query, alpha, progress
-    line), its top document selected; one toast and nothing changed when it cannot be opened.
-    The run list and the Analyze view's benchmark page open runs through this."""
-    try:
-        view = session.open_run(ctx.store, int(run_id))
-    except Exception as error:
-        gr.Warning(render.html_escape(f"Cannot open run {run_id}: {error}"))
-        return (gr.skip(),) * OPEN_RUN_OUTPUTS
-    if view.judgments:
-        view.selected = view.order(sort_by)[0]
-    return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha, opened_run_text(view))
 
 
 def opened_run_text(view: RunView) -> str:
-    """The progress line of a reopened run: its status (an interrupted one said plainly) and model."""
-    text = f"run #{view.run_id} · {render.html_escape(view.status)} · {len(view.judgments)} documents"
+    """The progress line of a reopened run: its status (an interrupted one said plainly), and what
+    it was judged with (model, template, budget), which a server without model choice shows only
+    here."""
+    text = f"run #{view.run_id} · {render.html_escape(session.status_text(view.status))} · {len(view.judgments)} documents"
     if view.model:
         text += f" · {render.md_escape(models.display_name(view.model))}"
-    if view.status == "interrupted":
-        text += " · the server stopped during this run; what was judged before is kept"
+    text += f" · template {render.md_escape(view.template)}"
+    if view.generation.get("max_new_tokens"):
+        text += f" · max new tokens {int(view.generation['max_new_tokens'])}"
     return text
 
 
@@ -598,20 +625,25 @@ def wire_document_list(ui: RerankUI) -> None:
     """An uploaded file becomes the run's document list (shown as a table), or one toast saying
     why it cannot be read; the typed box is left as it was."""
 
-    @keep_screen(4)
+    @keep_screen
     def on_upload(path):
         if not path:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         try:
             docs = doc_input.parse_file(path)
         except doc_input.DocumentInputError as error:
             raise gr.Error(render.html_escape(error)) from None
         return show_list(LoadedList(Path(path).name, docs))
 
-    outputs = [ui.loaded, ui.list_box, ui.list_info, ui.list_table]
+    outputs = ui.list_outputs
     ui.upload.upload(on_upload, ui.upload, outputs, api_visibility="private")
     ui.upload.clear(lambda: show_list(None), None, outputs, api_visibility="private")
     ui.list_clear.click(lambda: (*show_list(None), None), None, [*outputs, ui.upload], api_visibility="private")
+
+
+def list_updates(ui: RerankUI, loaded: LoadedList | None, qrels: dict[str, int] | None = None) -> dict:
+    """``show_list`` keyed by component."""
+    return dict(zip(ui.list_outputs, show_list(loaded, qrels)))
 
 
 def show_list(loaded: LoadedList | None, qrels: dict[str, int] | None = None) -> tuple:
@@ -621,10 +653,3 @@ def show_list(loaded: LoadedList | None, qrels: dict[str, int] | None = None) ->
     info = (f"The run uses these **{len(loaded.documents)} documents** from {render.md_escape(loaded.source)} "
             "(the box above is ignored while they are loaded).")
     return loaded, gr.update(visible=True), info, render.documents_frame(loaded.documents, qrels)
-
-
-def _with_saved(values: tuple, saved: dict | None, run_id: Any) -> tuple:
-    saved = dict(saved or {})
-    if run_id not in (None, ""):
-        saved["run_id"] = int(run_id)
-    return (*values, saved)

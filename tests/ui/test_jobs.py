@@ -133,6 +133,16 @@ def _ctx(store, engine, **defaults):
     return Context(store=store, provider=provider, defaults=Defaults(model="fake", **defaults))
 
 
+def _run_handler(ctx):
+    """The Rerank view's run handler and the components its updates are keyed by."""
+    from erank_studio.ui import annotate
+
+    with gr.Blocks():
+        ui = rerank_tab.build(ctx)
+        annotate.build_panel(ctx, ui)
+    return ui, rerank_tab.make_run_handler(ctx, ui)
+
+
 DOCS_TEXT = "\n".join(f"document {i} about cats and how they purr" for i in range(12))
 
 
@@ -184,7 +194,7 @@ def test_api_numbers_out_of_range_are_refused_naming_the_field_and_no_run_is_sto
 
 def test_the_ui_run_refuses_bad_numbers_naming_the_field(store, fake_engine):
     ctx = _ctx(store, fake_engine)
-    run = rerank_tab.make_run_handler(ctx)
+    ui, run = _run_handler(ctx)
     args = dict(query="cats?", instruction="", documents_text=DOCS_TEXT, upload=None, model="fake",
                 engine_name="auto", base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=8, force=False,
                 sort_by="rank_score", annotator="", bench=None)
@@ -196,7 +206,7 @@ def test_the_ui_run_refuses_bad_numbers_naming_the_field(store, fake_engine):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         updates = list(run(**args))
-    assert "done: 12 of 12" in updates[-1][8]
+    assert "done: 12 of 12" in updates[-1][ui.progress]
 
 
 def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_engine):
@@ -213,7 +223,7 @@ def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_en
         list(api("cats?", DOCS_TEXT, model="Qwen/Qwen3-32B"))
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
         list(api("cats?", DOCS_TEXT, engine="openai", base_url="http://10.0.0.1/v1"))
-    run = rerank_tab.make_run_handler(ctx)
+    _, run = _run_handler(ctx)
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
         list(run("cats?", "", DOCS_TEXT, None, "Qwen/Qwen3-32B", "auto", "", 2048, 0.2, 8, False, "rank_score",
                  "", None))
@@ -238,7 +248,7 @@ def test_model_choice_is_off_by_default_when_public(monkeypatch):
 @pytest.mark.parametrize("template", ["erank", "paper"])
 def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine, template):
     ctx = _ctx(store, fake_engine)
-    run = rerank_tab.make_run_handler(ctx)
+    _, run = _run_handler(ctx)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
@@ -250,7 +260,7 @@ def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine,
 
 
 def test_the_ui_run_refuses_an_unknown_template(store, fake_engine):
-    run = rerank_tab.make_run_handler(_ctx(store, fake_engine))
+    _, run = _run_handler(_ctx(store, fake_engine))
     with pytest.raises(gr.Error, match="prompt template must be one of erank, paper"):
         list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
                  "figure-6"))
