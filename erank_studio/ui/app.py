@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import docfiles
 from ..store import Store
 from . import (
     adjudication_tab,
@@ -31,6 +32,7 @@ from .session import RunView
 from .store_names import store_label
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+MAX_UPLOAD_BYTES = docfiles.MAX_FILE_BYTES
 TITLE = "ERank Studio"
 BROWSER_KEY = "erank-studio"
 RERANK_TAB = "rerank"
@@ -50,10 +52,14 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
 
 
 def launch_kwargs(auth: str | None = None) -> dict[str, Any]:
-    """What ``Blocks.launch`` needs besides host and port: CSS, the shortcut script, auth."""
+    """What ``Blocks.launch`` needs besides host and port: CSS, the shortcut script, the upload
+    bound, auth."""
     css = (ASSETS / "style.css").read_text(encoding="utf-8") if (ASSETS / "style.css").exists() else ""
     js = (ASSETS / "shortcuts.js").read_text(encoding="utf-8") if (ASSETS / "shortcuts.js").exists() else ""
-    kwargs: dict[str, Any] = {"css": css, "head": f"<script>{js}</script>" if js else None}
+    # Uploads are bounded by what the document readers take (a bigger file is refused by Gradio
+    # before it is written to disk, not read and then refused).
+    kwargs: dict[str, Any] = {"css": css, "head": f"<script>{js}</script>" if js else None,
+                              "max_file_size": MAX_UPLOAD_BYTES}
     pairs = parse_auth(auth)
     if pairs:
         kwargs["auth"] = pairs
