@@ -121,12 +121,11 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             gr.Warning("Select a document first (click a row).")
             return gr.skip()
         try:
-            row = session.save_text(ctx.store, view, view.selected, annotator, rationale, note)
+            session.save_text(ctx.store, view, view.selected, annotator, rationale, note)
         except ValueError as error:
             gr.Warning(render.html_escape(f"{error} (give a score, or write a note)"))
             return gr.skip()
-        if row is None:
-            return {ui.label_status: _stamp(f"rationale and note already saved for {render.md_escape(view.selected)}")}
+        # Nothing new (leaving the box saved it a moment ago): the store holds what is shown.
         return {**detail_updates(ctx, ui, view, annotator, sort_by),
                 ui.label_status: _stamp(f"saved ✓ rationale and note for {render.md_escape(view.selected)}")}
 

@@ -181,7 +181,8 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
         return {**rerank_tab.detail_updates(ctx, ui, view, name, sort_by), ui.label_status: "",
                 **queue_panel.reset(ui.queue)}
 
-    ui.annotator.input(another_person, [ui.view, ui.annotator, ui.sort_by],
+    # change, not input: a name set by the page (sign-in, the browser's memory) counts as well.
+    ui.annotator.change(another_person, [ui.view, ui.annotator, ui.sort_by],
                        [*ui.detail_outputs, ui.label_status, *ui.queue.outputs], api_visibility="private",
                        trigger_mode="always_last", show_progress="hidden", concurrency_id=annotate.QUEUE,
                        concurrency_limit=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import models, prompt
+from .. import prompt
 from ..engines import ENGINES
 from . import queue_panel, render, session
 from .context import Context
@@ -73,12 +73,11 @@ def updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, so
     if generation.get("max_new_tokens"):
         out[ui.max_new_tokens] = int(generation["max_new_tokens"])
     out[ui.force_answer] = bool(generation.get("force_answer", False))
-    if ctx.defaults.allow_model_choice and view.model:
-        # The run's model among the choices by its display name (never a server path on the page).
-        choices = model_choices(ctx.defaults)
-        if all(value != view.model for _, value in choices):
-            choices = [*choices, (models.display_name(view.model) or view.model, view.model)]
-        out[ui.model] = gr.update(choices=choices, value=view.model)
+    offered = [value for _, value in model_choices(ctx.defaults)]
+    if ctx.defaults.allow_model_choice and view.model in offered:
+        # Only a model this server offers: a run judged elsewhere (another machine's folder, a
+        # model since removed) must not make the next Rerank load what is not here.
+        out[ui.model] = view.model
         if view.engine in ENGINES:
             out[ui.engine] = view.engine
     if not keep_queue:

@@ -499,9 +499,13 @@ def make_attach_handler(ctx: Context, ui: RerankUI):
 def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None) -> None:
     detail_outputs = ui.detail_outputs
 
-    # Only a person's choice of preset fills the instruction: a reopened run sets both itself.
-    ui.preset.input(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
-                    ui.preset, ui.instruction, api_visibility="private")
+    # Only a person's choice of a preset fills the instruction: a reopened run sets both itself, and
+    # the dropdown's own "input" also fires when focus merely passes through it (Tab), which wiped
+    # an instruction typed just after.
+    def on_preset(evt: gr.SelectData):
+        return gr.skip() if evt.value == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(evt.value, gr.skip())
+
+    ui.preset.select(on_preset, None, ui.instruction, api_visibility="private")
 
     run_inputs = [ui.query, ui.instruction, ui.documents, ui.loaded, ui.model, ui.engine, ui.base_url,
                   ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench,
