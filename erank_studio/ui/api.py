@@ -20,7 +20,7 @@ from .. import queue as label_order
 from ..engines.base import CancelToken
 from ..store import validation
 from ..types import Judgment
-from . import doc_input, render, rerank_tab, run_limits, session
+from . import doc_input, render, run_limits, run_progress, session
 from .context import Context, ModelChoiceLocked
 from .gpu import judge_fn
 from .jobs import RunJob
@@ -95,7 +95,7 @@ def api_rerank(ctx: Context):
             raise gr.Error(render.html_escape(error)) from None
         d = ctx.defaults
         max_new = max_new_tokens if max_new_tokens not in (0, None, "") else d.max_new_tokens
-        numbers = rerank_tab.checked_numbers(ctx, alpha, truncate_length, max_new)
+        numbers = run_progress.checked_numbers(ctx, alpha, truncate_length, max_new)
         try:
             choice = ctx.engine_choice(model or None, engine or None, base_url or None)
         except ModelChoiceLocked as error:
@@ -103,19 +103,19 @@ def api_rerank(ctx: Context):
         token = CancelToken()
         deadline = time.monotonic() + LOAD_WAIT_S
         loaded = None
-        for step in rerank_tab.engine_for_run(ctx, *choice, token):
+        for step in run_progress.engine_for_run(ctx, *choice, token):
             if not isinstance(step, str):
                 loaded = step
             elif time.monotonic() > deadline:
                 raise gr.Error("the model is still loading; try again")
-        numbers = rerank_tab.checked_numbers(ctx, alpha, truncate_length, max_new, loaded)
+        numbers = run_progress.checked_numbers(ctx, alpha, truncate_length, max_new, loaded)
         job = None
         with refusals(ctx):
-            for step in rerank_tab.start_job(ctx, loaded, token, query=query.strip(),
+            for step in run_progress.start_job(ctx, loaded, token, query=query.strip(),
                                              instruction=instruction.strip() or prompt.DEFAULT_INSTRUCTION,
                                              documents=docs, truncate_length=numbers.truncate_length,
                                              settings=run_limits.settings_for(numbers, force_answer, loaded),
-                                             alpha=numbers.alpha, owner=rerank_tab.API_OWNER, template=template,
+                                             alpha=numbers.alpha, owner=run_progress.API_OWNER, template=template,
                                              judge_fn=judge_fn()):
                 if not isinstance(step, str):
                     job = step
@@ -212,8 +212,8 @@ def register(ctx: Context) -> None:
             return run_comparison.compare_runs(ctx.store, run_id_of(run_a), run_id_of(run_b),
                                                (annotator or "").strip() or None).to_dict()
 
-    gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=rerank_tab.RUN_QUEUE,
-           concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT)
+    gr.api(api_rerank(ctx), api_name="rerank_documents", concurrency_id=run_progress.RUN_QUEUE,
+           concurrency_limit=run_progress.RUN_QUEUE_LIMIT)
     gr.api(label_document, api_name="label_document")
     gr.api(run_labels, api_name="run_labels")
     gr.api(label_queue, api_name="label_queue")

@@ -24,6 +24,7 @@ from . import (
     opened_run,
     queue_panel,
     rerank_tab,
+    run_progress,
     session,
 )
 from .context import Context, Defaults, provider_for
@@ -99,7 +100,8 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 adjudication_tab.build(ctx, ui, adjudicate_view)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
-        rerank_tab.wire(ctx, ui, saved)
+        rerank_tab.wire(ctx, ui)
+        run_progress.wire(ctx, ui, saved)
         opened_run.wire(ctx, ui, saved)
         annotate.wire(ctx, ui, buttons)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
@@ -118,7 +120,7 @@ def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
         engine, error, _ = ctx.provider.wait(model, engine_name, base_url, 0)
         status = ctx.provider.status(model, engine_name, base_url)
         done = engine is not None or error is not None
-        return status, rerank_tab.warning_text(engine) if engine else "", gr.Timer(active=not done)
+        return status, run_progress.warning_text(engine) if engine else "", gr.Timer(active=not done)
 
     timer.tick(poll, [ui.model, ui.engine, ui.base_url], [ui.model_status, ui.engine_warning, timer],
                api_visibility="private", show_progress="hidden")
@@ -156,10 +158,10 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
     restored = demo.load(restore, [saved, ui.sort_by], [ui.annotator, *opened_run.outputs(ui), saved],
                          api_visibility="private")
     # The run this browser started may still be going (the page was reloaded or reopened): follow it.
-    restored.then(rerank_tab.make_attach_handler(ctx, ui), [saved, ui.annotator, ui.sort_by],
+    restored.then(run_progress.make_attach_handler(ctx, ui), [saved, ui.annotator, ui.sort_by],
                   [*ui.detail_outputs, ui.progress, ui.model_status, ui.engine_warning],
-                  api_visibility="private", concurrency_id=rerank_tab.ATTACH_QUEUE,
-                  concurrency_limit=rerank_tab.RUN_QUEUE_LIMIT, show_progress="hidden")
+                  api_visibility="private", concurrency_id=run_progress.ATTACH_QUEUE,
+                  concurrency_limit=run_progress.RUN_QUEUE_LIMIT, show_progress="hidden")
 
     if ctx.defaults.on_spaces:
         def from_profile(profile: gr.OAuthProfile | None):

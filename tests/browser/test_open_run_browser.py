@@ -8,19 +8,19 @@ the API's refusals are one clear message without a server path. Waits are for st
 screenshots of each view go to test-artifacts/."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped",
-                allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 gradio_client = pytest.importorskip("gradio_client")
 
 from gated import fill, open_page, shot, start_gated_app, wait_text  # noqa: E402
+
+from erank_studio.ui import render  # noqa: E402
+
+COL_HUMAN = render.COLUMNS.index(render.COL_HUMAN)
+COL_DOC = render.COLUMNS.index(render.COL_DOC)
 
 RUN_A = {"query": "why do moths fly to lights", "instruction": "Judge moth documents (instruction A).",
          "template": "paper", "documents": ["Moths steer by the moon.", "Lamps confuse moths."]}
@@ -35,13 +35,8 @@ def gated_app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+def browser(chromium):  # conftest's: Debian's chromium through Playwright
+    return chromium
 
 
 def _store(app):
@@ -88,7 +83,7 @@ def _set_annotator(page, name: str) -> None:
 
 
 def _select_first_row(page) -> str:
-    cell = page.locator('#erank-results [data-testid="cell-0-2"]')
+    cell = page.locator(f'#erank-results [data-testid="cell-0-{render.COLUMNS.index(render.COL_ID)}"]')
     doc_id = cell.inner_text().strip()
     cell.click()
     wait_text(page, "#erank-detail", rf"Document\s+{re.escape(doc_id)}\b")
@@ -138,6 +133,11 @@ def test_open_a_then_b_then_rerank_judges_b(browser, gated_app):
     assert info["instruction"] == RUN_B["instruction"] and info["template"] == "erank"
     assert sorted(j.doc_id for j in judged_c) == sorted(j.doc_id for j in judged_b)
     assert all(RUN_B["query"] in j.prompt_message and RUN_B["instruction"] in j.prompt_message for j in judged_c)
+
+    # ?run=N in the address opens that run the same way
+    page.goto(f"{gated_app.url}?run={run_a}")
+    wait_text(page, "#erank-doc-list-info", rf"2 documents\** from run #{run_a}")
+    assert _value(page, "erank-instruction") == RUN_A["instruction"]
     context.close()
 
 
@@ -249,3 +249,44 @@ def test_api_refusals_are_one_clear_message_without_a_server_path(gated_app, cal
     assert re.search(call["says"], message), message
     assert "upstream Gradio app" not in message
     assert gated_app.db_url.split(":///", 1)[1] not in message and "/tmp/" not in message
+
+
+MOTHS = "why do moths fly to lights"
+
+
+@pytest.mark.xfail(strict=False, reason="typed documents need ids derived from their text (helper RUNPATH's "
+                                        "doc_input change): with positional ids d1, d2 the second run's d1 "
+                                        "is the first run's d1")
+def test_a_label_stays_on_the_text_it_was_made_on(browser, gated_app):
+    """Issue 19: two runs of one query with different typed documents; a label on the first run's
+    first document shows on no document of the second run, and qrels hold that text alone."""
+    from erank_studio.store import exports
+
+    context, page = open_page(browser, gated_app)
+    first = {"query": MOTHS, "instruction": "Judge moths.", "template": "erank",
+             "documents": ["Moths navigate by keeping the moon at a fixed angle.", "Lamps are bright."]}
+    second = {**first, "documents": ["Street lights attract many insects.", "Moths are nocturnal."]}
+    _run(page, gated_app, first)
+    _set_annotator(page, "una")
+    page.locator(f'#erank-results [data-col="{COL_DOC}"][data-row]', has_text=first["documents"][0][:20]).click()
+    wait_text(page, "#erank-document", re.escape(first["documents"][0][:30]))
+    page.click("#erank-score-9")
+    wait_text(page, "#erank-label-status", r"saved ✓ score 9")
+    _labelled(page, r"labelled 1 of 2")
+
+    _run(page, gated_app, second)
+    _labelled(page, r"labelled 0 of 2")
+    shot(page, "open-run-9-same-query-other-texts")
+    you = [page.locator(f'#erank-results [data-testid="cell-{row}-{COL_HUMAN}"]').inner_text().strip()
+           for row in range(2)]
+    assert you == ["", ""], you
+    with _store(gated_app) as store:
+        qrels = exports.export_bytes(store, "qrels", exports.ExportFilter()).decode().splitlines()
+    moth_lines = [line for line in qrels if line.split()[0] == str(_query_id(gated_app, MOTHS))]
+    assert len(moth_lines) == 1, qrels
+    context.close()
+
+
+def _query_id(app, text: str) -> int:
+    with _store(app) as store:
+        return next(q["id"] for q in store.queries() if q["text"] == text)

@@ -43,7 +43,7 @@ def test_parse_auth():
 
 
 def test_models_that_are_not_rerankers_are_called_out(fake_engine):
-    from erank_studio.ui.rerank_tab import warning_text
+    from erank_studio.ui.run_progress import warning_text
 
     assert warning_text(fake_engine) == ""
     fake_engine.is_reranker = False

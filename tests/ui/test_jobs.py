@@ -12,7 +12,7 @@ import pytest
 from erank_studio import judge, prompt
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import api as ui_api
-from erank_studio.ui import rerank_tab
+from erank_studio.ui import rerank_tab, run_progress
 from erank_studio.ui.context import Context, Defaults, ModelChoiceLocked
 from erank_studio.ui.engine_provider import EngineProvider
 from erank_studio.ui.jobs import JobManager, RunBusy
@@ -133,14 +133,25 @@ def _ctx(store, engine, **defaults):
     return Context(store=store, provider=provider, defaults=Defaults(model="fake", **defaults))
 
 
+RUN_ARGS = dict(query="cats?", instruction="", documents_text=None, loaded=None, model="fake", engine="auto",
+                base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=8, force=False, sort_by="rank_score",
+                annotator="", bench=None)
+
+
 def _run_handler(ctx):
-    """The Rerank view's run handler and the components its updates are keyed by."""
+    """The Rerank view's run handler, called with the handler's names for its inputs (Gradio
+    hands it one dict keyed by component), and the components its updates are keyed by."""
     from erank_studio.ui import annotate
 
     with gr.Blocks():
         ui = rerank_tab.build(ctx)
         annotate.build_panel(ctx, ui)
-    return ui, rerank_tab.make_run_handler(ctx, ui)
+    handler = run_progress.make_run_handler(ctx, ui)
+
+    def run(**named):
+        return handler(run_progress.inputs_for(ui, **{**RUN_ARGS, "documents_text": DOCS_TEXT, **named}))
+
+    return ui, run
 
 
 DOCS_TEXT = "\n".join(f"document {i} about cats and how they purr" for i in range(12))
@@ -195,17 +206,14 @@ def test_api_numbers_out_of_range_are_refused_naming_the_field_and_no_run_is_sto
 def test_the_ui_run_refuses_bad_numbers_naming_the_field(store, fake_engine):
     ctx = _ctx(store, fake_engine)
     ui, run = _run_handler(ctx)
-    args = dict(query="cats?", instruction="", documents_text=DOCS_TEXT, upload=None, model="fake",
-                engine_name="auto", base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=8, force=False,
-                sort_by="rank_score", annotator="", bench=None)
     with pytest.raises(gr.Error, match="max_new_tokens must be a whole number from 1 to 8192"):
-        list(run(**{**args, "max_new_tokens": 0}))
+        list(run(max_new_tokens=0))
     with pytest.raises(gr.Error, match="alpha must be a number from 0 to 1"):
-        list(run(**{**args, "alpha": float("nan")}))
+        list(run(alpha=float("nan")))
     assert store.runs() == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        updates = list(run(**args))
+        updates = list(run())
     assert "done: 12 of 12" in updates[-1][ui.progress]
 
 
@@ -225,8 +233,7 @@ def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_en
         list(api("cats?", DOCS_TEXT, engine="openai", base_url="http://10.0.0.1/v1"))
     _, run = _run_handler(ctx)
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
-        list(run("cats?", "", DOCS_TEXT, None, "Qwen/Qwen3-32B", "auto", "", 2048, 0.2, 8, False, "rank_score",
-                 "", None))
+        list(run(model="Qwen/Qwen3-32B"))
     assert store.runs() == []
     assert list(api("cats?", DOCS_TEXT, max_new_tokens=8))[-1]["status"] == "done"  # the operator's model runs
 
@@ -251,8 +258,7 @@ def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine,
     _, run = _run_handler(ctx)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
-                 template))
+        list(run(template=template))
     (saved,) = store.runs()
     assert store.run_info(saved.id)["template"] == template
     expected_head = prompt.TEMPLATES[template].split("{", 1)[0]
@@ -262,6 +268,5 @@ def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine,
 def test_the_ui_run_refuses_an_unknown_template(store, fake_engine):
     _, run = _run_handler(_ctx(store, fake_engine))
     with pytest.raises(gr.Error, match="prompt template must be one of erank, paper"):
-        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
-                 "figure-6"))
+        list(run(template="figure-6"))
     assert store.runs() == []

@@ -7,7 +7,7 @@ from erank_studio.engines.base import CancelToken
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import session
 from erank_studio.ui.context import Context, Defaults
-from erank_studio.ui.rerank_tab import StreamPace, remember_run
+from erank_studio.ui.run_progress import StreamPace, remember_run
 from erank_studio.ui.session import RunView
 
 
