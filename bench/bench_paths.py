@@ -159,12 +159,11 @@ class Paths:
         """The Rerank click's generator on a fresh store, followed to the end of the run."""
         import gradio as gr
 
-        from erank_studio.ui import annotate, rerank_tab, run_progress
+        from erank_studio.ui import rerank_tab, run_progress
 
         ctx = self._context()
         with gr.Blocks():  # the Rerank view's components: the handler's inputs and updates are keyed by them
             ui = rerank_tab.build(ctx)
-            annotate.build_panel(ctx, ui)
         handler = run_progress.make_run_handler(ctx, ui)
 
         def run(text: str, loaded: object) -> None:

@@ -1,6 +1,6 @@
-"""The annotation panel beside the trace: a person's 0..10 score, rationale and note for the
-selected document, each committed to the store the moment it is given. Keyboard shortcuts
-(assets/shortcuts.js) click these buttons by their elem_id."""
+"""What the annotation panel (annotation_panel.py) does: a person's 0..10 score, rationale and
+note for the selected document, each committed to the store the moment it is given, undo, moving
+through the table, and the Label next order."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,45 +8,13 @@ from datetime import datetime
 import gradio as gr
 
 from . import opened_run, queue_panel, render, session
+from .annotation_panel import SCORES
 from .context import Context
 from .rerank_tab import RerankUI, detail_updates
 from .session import RunView
 
-SCORES = list(range(11))
 # One queue for every annotation action, so key presses apply in the order they were typed.
 QUEUE = "erank-annotate"
-
-
-def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
-    buttons: dict[str, gr.Button] = {}
-    with ui.annotate_column:  # type: ignore[attr-defined]
-        gr.Markdown("### Your label", elem_id="erank-annotate-title")
-        ui.annotator = gr.Textbox(
-            value=ctx.defaults.annotator, label="Annotator", placeholder="your name",
-            interactive=not (ctx.defaults.on_spaces or ctx.defaults.auth), elem_id="erank-annotator",
-        )
-        ui.labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled",
-                              js_on_load=None)
-        ui.queue = queue_panel.build()
-        with gr.Row(elem_classes=["erank-scores"]):
-            for k in SCORES:
-                buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")
-        with gr.Row():
-            buttons["accept"] = gr.Button("Accept model score (a)", size="sm", elem_id="erank-accept")
-            buttons["undo"] = gr.Button("Undo (u)", size="sm", elem_id="erank-undo")
-        with gr.Row():
-            buttons["prev"] = gr.Button("◀ Previous (k)", size="sm", elem_id="erank-prev")
-            buttons["next"] = gr.Button("Next (j) ▶", size="sm", elem_id="erank-next")
-        ui.rationale = gr.Textbox(label="Rationale (the model's trace; edit it to correct the reasoning)",
-                                  lines=5, max_lines=14, elem_id="erank-rationale")
-        ui.note = gr.Textbox(label="Note", lines=2, elem_id="erank-note")
-        buttons["save_text"] = gr.Button("Save rationale and note", size="sm", elem_id="erank-save-text")
-        ui.label_status = gr.Markdown("", elem_id="erank-label-status")
-        gr.Markdown("Keys (outside text boxes): **0–9** score, **t** = 10, **a** accept, **u** undo, "
-                    "**j / ↓** next, **k / ↑** previous, **s** skip (Label next). Saved the moment you act; "
-                    "with a Label next order, a score moves on to the next document of the queue.",
-                    elem_classes=["erank-help"])
-    return buttons
 
 
 def who(annotator: str | None, request: gr.Request | None) -> str:
@@ -59,11 +27,12 @@ def _stamp(text: str) -> str:
     return f"{text} · {datetime.now().strftime('%H:%M:%S')}"
 
 
-def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
+def wire(ctx: Context, ui: RerankUI) -> None:
     """Each action is one event calling the store at most once; its handler answers
     ``{component: value}``: the detail (table, score card, boxes from the store's state after the
     action, counts) and the status line."""
     panel: queue_panel.QueuePanel = ui.queue
+    buttons = ui.panel.buttons
     inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
     outputs = [*ui.detail_outputs, ui.label_status]
     # A queue that crosses into another run opens it as any opened run is (opened_run.updates).

@@ -87,7 +87,6 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         with gr.Tabs() as tabs:
             with gr.Tab("Rerank", id=RERANK_TAB, elem_id="erank-tab-rerank"):
                 ui = rerank_tab.build(ctx)
-                buttons = annotate.build_panel(ctx, ui)
             with gr.Tab("Benchmark", id="benchmark", elem_id="erank-tab-benchmark"):
                 benchmark.build(ctx, ui, tabs, RERANK_TAB)
             with gr.Tab("Analyze", id="analyze", elem_id="erank-tab-analyze") as analyze_tab:
@@ -103,7 +102,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         rerank_tab.wire(ctx, ui)
         run_progress.wire(ctx, ui, saved)
         opened_run.wire(ctx, ui, saved)
-        annotate.wire(ctx, ui, buttons)
+        annotate.wire(ctx, ui)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)

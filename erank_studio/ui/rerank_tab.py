@@ -14,7 +14,8 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import doc_input, render, session
+from . import annotation_panel, doc_input, render, session
+from .annotation_panel import AnnotationPanel
 from .context import Context
 from .feedback import keep_screen
 from .session import RunView
@@ -64,18 +65,18 @@ class RerankUI:
     list_info: gr.Markdown
     list_table: gr.Dataframe
     list_clear: gr.Button
-    # the annotation panel (filled in by annotate.build_panel)
-    annotator: Any = None
-    rationale: Any = None
-    note: Any = None
-    label_status: Any = None
-    labelled: Any = None
-    annotate_column: Any = None
-    queue: Any = None  # the Label next controls (queue_panel.QueuePanel)
-    rerun: Any = None  # "rerun with another instruction/model" (compare_tab.wire_rerun)
-    # P(0..10) of the open judgment, beside its score card
-    distribution: Any = None
-    running_note: Any = None  # which run is in progress elsewhere, and who started it
+    rerun: gr.Button  # "rerun the open run's documents with these settings" (compare_tab.wire_rerun)
+    distribution: gr.Plot  # P(0..10) of the open judgment, beside its score card
+    running_note: gr.Markdown  # which run is in progress elsewhere, and who started it
+    panel: AnnotationPanel
+
+    # The annotation panel's components, read as the view's own by every tab.
+    annotator = property(lambda self: self.panel.annotator)
+    rationale = property(lambda self: self.panel.rationale)
+    note = property(lambda self: self.panel.note)
+    label_status = property(lambda self: self.panel.label_status)
+    labelled = property(lambda self: self.panel.labelled)
+    queue = property(lambda self: self.panel.queue)
 
     @property
     def detail_outputs(self) -> list:
@@ -197,16 +198,12 @@ def build(ctx: Context) -> RerankUI:
                     gr.Textbox(placeholder="Search in this trace", show_label=False, container=False,
                                elem_id="erank-trace-search", lines=1, max_lines=1)
                     trace = gr.HTML(render.trace_html(None), elem_id="erank-trace", js_on_load=None)
-        annotate_column = gr.Column(scale=2, min_width=300, elem_id="erank-annotate")
-    ui = RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
-                  truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run, cancel,
-                  progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
-                  list_info, list_table, list_clear)
-    ui.annotate_column = annotate_column
-    ui.rerun = rerun
-    ui.distribution = distribution
-    ui.running_note = running_note
-    return ui
+        with gr.Column(scale=2, min_width=300, elem_id="erank-annotate"):
+            panel = annotation_panel.build(ctx)
+    return RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
+                    truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run,
+                    cancel, progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
+                    list_info, list_table, list_clear, rerun, distribution, running_note, panel)
 
 
 # -- handlers --------------------------------------------------------------------------------------

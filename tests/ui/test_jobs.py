@@ -141,11 +141,8 @@ RUN_ARGS = dict(query="cats?", instruction="", documents_text=None, loaded=None,
 def _run_handler(ctx):
     """The Rerank view's run handler, called with the handler's names for its inputs (Gradio
     hands it one dict keyed by component), and the components its updates are keyed by."""
-    from erank_studio.ui import annotate
-
     with gr.Blocks():
         ui = rerank_tab.build(ctx)
-        annotate.build_panel(ctx, ui)
     handler = run_progress.make_run_handler(ctx, ui)
 
     def run(**named):
