@@ -104,6 +104,7 @@ def test_walk_the_queue_by_keyboard_then_compare_two_runs(chromium, running_app)
     page.click("button[role=tab]:has-text('Rerank')")
     # Opening run A restored its budget (4096 new tokens, the constructed run's): the tiny model
     # reruns with 8, as the app was started with.
+    page.get_by_text("Model and settings").first.click()
     box = page.locator("#erank-max-new-tokens input").first
     box.fill("8")
     box.press("Tab")
