@@ -17,7 +17,6 @@ from .session import Benchmark
 _CACHE: dict[str, data.Dataset] = {}
 _LOCK = threading.Lock()
 USER_FILES = "your files"
-N_LOAD_OUTPUTS = 10  # query, instruction, preset, the document list (4), upload, bench, tabs
 
 
 def _choices(allow_downloads: bool = True) -> list[tuple[str, str]]:
@@ -88,7 +87,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
 
     def open_files(paths):
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         try:
             ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
         except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
@@ -106,7 +105,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     def load(name, query_id, k):
         if not name or not query_id:
             gr.Warning("Open a dataset and pick a query first.")
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         try:
             ds = _CACHE[name]
             q = ds.query(query_id)
@@ -114,10 +113,10 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             qrels = ds.qrels(query_id)
         except Exception as error:  # a loader problem is the dataset's, not a crash of the app
             gr.Warning(render.html_escape(f"Could not load {query_id}: {error}"))
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         if not docs:
             gr.Warning(render.html_escape(f"{query_id} has no candidates in {name}."))
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         if qrels:
             try:
                 ctx.store.add_qrels([(query_id, d, r) for d, r in qrels.items()], source=name)

@@ -154,12 +154,12 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
 def _compare(ctx: Context, run_a, run_b, annotator) -> tuple:
     if run_a in (None, "") or run_b in (None, ""):
         gr.Warning("Pick two runs first.")
-        return (gr.skip(),) * 6
+        return gr.skip()
     try:
         c = compare.compare_runs(ctx.store, int(run_a), int(run_b), (annotator or "").strip() or None)
     except compare.CompareError as error:
         gr.Warning(render.html_escape(error))
-        return (gr.skip(),) * 6
+        return gr.skip()
     # The document that moved most opens first (ties: the best ranked in A; failures last).
     moved = max(c.rows, key=lambda r: (abs(r.rank_change or 0), r.rank_a is not None, -(r.rank_a or 0)))
     choices = [(r.doc_id, r.doc_id) for r in c.rows]

@@ -88,7 +88,7 @@ def build(ctx: Context, ui: RerankUI) -> None:
         if rule and fmt_name not in RESOLVABLE:
             gr.Warning(f"'{RESOLVE_CHOICES[rule]}' applies to {', '.join(RESOLVABLE)}; choose "
                        "'every annotator's label' for this format.")
-            return gr.skip(), gr.skip()
+            return gr.skip()
         if run_only and (view is None or view.run_id is None):
             gr.Warning("No run is open: untick 'only the open run', or open one in the Rerank view.")
             return "No run is open.", gr.update(value=None, interactive=False)
