@@ -10,11 +10,10 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -95,26 +94,22 @@ class GatedApp:
             store.close()
 
 
-def start_gated_app(folder: Path) -> Iterator[GatedApp]:
-    """The gated app on a free loopback port with a fresh store in ``folder`` (a fixture's body)."""
+def free_port() -> int:
     import socket
 
-    gate = folder / "gate"
-    gate.mkdir()
-    script = folder / "gated_app.py"
-    script.write_text(GATED_APP, encoding="utf-8")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db_url = f"sqlite:///{folder}/jobs.sqlite"
-    env = {**os.environ, "ERANK_DB_URL": db_url, "ERANK_TEST_GATE": str(gate), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONPATH": str(ROOT)}
+        return s.getsockname()[1]
+
+
+@contextmanager
+def app_process(argv: list[str], folder: Path, env: dict, url: str, start_timeout_s: float) -> Iterator[float]:
+    """The app started by ``argv`` (its output in ``folder``/app.log) until it answers ``url``;
+    yields how long that took, and stops the app after."""
     log = folder / "app.log"
     handle = open(log, "w")
-    proc = subprocess.Popen([sys.executable, str(script), str(port)], cwd=str(folder), env=env, stdout=handle,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     started = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=str(folder), env=env, stdout=handle, stderr=subprocess.STDOUT)
     try:
         while True:
             if proc.poll() is not None:
@@ -125,10 +120,10 @@ def start_gated_app(folder: Path) -> Iterator[GatedApp]:
                         break
             except OSError:
                 pass
-            if time.monotonic() - started > START_TIMEOUT_S:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            if time.monotonic() - started > start_timeout_s:
+                pytest.fail(f"the app did not answer within {start_timeout_s} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield GatedApp(url, db_url, gate)
+        yield time.monotonic() - started
     finally:
         proc.terminate()
         try:
@@ -137,6 +132,20 @@ def start_gated_app(folder: Path) -> Iterator[GatedApp]:
             proc.kill()
         handle.close()
 
+
+def start_gated_app(folder: Path) -> Iterator[GatedApp]:
+    """The gated app on a free loopback port with a fresh store in ``folder`` (a fixture's body)."""
+    gate = folder / "gate"
+    gate.mkdir()
+    script = folder / "gated_app.py"
+    script.write_text(GATED_APP, encoding="utf-8")
+    port = free_port()
+    db_url = f"sqlite:///{folder}/jobs.sqlite"
+    env = {**os.environ, "ERANK_DB_URL": db_url, "ERANK_TEST_GATE": str(gate), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": str(ROOT)}
+    url = f"http://127.0.0.1:{port}/"
+    with app_process([sys.executable, str(script), str(port)], folder, env, url, START_TIMEOUT_S):
+        yield GatedApp(url, db_url, gate)
 
 
 def open_page(browser, app: GatedApp):
@@ -155,12 +164,15 @@ def fill(page, elem_id: str, value: str) -> None:
 
 
 def wait_text(page, selector: str, pattern: str, timeout: int = TIMEOUT_MS) -> None:
+    # Imported here: conftest imports this module, which must load without Playwright.
+    from playwright.sync_api import TimeoutError as WaitTimeout
+
     try:
         page.wait_for_function(
             "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
             arg=[selector, pattern], timeout=timeout,
         )
-    except sync_api.TimeoutError:
+    except WaitTimeout:
         shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
         pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}")
 
