@@ -104,6 +104,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         opened_run.wire(ctx, ui, saved)
         annotate.wire(ctx, ui)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
+        compare_tab.wire_open(ctx, ui, compare_ui, tabs, RERANK_TAB, saved)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         api.register(ctx)

@@ -25,6 +25,7 @@ DOWN_STYLE = "background-color: #fee2e2"  # ranked lower in B
 class CompareUI:
     run_a: gr.Dropdown
     run_b: gr.Dropdown
+    open_b: gr.Button
     summary: gr.Markdown
     table: gr.Dataframe
     document: gr.Dropdown
@@ -110,6 +111,7 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
         run_a = gr.Dropdown([], value=None, label="Run A", elem_id="erank-compare-a", scale=3)
         run_b = gr.Dropdown([], value=None, label="Run B", elem_id="erank-compare-b", scale=3)
         go = gr.Button("Compare", variant="primary", elem_id="erank-compare-go", scale=1)
+        open_b = gr.Button("Open B in Rerank", elem_id="erank-compare-open-b", scale=1)
     summary = gr.Markdown("", elem_id="erank-compare-summary")
     table = gr.Dataframe(value=comparison_frame(None), interactive=False, wrap=False, max_height=420,
                          label="Per document (click a row to see both traces)", elem_id="erank-compare-table")
@@ -117,7 +119,7 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
     with gr.Row(equal_height=False):
         trace_a = gr.HTML(diff_html(None, None, "a"), elem_id="erank-compare-trace-a")
         trace_b = gr.HTML(diff_html(None, None, "b"), elem_id="erank-compare-trace-b")
-    ui = CompareUI(run_a, run_b, summary, table, document, trace_a, trace_b, gr.State(None))
+    ui = CompareUI(run_a, run_b, open_b, summary, table, document, trace_a, trace_b, gr.State(None))
     go.click(lambda a, b, who: _compare(ctx, a, b, who), [run_a, run_b, ui_rerank.annotator],
              [ui.state, summary, table, document, trace_a, trace_b], api_visibility="private")
     document.input(lambda c, d: (diff_html(c, d, "a"), diff_html(c, d, "b")), [ui.state, document],
@@ -242,3 +244,21 @@ def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
         load, ui.view, [ui.query, ui.loaded, ui.list_box, ui.list_info, ui.list_table, ui.bench, compare_ui.run_a],
         api_visibility="private",
     ).success(None, None, None, js=_CLICK_RERANK, api_visibility="private")
+
+
+def wire_open(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tabs: gr.Tabs, rerank_tab_id: str,
+              saved: gr.BrowserState) -> None:
+    """"Open B in Rerank": run B opened as any saved run is (opened_run), in the Rerank view."""
+
+    def open_b(run_b, annotator, sort_by, saved_value):
+        run_id = _run_id(run_b)
+        if run_id is None:
+            gr.Warning("Pick run B first.")
+            return gr.skip()
+        opened = opened_run.open_updates(ctx, ui, run_id, annotator, sort_by)
+        if opened is None:
+            return gr.skip()
+        return {**opened, saved: opened_run.remembered(saved_value, run_id), tabs: gr.Tabs(selected=rerank_tab_id)}
+
+    compare_ui.open_b.click(open_b, [compare_ui.run_b, ui.annotator, ui.sort_by, saved],
+                            [*opened_run.outputs(ui), saved, tabs], api_visibility="private")

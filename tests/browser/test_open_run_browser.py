@@ -134,10 +134,18 @@ def test_open_a_then_b_then_rerank_judges_b(browser, gated_app):
     assert sorted(j.doc_id for j in judged_c) == sorted(j.doc_id for j in judged_b)
     assert all(RUN_B["query"] in j.prompt_message and RUN_B["instruction"] in j.prompt_message for j in judged_c)
 
-    # ?run=N in the address opens that run the same way
-    page.goto(f"{gated_app.url}?run={run_a}")
+    # Compare's "Open B in Rerank" opens a run the same way
+    page.click("button[role=tab]:has-text('Compare')")
+    _choose(page, "erank-compare-b", f"#{run_a} ·")
+    page.click("#erank-compare-open-b")
     wait_text(page, "#erank-doc-list-info", rf"2 documents\** from run #{run_a}")
     assert _value(page, "erank-instruction") == RUN_A["instruction"]
+    assert page.locator("#erank-query").is_visible()  # the Rerank view is shown
+
+    # ?run=N in the address too
+    page.goto(f"{gated_app.url}?run={run_b}")
+    wait_text(page, "#erank-doc-list-info", rf"3 documents\** from run #{run_b}")
+    assert _value(page, "erank-instruction") == RUN_B["instruction"]
     context.close()
 
 
