@@ -157,14 +157,21 @@ class Paths:
 
     def _run_handler(self) -> Callable[[str, object], None]:
         """The Rerank click's generator on a fresh store, followed to the end of the run."""
-        from erank_studio.ui import rerank_tab
+        import gradio as gr
+
+        from erank_studio.ui import rerank_tab, run_progress
 
         ctx = self._context()
-        handler = rerank_tab.make_run_handler(ctx)
+        with gr.Blocks():  # the Rerank view's components: the handler's inputs and updates are keyed by them
+            ui = rerank_tab.build(ctx)
+        handler = run_progress.make_run_handler(ctx, ui)
 
         def run(text: str, loaded: object) -> None:
-            for _ in handler(QUERY, "", text, loaded, ctx.defaults.model, "transformers", "",
-                             2048, 0.2, self.max_new, False, "rank", "", None):
+            values = run_progress.inputs_for(
+                ui, query=QUERY, instruction="", documents_text=text, loaded=loaded, model=ctx.defaults.model,
+                engine="transformers", base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=self.max_new,
+                force=False, sort_by="rank", annotator="", bench=None)
+            for _ in handler(values):
                 pass
             if not ctx.jobs.wait_idle(60):
                 raise RuntimeError("the run did not finish")
@@ -172,7 +179,7 @@ class Paths:
         return run
 
     def api(self, docs: list[dict]) -> Callable[[], None]:
-        from erank_studio.ui.app import api_rerank
+        from erank_studio.ui.api import api_rerank
 
         ctx = self._context()
         rerank_documents = api_rerank(ctx)

@@ -103,7 +103,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
             line = role_line(who(annotator, request))
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not read the queue: {error}"))
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         return frame, state, line, ""
 
     outputs = [table, picked, role, item]
@@ -112,13 +112,13 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
 
     def on_pick(state: Picked | None, evt: gr.SelectData):
         if state is None or evt.index is None or evt.index[0] >= len(state.keys):
-            return gr.skip(), gr.skip()
+            return gr.skip()
         state.selected = state.keys[evt.index[0]]
         try:
             return state, item_markdown(ctx.store, *state.selected)
         except ValueError as error:
             gr.Warning(render.html_escape(error))
-            return gr.skip(), gr.skip()
+            return gr.skip()
 
     table.select(on_pick, [picked], [picked, item], api_visibility="private")
 
@@ -129,7 +129,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
             shown = item_markdown(ctx.store, *state.selected)  # now with the final label's row
         except ValueError as error:  # refused (role, reason, score): one toast, the boxes keep their text
             gr.Warning(render.html_escape(error))
-            return (gr.skip(),) * 6
+            return gr.skip()
         return message, frame, fresh, shown, "", ""
 
     save.click(on_save, [picked, final, reason, rationale, gap, done_too, ui.annotator],

@@ -57,7 +57,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
             text, frame = agreement_view(ctx.store, chosen_source, ids)
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not compute agreement: {error}"))
-            return gr.skip(), gr.skip()
+            return gr.skip()
         return text, frame
 
     def opened(chosen_source, ids):
@@ -65,7 +65,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
             choices = source_choices(ctx.store)
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not read the store: {error}"))
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         chosen_source = chosen_source if chosen_source in choices else ALL_SOURCES
         return (gr.update(choices=choices, value=chosen_source), *show(chosen_source, ids))
 

@@ -1,52 +1,20 @@
-"""The annotation panel beside the trace: a person's 0..10 score, rationale and note for the
-selected document, each committed to the store the moment it is given. Keyboard shortcuts
-(assets/shortcuts.js) click these buttons by their elem_id."""
+"""What the annotation panel (annotation_panel.py) does: a person's 0..10 score, rationale and
+note for the selected document, each committed to the store the moment it is given, undo, moving
+through the table, and the Label next order."""
 from __future__ import annotations
 
 from datetime import datetime
 
 import gradio as gr
 
-from . import queue_panel, render, session
+from . import opened_run, queue_panel, render, session
+from .annotation_panel import SCORES
 from .context import Context
-from .rerank_tab import RerankUI, detail_values, opened_run_text
+from .rerank_tab import RerankUI, detail_updates
 from .session import RunView
 
-SCORES = list(range(11))
 # One queue for every annotation action, so key presses apply in the order they were typed.
 QUEUE = "erank-annotate"
-
-
-def build_panel(ctx: Context, ui: RerankUI) -> dict[str, gr.Button]:
-    buttons: dict[str, gr.Button] = {}
-    with ui.annotate_column:  # type: ignore[attr-defined]
-        gr.Markdown("### Your label", elem_id="erank-annotate-title")
-        ui.annotator = gr.Textbox(
-            value=ctx.defaults.annotator, label="Annotator", placeholder="your name",
-            interactive=not (ctx.defaults.on_spaces or ctx.defaults.auth), elem_id="erank-annotator",
-        )
-        ui.labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled",
-                              js_on_load=None)
-        ui.queue = queue_panel.build()
-        with gr.Row(elem_classes=["erank-scores"]):
-            for k in SCORES:
-                buttons[str(k)] = gr.Button(str(k), size="sm", min_width=36, elem_id=f"erank-score-{k}")
-        with gr.Row():
-            buttons["accept"] = gr.Button("Accept model score (a)", size="sm", elem_id="erank-accept")
-            buttons["undo"] = gr.Button("Undo (u)", size="sm", elem_id="erank-undo")
-        with gr.Row():
-            buttons["prev"] = gr.Button("◀ Previous (k)", size="sm", elem_id="erank-prev")
-            buttons["next"] = gr.Button("Next (j) ▶", size="sm", elem_id="erank-next")
-        ui.rationale = gr.Textbox(label="Rationale (the model's trace; edit it to correct the reasoning)",
-                                  lines=5, max_lines=14, elem_id="erank-rationale")
-        ui.note = gr.Textbox(label="Note", lines=2, elem_id="erank-note")
-        buttons["save_text"] = gr.Button("Save rationale and note", size="sm", elem_id="erank-save-text")
-        ui.label_status = gr.Markdown("", elem_id="erank-label-status")
-        gr.Markdown("Keys (outside text boxes): **0–9** score, **t** = 10, **a** accept, **u** undo, "
-                    "**j / ↓** next, **k / ↑** previous, **s** skip (Label next). Saved the moment you act; "
-                    "with a Label next order, a score moves on to the next document of the queue.",
-                    elem_classes=["erank-help"])
-    return buttons
 
 
 def who(annotator: str | None, request: gr.Request | None) -> str:
@@ -59,108 +27,117 @@ def _stamp(text: str) -> str:
     return f"{text} · {datetime.now().strftime('%H:%M:%S')}"
 
 
-def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
-    outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled,
-               ui.label_status]
-    inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
-
+def wire(ctx: Context, ui: RerankUI) -> None:
+    """Each action is one event calling the store at most once; its handler answers
+    ``{component: value}``: the detail (table, score card, boxes from the store's state after the
+    action, counts) and the status line."""
     panel: queue_panel.QueuePanel = ui.queue
-    label_inputs = [*inputs, panel.walk]
-    # The queue's outputs first: the label status stays the last output, as for every other action.
-    label_outputs = [panel.walk, panel.status, ui.query, ui.progress, *outputs]
+    buttons = ui.panel.buttons
+    inputs = [ui.view, ui.annotator, ui.rationale, ui.note, ui.sort_by]
+    outputs = [*ui.detail_outputs, ui.label_status]
+    # A queue that crosses into another run opens it as any opened run is (opened_run.updates).
+    queue_outputs = [*opened_run.outputs(ui), ui.label_status]
+
+    def shown(view: RunView, annotator: str, sort_by: str, run_before: int | None) -> dict:
+        """The detail of ``view``; the whole opened run when the queue moved to another run."""
+        if view.run_id != run_before:
+            return opened_run.updates(ctx, ui, view, annotator, sort_by, keep_queue=True)
+        return detail_updates(ctx, ui, view, annotator, sort_by)
 
     def label_with(score_of):
         def handler(view: RunView, annotator, rationale, note, sort_by, walk=None, request: gr.Request = None):
             annotator = who(annotator, request)
             if not view.selected:
                 gr.Warning("Select a document first (click a row).")
-                return (gr.skip(),) * len(label_outputs)
+                return gr.skip()
             score = score_of(view)
             if score == "missing":
                 gr.Warning("The model gave this document no score (parse failure): pick one yourself.")
-                return (gr.skip(),) * len(label_outputs)
+                return gr.skip()
             labelled = view.selected
             try:
                 row = session.add_label(ctx.store, view, labelled, annotator, score, rationale, note)
             except ValueError as error:
                 gr.Warning(render.html_escape(error))
-                return (gr.skip(),) * len(label_outputs)
+                return gr.skip()
             # In the same event as the label: with a Label next order, the next document opens.
             run_before = view.run_id
             view, walk, queue_status = queue_panel.after_label(ctx.store, view, walk, annotator)
             what = f"score {row.score}" if row.score is not None else "note"
-            return (walk, render.md_escape(queue_status), *_run_shown(view, run_before),
-                    *detail_values(ctx, view, annotator, sort_by),
-                    _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}"))
+            return {**shown(view, annotator, sort_by, run_before), panel.walk: walk,
+                    panel.status: render.md_escape(queue_status),
+                    ui.label_status: _stamp(f"saved ✓ {what} for {render.md_escape(labelled)}")}
         return handler
 
+    label_inputs = [*inputs, panel.walk]
     for k in SCORES:
-        buttons[str(k)].click(label_with(lambda view, k=k: k), label_inputs, label_outputs, api_visibility="private",
+        buttons[str(k)].click(label_with(lambda view, k=k: k), label_inputs, queue_outputs, api_visibility="private",
                               concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
 
     def model_score(view: RunView):
         j = view.judgment(view.selected)
         return j.score if j is not None and j.score is not None else "missing"
 
-    buttons["accept"].click(label_with(model_score), label_inputs, label_outputs, api_visibility="private",
+    buttons["accept"].click(label_with(model_score), label_inputs, queue_outputs, api_visibility="private",
                             concurrency_id=QUEUE, concurrency_limit=1)
-    _wire_queue(ctx, ui, panel, outputs)
+    _wire_queue(ctx, ui, panel, queue_outputs, shown)
 
     def save_text(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        """Save the rationale and note: one row when they changed, none when the store holds them
+        already (leaving the box just saved them). Also what leaving either box does."""
         annotator = who(annotator, request)
         if not view.selected:
             gr.Warning("Select a document first (click a row).")
-            return (gr.skip(),) * len(outputs)
-        current = session.labels(ctx.store, view, annotator).get(view.selected)
-        score = current.score if current else None
+            return gr.skip()
         try:
-            session.add_label(ctx.store, view, view.selected, annotator, score, rationale, note)
+            session.save_text(ctx.store, view, view.selected, annotator, rationale, note)
         except ValueError as error:
             gr.Warning(render.html_escape(f"{error} (give a score, or write a note)"))
-            return (gr.skip(),) * len(outputs)
-        return (*detail_values(ctx, view, annotator, sort_by), _stamp("saved ✓ rationale and note"))
+            return gr.skip()
+        # Nothing new (leaving the box saved it a moment ago): the store holds what is shown.
+        return {**detail_updates(ctx, ui, view, annotator, sort_by),
+                ui.label_status: _stamp(f"saved ✓ rationale and note for {render.md_escape(view.selected)}")}
 
     def autosave(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
-        """Leaving the rationale or note box saves what changed (nothing when nothing did)."""
+        """Leaving the rationale or note box saves what changed (nothing, and no word, when nothing
+        did; no name yet: nothing, the Save button says why)."""
         annotator = who(annotator, request)
-        if not view.selected or not (annotator or "").strip():
-            return gr.skip(), gr.skip()
-        current = session.labels(ctx.store, view, annotator).get(view.selected)
-        j = view.judgment(view.selected)
-        trace = (j.trace or "").strip() if j else ""
-        new_rationale = (rationale or "").strip()
-        new_rationale = None if not new_rationale or new_rationale == trace else new_rationale
-        new_note = (note or "").strip() or None
-        if current is None and new_rationale is None and new_note is None:
-            return gr.skip(), gr.skip()
-        if current is not None and (current.rationale or None, current.note or None) == (new_rationale, new_note):
-            return gr.skip(), gr.skip()
+        if not view.selected or not annotator:
+            return gr.skip()
         try:
-            session.add_label(ctx.store, view, view.selected, annotator, current.score if current else None,
-                              rationale, note)
+            row = session.save_text(ctx.store, view, view.selected, annotator, rationale, note)
         except ValueError as error:
             gr.Warning(render.html_escape(error))
-            return gr.skip(), gr.skip()
-        return detail_values(ctx, view, annotator, sort_by)[1], _stamp("saved ✓ rationale and note")
+            return gr.skip()
+        if row is None:
+            return gr.skip()
+        # Not the boxes: the person may be typing in the other one.
+        detail = detail_updates(ctx, ui, view, annotator, sort_by)
+        return {ui.table: detail[ui.table], ui.labelled: detail[ui.labelled],
+                ui.label_status: _stamp(f"saved ✓ rationale and note for {render.md_escape(view.selected)}")}
 
     for box in (ui.rationale, ui.note):
-        box.blur(autosave, inputs, [ui.table, ui.label_status], api_visibility="private",
+        box.blur(autosave, inputs, [ui.table, ui.labelled, ui.label_status], api_visibility="private",
                  concurrency_id=QUEUE, concurrency_limit=1)
 
-    buttons["save_text"].click(save_text, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+    buttons["save_text"].click(save_text, inputs, outputs, api_visibility="private", concurrency_id=QUEUE,
+                               concurrency_limit=1)
 
     def undo(view: RunView, annotator, rationale, note, sort_by, request: gr.Request):
+        """Undo the person's last label action on the open document; every box then shows the
+        store's state after it (score, rationale, note, the "you" column, the counts)."""
         annotator = who(annotator, request)
         if not view.selected:
             gr.Warning("Select a document first (click a row).")
-            return (gr.skip(),) * len(outputs)
+            return gr.skip()
         try:
             now = session.undo_label(ctx.store, view, view.selected, annotator)
         except ValueError as error:
             gr.Warning(render.html_escape(error))
-            return (gr.skip(),) * len(outputs)
+            return gr.skip()
         msg = f"undone ✓ now {now.score}" if now is not None and now.score is not None else "undone ✓ (no label)"
-        return (*detail_values(ctx, view, annotator, sort_by), _stamp(msg))
+        return {**detail_updates(ctx, ui, view, annotator, sort_by),
+                ui.label_status: _stamp(f"{msg} for {render.md_escape(view.selected)}")}
 
     buttons["undo"].click(undo, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
 
@@ -169,21 +146,22 @@ def wire(ctx: Context, ui: RerankUI, buttons: dict[str, gr.Button]) -> None:
             annotator = who(annotator, request)
             order = view.order(sort_by)
             if not order:
-                return (gr.skip(),) * len(outputs)
+                return gr.skip()
             if view.selected not in order:
                 view.selected = order[0]
             else:
                 view.selected = order[max(0, min(len(order) - 1, order.index(view.selected) + step))]
-            return (*detail_values(ctx, view, annotator, sort_by), "")
+            return {**detail_updates(ctx, ui, view, annotator, sort_by), ui.label_status: ""}
         return handler
 
-    buttons["next"].click(move(1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
-    buttons["prev"].click(move(-1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1, trigger_mode="multiple")
+    buttons["next"].click(move(1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE,
+                          concurrency_limit=1, trigger_mode="multiple")
+    buttons["prev"].click(move(-1), inputs, outputs, api_visibility="private", concurrency_id=QUEUE,
+                          concurrency_limit=1, trigger_mode="multiple")
 
 
-def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outputs: list) -> None:
+def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outputs: list, shown) -> None:
     """Choosing a Label next order opens its first document; Skip (s) opens the next one."""
-    queue_outputs = [*outputs, panel.walk, panel.status, ui.query, ui.progress]
 
     def step(action):
         def queue_step(view: RunView, annotator, sort_by, walk, strategy, scope, request: gr.Request):
@@ -193,24 +171,17 @@ def _wire_queue(ctx: Context, ui: RerankUI, panel: queue_panel.QueuePanel, outpu
                 view, walk, status = action(view, walk, strategy, annotator, scope)
             except ValueError as error:  # no run, no name, no qrels: one toast, the screen kept
                 gr.Warning(render.html_escape(error))
-                return (gr.skip(),) * len(queue_outputs)
-            return (*detail_values(ctx, view, annotator, sort_by), "", walk, render.md_escape(status),
-                    *_run_shown(view, run_before))
+                return gr.skip()
+            return {**shown(view, annotator, sort_by, run_before), ui.label_status: "", panel.walk: walk,
+                    panel.status: render.md_escape(status)}
         return queue_step
 
     inputs = [ui.view, ui.annotator, ui.sort_by, panel.walk, panel.strategy, panel.scope]
     start = step(lambda view, walk, strategy, annotator, scope: queue_panel.start(ctx.store, view, strategy,
                                                                                   annotator, scope))
     for changed in (panel.strategy.input, panel.scope.input):
-        changed(start, inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
+        changed(start, inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1)
     panel.skip.click(step(lambda view, walk, strategy, annotator, scope: queue_panel.skip(ctx.store, view, walk,
                                                                                           annotator)),
-                     inputs, queue_outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
+                     inputs, outputs, api_visibility="private", concurrency_id=QUEUE, concurrency_limit=1,
                      trigger_mode="multiple")
-
-
-def _run_shown(view: RunView, run_before: int | None) -> tuple:
-    """(query box, progress line): the opened run's when a batch's queue moved to another run."""
-    if view.run_id == run_before:
-        return gr.skip(), gr.skip()
-    return view.query, opened_run_text(view)

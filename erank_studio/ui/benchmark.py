@@ -10,19 +10,21 @@ import gradio as gr
 
 from .. import data
 from . import render
-from .context import Context
+from .context import ALLOW_DOWNLOADS_ENV, Context
 from .rerank_tab import PRESET_CUSTOM, LoadedList, RerankUI, show_list
 from .session import Benchmark
 
 _CACHE: dict[str, data.Dataset] = {}
 _LOCK = threading.Lock()
 USER_FILES = "your files"
-N_LOAD_OUTPUTS = 10  # query, instruction, preset, the document list (4), upload, bench, tabs
 
 
-def _choices() -> list[tuple[str, str]]:
+def _choices(allow_downloads: bool = True) -> list[tuple[str, str]]:
+    """The datasets to offer: those that download only when the operator allows downloads."""
     out = []
     for info in data.list_datasets():
+        if info.needs_network and not allow_downloads:
+            continue
         suffix = " (needs network)" if info.needs_network else ""
         out.append((f"{info.name}: {info.title}{suffix}", info.name))
     return out
@@ -50,7 +52,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     gr.Markdown("Load a benchmark query: its candidates arrive with first-stage scores, and its qrels show "
                 "beside the model's scores.")
     with gr.Row():
-        dataset = gr.Dropdown(_choices(), value=data.SAMPLE_NAME, label="Dataset", scale=3,
+        dataset = gr.Dropdown(_choices(ctx.defaults.allow_downloads), value=data.SAMPLE_NAME, label="Dataset", scale=3,
                               elem_id="erank-bench-dataset")
         open_btn = gr.Button("Open dataset", elem_id="erank-bench-open", scale=1)
     files = gr.File(label="…or your own files: a BEIR folder's files, or TREC topics + JSONL corpus "
@@ -62,7 +64,14 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     load_btn = gr.Button("Load into Rerank", variant="primary", elem_id="erank-bench-load")
     current = gr.State(None)  # the name of the open dataset
 
+    offered = {value for _, value in _choices(ctx.defaults.allow_downloads)}
+
     def open_dataset(name):
+        if name not in offered:  # a request for a dataset this server does not offer
+            message = (f"{name} is not offered here: this server does not download datasets "
+                       f"({ALLOW_DOWNLOADS_ENV}); open the sample or your own files")
+            gr.Warning(render.html_escape(message))
+            return gr.skip(), gr.update(choices=[], value=None), render.md_escape(message)
         try:
             ds = _dataset(name)
         except (data.DatasetUnavailable, data.DatasetFormatError, ValueError, OSError) as error:
@@ -78,7 +87,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
 
     def open_files(paths):
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         try:
             ds = data.load_user_dataset(*[Path(p) for p in paths], name=USER_FILES)
         except (data.DatasetFormatError, data.DatasetUnavailable, ValueError, OSError) as error:
@@ -96,7 +105,7 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
     def load(name, query_id, k):
         if not name or not query_id:
             gr.Warning("Open a dataset and pick a query first.")
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         try:
             ds = _CACHE[name]
             q = ds.query(query_id)
@@ -104,10 +113,10 @@ def build(ctx: Context, ui: RerankUI, tabs: gr.Tabs, rerank_tab_id: str) -> None
             qrels = ds.qrels(query_id)
         except Exception as error:  # a loader problem is the dataset's, not a crash of the app
             gr.Warning(render.html_escape(f"Could not load {query_id}: {error}"))
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         if not docs:
             gr.Warning(render.html_escape(f"{query_id} has no candidates in {name}."))
-            return (gr.skip(),) * N_LOAD_OUTPUTS
+            return gr.skip()
         if qrels:
             try:
                 ctx.store.add_qrels([(query_id, d, r) for d, r in qrels.items()], source=name)

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import batch_eval, batch_stats, grading, metrics, models
 from ..scoring import DEFAULT_ALPHA
 from ..store import Store, StoreError
-from . import render, rerank_tab, session
+from . import opened_run, render
 from .context import Context
 from .rerank_tab import RerankUI
 
@@ -166,18 +166,13 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab, tabs: gr.Tabs, rerank_tab_id:
             run_id = int(row[at])
         except (IndexError, TypeError, ValueError):  # a query never judged has no run (NaN, blank)
             gr.Warning("This query has no judgments by this model yet: nothing to open.")
-            return (gr.skip(),) * (rerank_tab.OPEN_RUN_OUTPUTS + 3)
-        values = rerank_tab.open_run_values(ctx, run_id, annotator, sort_by)
-        if isinstance(values[0], session.RunView):
-            remembered = {**dict(saved_value or {}), "run_id": run_id}
-            choices = session.run_choices(ctx.store)
-            listed = run_id if any(value == run_id for _, value in choices) else None
-            return (*values, gr.update(choices=choices, value=listed), remembered,
-                    gr.Tabs(selected=rerank_tab_id))
-        return (*values, gr.skip(), gr.skip(), gr.skip())
+            return gr.skip()
+        opened = opened_run.open_updates(ctx, ui, run_id, annotator, sort_by)
+        if opened is None:
+            return gr.skip()
+        return {**opened, saved_output: opened_run.remembered(saved_value, run_id),
+                tabs: gr.Tabs(selected=rerank_tab_id)}
 
-    detail_outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled]
     saved_output = saved if saved is not None else gr.State(None)
     queries.select(open_query_run, [ui.annotator, ui.sort_by, saved_output],
-                   [*detail_outputs, ui.query, ui.alpha, ui.progress, ui.saved_runs, saved_output, tabs],
-                   api_visibility="private")
+                   [*opened_run.outputs(ui), saved_output, tabs], api_visibility="private")

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import compare, models
 from ..compare import Comparison
 from ..types import Judgment
-from . import render, session
+from . import opened_run, render, session
 from .context import Context
 from .rerank_tab import LoadedList, RerankUI, show_list
 from .session import Benchmark, RunView
@@ -25,6 +25,7 @@ DOWN_STYLE = "background-color: #fee2e2"  # ranked lower in B
 class CompareUI:
     run_a: gr.Dropdown
     run_b: gr.Dropdown
+    open_b: gr.Button
     summary: gr.Markdown
     table: gr.Dataframe
     document: gr.Dropdown
@@ -110,6 +111,7 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
         run_a = gr.Dropdown([], value=None, label="Run A", elem_id="erank-compare-a", scale=3)
         run_b = gr.Dropdown([], value=None, label="Run B", elem_id="erank-compare-b", scale=3)
         go = gr.Button("Compare", variant="primary", elem_id="erank-compare-go", scale=1)
+        open_b = gr.Button("Open B in Rerank", elem_id="erank-compare-open-b", scale=1)
     summary = gr.Markdown("", elem_id="erank-compare-summary")
     table = gr.Dataframe(value=comparison_frame(None), interactive=False, wrap=False, max_height=420,
                          label="Per document (click a row to see both traces)", elem_id="erank-compare-table")
@@ -117,7 +119,7 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
     with gr.Row(equal_height=False):
         trace_a = gr.HTML(diff_html(None, None, "a"), elem_id="erank-compare-trace-a")
         trace_b = gr.HTML(diff_html(None, None, "b"), elem_id="erank-compare-trace-b")
-    ui = CompareUI(run_a, run_b, summary, table, document, trace_a, trace_b, gr.State(None))
+    ui = CompareUI(run_a, run_b, open_b, summary, table, document, trace_a, trace_b, gr.State(None))
     go.click(lambda a, b, who: _compare(ctx, a, b, who), [run_a, run_b, ui_rerank.annotator],
              [ui.state, summary, table, document, trace_a, trace_b], api_visibility="private")
     document.input(lambda c, d: (diff_html(c, d, "a"), diff_html(c, d, "b")), [ui.state, document],
@@ -154,12 +156,12 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
 def _compare(ctx: Context, run_a, run_b, annotator) -> tuple:
     if run_a in (None, "") or run_b in (None, ""):
         gr.Warning("Pick two runs first.")
-        return (gr.skip(),) * 6
+        return gr.skip()
     try:
         c = compare.compare_runs(ctx.store, int(run_a), int(run_b), (annotator or "").strip() or None)
     except compare.CompareError as error:
         gr.Warning(render.html_escape(error))
-        return (gr.skip(),) * 6
+        return gr.skip()
     # The document that moved most opens first (ties: the best ranked in A; failures last).
     moved = max(c.rows, key=lambda r: (abs(r.rank_change or 0), r.rank_a is not None, -(r.rank_a or 0)))
     choices = [(r.doc_id, r.doc_id) for r in c.rows]
@@ -220,8 +222,7 @@ _CLICK_RERANK = """() => {
 def rerun_inputs(store, view: RunView) -> tuple[LoadedList, Benchmark | None]:
     """The open run's documents (with their first-stage scores) as the run's document list, and
     its benchmark query when it has one, so the new run belongs to the same query."""
-    docs = [view.documents[j.doc_id] for j in view.judgments if j.doc_id in view.documents]
-    return LoadedList(f"run #{view.run_id}", docs), session.benchmark_of(store, view)
+    return opened_run.run_documents(view), session.benchmark_of(store, view)
 
 
 def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
@@ -243,3 +244,21 @@ def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
         load, ui.view, [ui.query, ui.loaded, ui.list_box, ui.list_info, ui.list_table, ui.bench, compare_ui.run_a],
         api_visibility="private",
     ).success(None, None, None, js=_CLICK_RERANK, api_visibility="private")
+
+
+def wire_open(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tabs: gr.Tabs, rerank_tab_id: str,
+              saved: gr.BrowserState) -> None:
+    """"Open B in Rerank": run B opened as any saved run is (opened_run), in the Rerank view."""
+
+    def open_b(run_b, annotator, sort_by, saved_value):
+        run_id = _run_id(run_b)
+        if run_id is None:
+            gr.Warning("Pick run B first.")
+            return gr.skip()
+        opened = opened_run.open_updates(ctx, ui, run_id, annotator, sort_by)
+        if opened is None:
+            return gr.skip()
+        return {**opened, saved: opened_run.remembered(saved_value, run_id), tabs: gr.Tabs(selected=rerank_tab_id)}
+
+    compare_ui.open_b.click(open_b, [compare_ui.run_b, ui.annotator, ui.sort_by, saved],
+                            [*opened_run.outputs(ui), saved, tabs], api_visibility="private")

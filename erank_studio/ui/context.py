@@ -14,6 +14,7 @@ from .engine_provider import AUTO_MODEL, EngineProvider
 from .jobs import JobManager
 
 ALLOW_MODEL_CHOICE_ENV = "ERANK_ALLOW_MODEL_CHOICE"
+ALLOW_DOWNLOADS_ENV = "ERANK_ALLOW_DOWNLOADS"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -49,6 +50,9 @@ class Defaults:
     # Off on a public server: a visitor could otherwise load any hub model (a 32B download) or
     # point the openai engine at an internal address.
     allow_model_choice: bool = True
+    # Off on a public server: the Benchmark tab offers only what is here (the bundled sample, the
+    # visitor's own files); a dataset that downloads would fetch gigabytes at a visitor's click.
+    allow_downloads: bool = True
 
     def model_choices(self) -> list[str]:
         if not self.allow_model_choice:
@@ -61,8 +65,8 @@ class Defaults:
     @classmethod
     def from_env(cls, public: bool = False) -> Defaults:
         """The settings from ERANK_* variables. ``public``: the server listens beyond loopback
-        (a Space always counts as public), which turns model choice off unless
-        ERANK_ALLOW_MODEL_CHOICE says otherwise."""
+        (a Space always counts as public), which turns model choice and dataset downloads off
+        unless ERANK_ALLOW_MODEL_CHOICE / ERANK_ALLOW_DOWNLOADS say otherwise."""
         on_spaces = bool(os.environ.get("SPACE_ID"))
         return cls(
             model=os.environ.get("ERANK_MODEL") or AUTO_MODEL,
@@ -75,6 +79,7 @@ class Defaults:
             on_spaces=on_spaces,
             auth=bool(os.environ.get("ERANK_AUTH")),
             allow_model_choice=env_flag(ALLOW_MODEL_CHOICE_ENV, default=not (public or on_spaces)),
+            allow_downloads=env_flag(ALLOW_DOWNLOADS_ENV, default=not (public or on_spaces)),
         )
 
 
@@ -89,6 +94,9 @@ class Context:
     provider: EngineProvider
     defaults: Defaults
     jobs: JobManager = None  # type: ignore[assignment]  # set from the store below
+    # Who started each run this app judged (the annotator name typed then; "" when none), so other
+    # pages can say whose run is in progress.
+    started_by: dict[int, str] = field(default_factory=dict)
     _cancels: dict[str, CancelToken] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -117,6 +125,22 @@ class Context:
         with self._lock:
             self._cancels[session] = token
         return token
+
+    def cancel_token(self, session: str) -> CancelToken:
+        """The session's token for a run about to start: the one its Rerank click made (a Cancel
+        pressed since then already stops it), else a new one."""
+        with self._lock:
+            token = self._cancels.get(session)
+        return token if token is not None else self.new_cancel(session)
+
+    def waiting(self, session: str) -> bool:
+        """Whether the session has a run that waits to start (its Cancel must stay enabled)."""
+        with self._lock:
+            return session in self._cancels
+
+    def drop_cancel(self, session: str) -> None:
+        with self._lock:
+            self._cancels.pop(session, None)
 
     def cancel(self, session: str) -> bool:
         with self._lock:

@@ -92,7 +92,7 @@ class EngineProvider:
 
 def describe(engine: Engine) -> str:
     """The ready line: the model by its name (never a server path), the engine, and where its chat
-    template came from. Warnings are said once, in the warning box (rerank_tab.warning_text)."""
+    template came from. Warnings are said once, in the warning box (run_progress.warning_text)."""
     from ..models import display_name
     from .render import md_escape
 

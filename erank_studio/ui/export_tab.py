@@ -88,10 +88,16 @@ def build(ctx: Context, ui: RerankUI) -> None:
         if rule and fmt_name not in RESOLVABLE:
             gr.Warning(f"'{RESOLVE_CHOICES[rule]}' applies to {', '.join(RESOLVABLE)}; choose "
                        "'every annotator's label' for this format.")
-            return gr.skip(), gr.skip()
+            return gr.skip()
         if run_only and (view is None or view.run_id is None):
             gr.Warning("No run is open: untick 'only the open run', or open one in the Rerank view.")
             return "No run is open.", gr.update(value=None, interactive=False)
+        if mine_only and not rule and not (annotator or "").strip():
+            # Never everyone's labels under a box that says "mine".
+            refusal = ("'only my labels' needs your name: type it in 'Annotator' (Rerank view), or untick "
+                       "'only my labels' to export everyone's.")
+            gr.Warning(refusal)
+            return refusal, gr.update(value=None, interactive=False)
         gap_value = int(gap) if str(gap).isdigit() else None
         flt = exports.ExportFilter(
             # A resolve rule reads every annotator's label: "only my labels" does not apply.

@@ -2,7 +2,7 @@
 
 A ``gr.Error`` raised by a handler makes Gradio mark every output component with a red "Error"
 badge and blank it. Handlers wrapped here turn it into one warning toast and leave each output as
-it was (``gr.skip()``), so a typo in the query never costs the run that is on screen."""
+it was, so a typo in the query never costs the run that is on screen."""
 from __future__ import annotations
 
 import functools
@@ -13,29 +13,24 @@ from typing import Any
 import gradio as gr
 
 
-def keep_screen(n_outputs: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a handler (function or generator) with ``n_outputs`` outputs: a ``gr.Error`` it
-    raises becomes one toast, and its outputs keep what they show."""
-
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        skips = tuple(gr.skip() for _ in range(n_outputs)) if n_outputs != 1 else gr.skip()
-        if inspect.isgeneratorfunction(fn):
-            @functools.wraps(fn)
-            def stream(*args: Any, **kwargs: Any):
-                try:
-                    yield from fn(*args, **kwargs)
-                except gr.Error as error:
-                    gr.Warning(str(error.message))
-                    yield skips
-            return stream
-
+def keep_screen(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a handler (function or generator): a ``gr.Error`` it raises becomes one toast, and
+    it answers one ``gr.skip()``, which Gradio applies to every output, however many there are."""
+    if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any):
+        def stream(*args: Any, **kwargs: Any):
             try:
-                return fn(*args, **kwargs)
+                yield from fn(*args, **kwargs)
             except gr.Error as error:
                 gr.Warning(str(error.message))
-                return skips
-        return call
+                yield gr.skip()
+        return stream
 
-    return decorate
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as error:
+            gr.Warning(str(error.message))
+            return gr.skip()
+    return call

@@ -38,6 +38,17 @@ class QueuePanel:
     status: gr.Markdown
     walk: gr.State
 
+    @property
+    def outputs(self) -> list:
+        """What ``reset`` sets."""
+        return [self.walk, self.strategy, self.scope, self.status]
+
+
+def reset(panel: QueuePanel) -> dict:
+    """The panel off: no order, this run's scope, no status. A queue belongs to the run (and the
+    annotator) it was chosen for; another run opened or started, or another person, starts again."""
+    return {panel.walk: None, panel.strategy: OFF, panel.scope: SCOPE_RUN, panel.status: ""}
+
 
 def build() -> QueuePanel:
     """The queue's controls (inside the annotation column)."""

@@ -1,10 +1,10 @@
-"""The Rerank view: inputs, the streamed run, the ranked table, alpha / sort toggles, and the panel
-that shows one document with its whole reasoning trace (annotation controls: annotate.py)."""
+"""The Rerank view: its components (``RerankUI``), the inputs and the document list, the ranked
+table with its alpha / sort toggles, and the panel that shows one document with its whole
+reasoning trace. The run in progress: run_progress.py; a saved run opened: opened_run.py; the
+annotation controls: annotate.py."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,22 +14,13 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import doc_input, render, run_limits, session
-from .context import Context, ModelChoiceLocked
+from . import annotation_panel, doc_input, render, session
+from .annotation_panel import AnnotationPanel
+from .context import Context
 from .feedback import keep_screen
-from .gpu import judge_fn
-from .jobs import RunBusy, RunJob, copy_judgments
-from .session import Benchmark, RunView
+from .session import RunView
 
 PRESET_CUSTOM = "custom"
-WAIT_STEP_S = 0.5
-# The events that start a run (UI and API share them). One run judges at a time (the job manager
-# sees to it: ui/jobs.py); these events start it and follow it, and more than one may wait.
-RUN_QUEUE = "erank-run"
-RUN_QUEUE_LIMIT = 8
-# Pages that reopened while their run goes on and follow it again.
-ATTACH_QUEUE = "erank-attach"
-CANCEL_POLL_S = 1.0  # how soon a page sees that a run started elsewhere (its Cancel enabled)
 INSPECT_JS = Path(__file__).resolve().parents[2] / "assets" / "inspect.js"
 
 
@@ -74,17 +65,29 @@ class RerankUI:
     list_info: gr.Markdown
     list_table: gr.Dataframe
     list_clear: gr.Button
-    # the annotation panel (filled in by annotate.build_panel)
-    annotator: Any = None
-    rationale: Any = None
-    note: Any = None
-    label_status: Any = None
-    labelled: Any = None
-    annotate_column: Any = None
-    queue: Any = None  # the Label next controls (queue_panel.QueuePanel)
-    rerun: Any = None  # "rerun with another instruction/model" (compare_tab.wire_rerun)
-    # P(0..10) of the open judgment, beside its score card
-    distribution: Any = None
+    rerun: gr.Button  # "rerun the open run's documents with these settings" (compare_tab.wire_rerun)
+    distribution: gr.Plot  # P(0..10) of the open judgment, beside its score card
+    running_note: gr.Markdown  # which run is in progress elsewhere, and who started it
+    panel: AnnotationPanel
+
+    # The annotation panel's components, read as the view's own by every tab.
+    annotator = property(lambda self: self.panel.annotator)
+    rationale = property(lambda self: self.panel.rationale)
+    note = property(lambda self: self.panel.note)
+    label_status = property(lambda self: self.panel.label_status)
+    labelled = property(lambda self: self.panel.labelled)
+    queue = property(lambda self: self.panel.queue)
+
+    @property
+    def detail_outputs(self) -> list:
+        """What ``detail_values`` fills, in its order: the one place that order is written."""
+        return [self.view, self.table, self.detail, self.document, self.trace, self.rationale, self.note,
+                self.labelled]
+
+    @property
+    def list_outputs(self) -> list:
+        """What ``show_list`` fills, in its order."""
+        return [self.loaded, self.list_box, self.list_info, self.list_table]
 
 
 # The released code's template is the default; the paper's Figure 5 wording is a named alternative.
@@ -165,6 +168,7 @@ def build(ctx: Context) -> RerankUI:
                                    min_width=100)
             rerun = gr.Button("Rerun the open run's documents with these settings", size="sm",
                               elem_id="erank-rerun")
+            running_note = gr.Markdown("", elem_id="erank-running-note")
     with gr.Row(equal_height=False, elem_id="erank-table-controls"):
         progress = gr.Markdown("", elem_id="erank-progress")
         sort_by = gr.Radio(render.SORT_CHOICES, value=render.SORT_RANK, elem_id="erank-sort",
@@ -194,15 +198,12 @@ def build(ctx: Context) -> RerankUI:
                     gr.Textbox(placeholder="Search in this trace", show_label=False, container=False,
                                elem_id="erank-trace-search", lines=1, max_lines=1)
                     trace = gr.HTML(render.trace_html(None), elem_id="erank-trace", js_on_load=None)
-        annotate_column = gr.Column(scale=2, min_width=300, elem_id="erank-annotate")
-    ui = RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
-                  truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run, cancel,
-                  progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
-                  list_info, list_table, list_clear)
-    ui.annotate_column = annotate_column
-    ui.rerun = rerun
-    ui.distribution = distribution
-    return ui
+        with gr.Column(scale=2, min_width=300, elem_id="erank-annotate"):
+            panel = annotation_panel.build(ctx)
+    return RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
+                    truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run,
+                    cancel, progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
+                    list_info, list_table, list_clear, rerun, distribution, running_note, panel)
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -227,8 +228,9 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
             render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None))
 
 
-DETAIL_OUTPUTS = 8  # the length of detail_values()
-RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + progress, model status, engine warning
+def detail_updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, sort_by: str) -> dict:
+    """``detail_values`` keyed by component (for handlers that return ``{component: value}``)."""
+    return dict(zip(ui.detail_outputs, detail_values(ctx, view, annotator, sort_by)))
 
 
 def documents_for_run(documents_text: str | None, loaded: LoadedList | None) -> list[Document]:
@@ -242,283 +244,17 @@ def documents_for_run(documents_text: str | None, loaded: LoadedList | None) -> 
         raise gr.Error(render.html_escape(error)) from None
 
 
-def warning_text(engine: Any) -> str:
-    """The one warning about the loaded model (empty when there is nothing to say): the engine's
-    own when it has one (the demo model's says it is not a reranker), else a plain one for a model
-    that is not a reranker. A blockquote, so an empty warning draws no box."""
-    if engine is None:
-        return ""
-    if engine.warning:
-        text = render.md_escape(engine.warning)
-    elif not engine.is_reranker:
-        text = ("**This model is not a reranker.** It ignores ERank's format; its scores are forced "
-                "from next-token digits and mean little.")
-    else:
-        return ""
-    return f"> ⚠ {text}"
+def wire(ctx: Context, ui: RerankUI) -> None:
+    """The inputs, the results table and the open document (the run itself: run_progress.wire)."""
+    detail_outputs = ui.detail_outputs
 
+    # Only a person's choice of a preset fills the instruction: a reopened run sets both itself, and
+    # the dropdown's own "input" also fires when focus merely passes through it (Tab), which wiped
+    # an instruction typed just after.
+    def on_preset(evt: gr.SelectData):
+        return gr.skip() if evt.value == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(evt.value, gr.skip())
 
-class StreamPace:
-    """Streams each judgment at once while the page keeps up, but never spends more than about a
-    tenth of a run re-rendering: each update re-sends the whole table, so with hundreds of rows an
-    update per judgment made the run several times slower than the model."""
-
-    RATIO = 9  # wait nine times what the last update took: at most ~10% of the time rendering
-
-    def __init__(self, clock=time.monotonic) -> None:
-        self._clock = clock
-        self._began = 0.0
-        self._cost = 0.0  # seconds the last update took (render, send)
-        self._last = float("-inf")
-
-    def due(self) -> bool:
-        return self._clock() - self._last >= self.RATIO * self._cost
-
-    def sending(self) -> None:
-        self._began = self._clock()
-
-    def sent(self) -> None:
-        self._last = self._clock()
-        self._cost = self._last - self._began
-
-
-def remember_run(updates, saved: dict | None):
-    """The run handler's updates with one more output, the browser's saved state: it names the run
-    as soon as the run exists, so a page reloaded mid-run reopens it (with what was judged). Every
-    update carries the whole saved value: a gr.skip() sent to a BrowserState is stored into it."""
-    saved = {k: v for k, v in (saved or {}).items() if k != "__type__"}
-    for values in updates:
-        view = values[0]
-        if isinstance(view, RunView) and view.run_id is not None:
-            saved["run_id"] = view.run_id
-        yield (*values, dict(saved))
-
-
-def _owner(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "api"
-
-
-def _progress_only(text: str) -> tuple:
-    return (gr.skip(),) * 8 + (text, gr.skip(), gr.skip())
-
-
-def engine_for_run(ctx: Context, model, engine_name, base_url, token) -> Iterator[str | Any]:
-    """Wait for the model (it loads in the background): yields a line to show while it loads, then
-    the engine; returns without one when ``token`` was cancelled. Raises gr.Error on a load error."""
-    while True:
-        engine, error, waited = ctx.provider.wait(model, engine_name, base_url, WAIT_STEP_S)
-        if error:
-            raise gr.Error(render.html_escape(f"The model could not be loaded: {error}"))
-        if engine is not None:
-            yield engine
-            return
-        if token.cancelled:
-            return
-        yield f"loading model… {waited:.0f} s (runs start once it is ready)"
-
-
-def start_job(ctx: Context, engine, token, **run) -> Iterator[str | RunJob]:
-    """Start the run as a job, waiting while another run holds the model: yields a line to show
-    while waiting, then the job; returns without one when ``token`` was cancelled first."""
-    while True:
-        try:
-            yield ctx.jobs.start(engine, **run)
-            return
-        except RunBusy as busy:
-            if token.cancelled:
-                return
-            yield (f"waiting: run #{busy.job.run_id} is in progress ({busy.job.judged} of "
-                   f"{busy.job.n_documents}); this run starts when it ends")
-        ctx.jobs.wait_idle(WAIT_STEP_S)
-
-
-def checked_numbers(ctx: Context, alpha, truncate_length, max_new_tokens, engine=None) -> run_limits.RunNumbers:
-    """The run's numbers, or a gr.Error naming the field and its range (before anything is stored)."""
-    limit = run_limits.max_new_tokens_limit(engine, ctx.defaults.max_new_tokens)
-    try:
-        return run_limits.check_numbers(alpha, truncate_length, max_new_tokens, max_new_tokens_max=limit)
-    except run_limits.RunSettingError as error:
-        raise gr.Error(render.html_escape(error)) from None
-
-
-def follow_job(ctx: Context, job: RunJob, annotator, sort_by) -> Iterator[tuple]:
-    """The page's updates for a run in progress: what is judged so far, then the rest as it comes
-    (paced), the elapsed time every second, and the final state. Closing this generator (a reload,
-    a closed tab) leaves the job running."""
-    view = job.follower_view()
-    n = job.n_documents
-    pace = StreamPace()
-
-    def line(state: str = "running") -> str:
-        return render.progress_text(len(view.judgments), n, job.elapsed(), state) + f" · run #{job.run_id}"
-
-    pace.sending()
-    session.rehybrid(view, view.alpha)
-    yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
-    pace.sent()
-    shown = len(view.judgments)  # judgments the page's table holds
-    for new in job.follow(len(view.judgments)):
-        view.judgments.extend(copy_judgments(new))
-        if job.finished:
-            break
-        if len(view.judgments) == shown or not pace.due():
-            # The elapsed time ticks; the table waits for its turn, and a judgment that came too
-            # soon after the last update is sent at a later tick, not only with the next judgment.
-            yield _progress_only(line())
-            continue
-        pace.sending()
-        session.rehybrid(view, view.alpha)
-        yield (*detail_values(ctx, view, annotator, sort_by), line(), gr.skip(), gr.skip())
-        pace.sent()
-        shown = len(view.judgments)
-    if job.error:
-        gr.Warning(render.html_escape(f"The run stopped: {job.error}. The {len(view.judgments)} judgments done "
-                                      "are saved."))
-    view.status = job.status
-    session.rehybrid(view, view.alpha)
-    if view.selected is None and view.judgments:
-        view.selected = view.order(sort_by)[0]
-    failed = sum(1 for j in view.judgments if not j.ok)
-    summary = line(view.status)
-    if failed:
-        summary += f" · {failed} parse failure{'s' if failed != 1 else ''} (no score; see status)"
-    yield (*detail_values(ctx, view, annotator, sort_by), summary, gr.skip(), gr.skip())
-
-
-def make_run_handler(ctx: Context):
-    def run_rerank(query, instruction, documents_text, upload, model, engine_name, base_url, truncate_length,
-                   alpha, max_new_tokens, force, sort_by, annotator, bench, template=prompt.DEFAULT_TEMPLATE,
-                   request: gr.Request = None):
-        """Rerank the documents for the query: the run is a job on the server; this page follows it."""
-        query = (query or "").strip()
-        if not query:
-            raise gr.Error("Type a query first.")
-        instruction = (instruction or "").strip() or prompt.DEFAULT_INSTRUCTION
-        if template not in prompt.TEMPLATES:
-            raise gr.Error(f"prompt template must be one of {', '.join(prompt.TEMPLATES)}")
-        docs = documents_for_run(documents_text, upload)  # upload: the loaded list (file or benchmark)
-        numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens)
-        try:
-            model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url)
-        except ModelChoiceLocked as error:
-            raise gr.Error(render.html_escape(error)) from None
-        owner = _owner(request)
-        token = ctx.new_cancel(owner)  # Cancel before the run starts stops the waits below
-        try:
-            engine = None
-            for step in engine_for_run(ctx, model, engine_name, base_url, token):
-                if isinstance(step, str):
-                    yield _progress_only(step)[:9] + (ctx.provider.status(model, engine_name, base_url), gr.skip())
-                else:
-                    engine = step
-            if engine is None:
-                yield _progress_only("cancelled while the model was loading")
-                return
-            numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens, engine)
-            yield _progress_only("starting…")[:9] + (ctx.provider.status(model, engine_name, base_url),
-                                                     warning_text(engine))
-            job = None
-            for step in start_job(ctx, engine, token, query=query, instruction=instruction, documents=docs,
-                                  truncate_length=numbers.truncate_length,
-                                  settings=run_limits.settings_for(numbers, force, engine), alpha=numbers.alpha,
-                                  owner=owner, benchmark=bench if isinstance(bench, Benchmark) else None,
-                                  template=template,
-                                  judge_fn=judge_fn()):
-                if isinstance(step, str):
-                    yield _progress_only(step)
-                else:
-                    job = step
-            if job is None:
-                yield _progress_only("cancelled before it started")
-                return
-        except gr.Error:
-            raise
-        except Exception as error:  # the store refused: nothing was judged yet
-            raise gr.Error(render.html_escape(f"Could not start the run: {error}")) from None
-        finally:
-            ctx.finished(owner, token)
-        yield from follow_job(ctx, job, annotator, sort_by)
-
-    return run_rerank
-
-
-def make_attach_handler(ctx: Context):
-    def attach(saved_value, annotator, sort_by):
-        """A page that opens while its run is still going (a reload, a closed and reopened tab)
-        follows it again; otherwise it changes nothing."""
-        run_id = (saved_value or {}).get("run_id") if isinstance(saved_value, dict) else None
-        job = ctx.jobs.job(run_id) if run_id is not None else None
-        if job is None:
-            yield (gr.skip(),) * 11
-            return
-        yield from follow_job(ctx, job, annotator, sort_by)
-
-    return attach
-
-
-def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None) -> None:
-    detail_outputs = [ui.view, ui.table, ui.detail, ui.document, ui.trace, ui.rationale, ui.note, ui.labelled]
-
-    ui.preset.change(lambda p: gr.skip() if p == PRESET_CUSTOM else prompt.INSTRUCTIONS.get(p, gr.skip()),
-                     ui.preset, ui.instruction, api_visibility="private")
-
-    run_inputs = [ui.query, ui.instruction, ui.documents, ui.loaded, ui.model, ui.engine, ui.base_url,
-                  ui.truncate_length, ui.alpha, ui.max_new_tokens, ui.force_answer, ui.sort_by, ui.annotator, ui.bench,
-                  ui.template]
-    run_outputs = [*detail_outputs, ui.progress, ui.model_status, ui.engine_warning]
-    # an input error is one toast and leaves the run on screen as it is
-    run_handler = handler = keep_screen(RUN_OUTPUTS)(make_run_handler(ctx))
-    if saved_state is not None:
-        def run_and_remember(query, instruction, documents_text, loaded, model, engine_name, base_url,
-                             truncate_length, alpha, max_new_tokens, force, sort_by, annotator, bench, template,
-                             saved, request: gr.Request):
-            yield from remember_run(run_handler(query, instruction, documents_text, loaded, model, engine_name,
-                                            base_url, truncate_length, alpha, max_new_tokens, force, sort_by,
-                                            annotator, bench, template, request), saved)
-
-        handler, run_inputs, run_outputs = run_and_remember, [*run_inputs, saved_state], [*run_outputs, saved_state]
-    # Cancel is enabled only while a run is in progress (at once, not behind the run's queue).
-    ui.run.click(lambda: gr.update(interactive=True), None, ui.cancel, queue=False, api_visibility="private")
-    run_event = ui.run.click(handler, run_inputs, run_outputs, api_visibility="private",
-                             concurrency_id=RUN_QUEUE, concurrency_limit=RUN_QUEUE_LIMIT)
-    run_event.then(lambda: gr.update(interactive=False), None, ui.cancel, queue=False, api_visibility="private")
-    if saved_state is not None:
-        def after_run(view: RunView, saved):
-            saved = dict(saved or {})
-            if view.run_id is not None:
-                saved["run_id"] = view.run_id
-            return gr.update(choices=session.run_choices(ctx.store), value=view.run_id), saved
-
-        run_event.then(after_run, [ui.view, saved_state], [ui.saved_runs, saved_state], api_visibility="private")
-
-    def on_cancel(request: gr.Request) -> None:
-        # No output: the run's own last update ("cancelled: k of n") must not be overwritten.
-        owner = _owner(request)
-        waiting = ctx.cancel(owner)
-        job = ctx.jobs.cancel()  # the run in progress, whichever page or client started it
-        if job is not None and job.owner != owner:
-            gr.Info(f"Cancelling run #{job.run_id} (started elsewhere): {job.judged} of {job.n_documents} done.")
-        elif job is None and not waiting:
-            gr.Info("Nothing is running.")
-
-    # A run started elsewhere (another browser, an API client, this page before a reload) can be
-    # cancelled from here too: Cancel is enabled whenever a run is in progress on the server.
-    cancel_timer = gr.Timer(CANCEL_POLL_S)
-
-    def cancel_enabled():
-        # Only ever enables: this page's own Rerank may be queued, not yet a job, and its Cancel
-        # must stay usable; the run's end disables it (and an idle Cancel says nothing runs).
-        return gr.update(interactive=True) if ctx.jobs.current() is not None else gr.skip()
-
-    cancel_timer.tick(cancel_enabled, None, ui.cancel, api_visibility="private", show_progress="hidden",
-                      concurrency_id="erank-cancel-state", concurrency_limit=None)
-
-    # The token stops the engine between decoding steps; the job's thread then ends by itself,
-    # marks the run cancelled, and every page following it shows "cancelled: k of n" with every
-    # finished row kept. Its own queue (never behind a run's): a queue=False event cannot show the
-    # "Nothing is running." toast.
-    ui.cancel.click(on_cancel, None, None, api_visibility="private", concurrency_id="erank-cancel",
-                    concurrency_limit=None)
+    ui.preset.select(on_preset, None, ui.instruction, api_visibility="private")
 
     def on_rehybrid(view: RunView, alpha, annotator, sort_by):
         session.rehybrid(view, alpha)
@@ -544,11 +280,6 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
     ui.table.select(on_select, [ui.view, ui.annotator, ui.sort_by], detail_outputs, api_visibility="private",
                     concurrency_id="erank-annotate", concurrency_limit=1)
 
-    def on_open(run_id, annotator, sort_by, saved):
-        if run_id in (None, ""):
-            return (gr.skip(),) * OPEN_RUN_OUTPUTS
-        return open_run_values(ctx, run_id, annotator, sort_by)
-
     wire_document_list(ui)
     # The open judgment's distribution follows its score card, whichever event changed the card.
     def distribution_figure(view: RunView):
@@ -557,37 +288,18 @@ def wire(ctx: Context, ui: RerankUI, saved_state: gr.BrowserState | None = None)
         return plots.score_distribution_figure(view.judgment(view.selected))
 
     ui.detail.change(distribution_figure, ui.view, ui.distribution, api_visibility="private", show_progress="hidden")
-    outputs = [*detail_outputs, ui.query, ui.alpha, ui.progress]
-    if saved_state is not None:
-        ui.saved_runs.input(lambda r, a, s, b: _with_saved(on_open(r, a, s, b), b, r),
-                            [ui.saved_runs, ui.annotator, ui.sort_by, saved_state], [*outputs, saved_state],
-                            api_visibility="private")
-
-
-OPEN_RUN_OUTPUTS = DETAIL_OUTPUTS + 3  # + query, alpha, progress
-
-
-def open_run_values(ctx: Context, run_id: int | str, annotator: str | None, sort_by: str) -> tuple:
-    """The Rerank view's values for a saved run opened (the detail outputs, query, alpha, progress
-    line), its top document selected; one toast and nothing changed when it cannot be opened.
-    The run list and the Analyze view's benchmark page open runs through this."""
-    try:
-        view = session.open_run(ctx.store, int(run_id))
-    except Exception as error:
-        gr.Warning(render.html_escape(f"Cannot open run {run_id}: {error}"))
-        return (gr.skip(),) * OPEN_RUN_OUTPUTS
-    if view.judgments:
-        view.selected = view.order(sort_by)[0]
-    return (*detail_values(ctx, view, annotator, sort_by), view.query, view.alpha, opened_run_text(view))
 
 
 def opened_run_text(view: RunView) -> str:
-    """The progress line of a reopened run: its status (an interrupted one said plainly) and model."""
-    text = f"run #{view.run_id} · {render.html_escape(view.status)} · {len(view.judgments)} documents"
+    """The progress line of a reopened run: its status (an interrupted one said plainly), and what
+    it was judged with (model, template, budget), which a server without model choice shows only
+    here."""
+    text = f"run #{view.run_id} · {render.html_escape(session.status_text(view.status))} · {len(view.judgments)} documents"
     if view.model:
         text += f" · {render.md_escape(models.display_name(view.model))}"
-    if view.status == "interrupted":
-        text += " · the server stopped during this run; what was judged before is kept"
+    text += f" · template {render.md_escape(view.template)}"
+    if view.generation.get("max_new_tokens"):
+        text += f" · max new tokens {int(view.generation['max_new_tokens'])}"
     return text
 
 
@@ -595,20 +307,25 @@ def wire_document_list(ui: RerankUI) -> None:
     """An uploaded file becomes the run's document list (shown as a table), or one toast saying
     why it cannot be read; the typed box is left as it was."""
 
-    @keep_screen(4)
+    @keep_screen
     def on_upload(path):
         if not path:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip()
         try:
             docs = doc_input.parse_file(path)
         except doc_input.DocumentInputError as error:
             raise gr.Error(render.html_escape(error)) from None
         return show_list(LoadedList(Path(path).name, docs))
 
-    outputs = [ui.loaded, ui.list_box, ui.list_info, ui.list_table]
+    outputs = ui.list_outputs
     ui.upload.upload(on_upload, ui.upload, outputs, api_visibility="private")
     ui.upload.clear(lambda: show_list(None), None, outputs, api_visibility="private")
     ui.list_clear.click(lambda: (*show_list(None), None), None, [*outputs, ui.upload], api_visibility="private")
+
+
+def list_updates(ui: RerankUI, loaded: LoadedList | None, qrels: dict[str, int] | None = None) -> dict:
+    """``show_list`` keyed by component."""
+    return dict(zip(ui.list_outputs, show_list(loaded, qrels)))
 
 
 def show_list(loaded: LoadedList | None, qrels: dict[str, int] | None = None) -> tuple:
@@ -618,10 +335,3 @@ def show_list(loaded: LoadedList | None, qrels: dict[str, int] | None = None) ->
     info = (f"The run uses these **{len(loaded.documents)} documents** from {render.md_escape(loaded.source)} "
             "(the box above is ignored while they are loaded).")
     return loaded, gr.update(visible=True), info, render.documents_frame(loaded.documents, qrels)
-
-
-def _with_saved(values: tuple, saved: dict | None, run_id: Any) -> tuple:
-    saved = dict(saved or {})
-    if run_id not in (None, ""):
-        saved["run_id"] = int(run_id)
-    return (*values, saved)

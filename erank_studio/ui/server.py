@@ -7,12 +7,15 @@ import atexit
 import gc
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from .store_names import safe_url, store_label  # noqa: F401  (store_label: the page names its store so)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -22,32 +25,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 FIRST_PAGE_WAIT_S = 10.0
 CONCURRENCY_ENV = "GRADIO_DEFAULT_CONCURRENCY_LIMIT"
 DEFAULT_CONCURRENCY = 4  # events of one kind handled at once, unless the operator sets CONCURRENCY_ENV
-
-
-def safe_url(url: str | None) -> str:
-    """A store URL fit to show: any password replaced by ***."""
-    if not url:
-        return ""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: keep only what follows the credentials
-        return url.rsplit("@", 1)[-1] if "@" in url else url
-
-
-def store_label(url: str | None) -> str:
-    """How the page names the store: a SQLite file by its name (no server path on a public page),
-    any other database by its URL without the password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url or "")
-        if parsed.get_backend_name() == "sqlite":
-            return os.path.basename(parsed.database or "") or "in memory"
-    except Exception:
-        pass
-    return safe_url(url)
 
 
 def private_gradio_folder() -> None:
@@ -138,10 +115,15 @@ def serve(args: argparse.Namespace) -> int:
               f"(store: {safe_url(store.url)}; model choice {'on' if defaults.allow_model_choice else 'off'})",
               flush=True)
         first_page = threading.Event()
-        demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
-                    footer_links=["api", "settings"], prevent_thread_lock=True,
-                    app_kwargs={"middleware": [Middleware(FirstPageSent, sent=first_page)]}, **kwargs)
-        gc.freeze()  # what the start made lives as long as the server: later collections skip it
+        stop_on_sigterm()  # before the server answers: from then on SIGTERM ends it cleanly
+        try:
+            demo.launch(server_name=host, server_port=port, show_error=False, quiet=True,
+                        footer_links=["api", "settings"], prevent_thread_lock=True,
+                        app_kwargs={"middleware": [Middleware(FirstPageSent, sent=first_page)]}, **kwargs)
+            gc.freeze()  # what the start made lives as long as the server: later collections skip it
+        except KeyboardInterrupt:  # stopped while starting
+            demo.close()
+            return 0
 
     # The operator's model loads unasked once the first page is out; a page's model-status poll or
     # a run starts the same load if it comes first.
@@ -149,9 +131,24 @@ def serve(args: argparse.Namespace) -> int:
         first_page.wait(FIRST_PAGE_WAIT_S)
         provider.start(defaults.model, defaults.engine, defaults.base_url)
 
-    threading.Thread(target=load_after_the_first_page, daemon=True, name="erank-preload").start()
-    demo.block_thread()  # until Ctrl-C, as launch() would
+    try:
+        threading.Thread(target=load_after_the_first_page, daemon=True, name="erank-preload").start()
+        demo.block_thread()  # until Ctrl-C or SIGTERM, as launch() would
+    except KeyboardInterrupt:  # stopped before block_thread listened for it
+        demo.close()
     return 0
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a container or service manager stopping the app) ends the app as Ctrl-C
+    does: the server closes and the process exits normally, so the app's temporary folder
+    (uploads, exports of labels) is removed as on any exit. Python's default for SIGTERM ends the
+    process at once, without the exit handlers."""
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @contextmanager

@@ -39,6 +39,10 @@ class RunView:
     status: str = ""
     alpha: float = scoring.DEFAULT_ALPHA
     template: str = prompt.DEFAULT_TEMPLATE
+    # What else the run was judged with (a reopened run restores them in the inputs); None/empty
+    # for a view that is not a stored run.
+    truncate_length: int | None = None
+    generation: dict = field(default_factory=dict)
     documents: dict[str, Document] = field(default_factory=dict)
     judgments: list[Judgment] = field(default_factory=list)
     qrels: dict[str, int] = field(default_factory=dict)
@@ -154,6 +158,7 @@ def open_run(store: Store, run_id: int) -> RunView:
         engine=info.get("engine") or "", status=info.get("status") or "",
         alpha=float(info.get("alpha") if info.get("alpha") is not None else scoring.DEFAULT_ALPHA),
         template=info.get("template") or prompt.DEFAULT_TEMPLATE,
+        truncate_length=info.get("truncate_length"), generation=dict(info.get("generation") or {}),
         documents={k: v for k, v in docs.items() if k in judged} or docs,
         judgments=judgments, qrels=store.qrels_for(query_id),
     )
@@ -216,6 +221,25 @@ def add_label_for_query(store: Store, query_id: int, doc_id: str, annotator: str
     kept = (rationale or "").strip()
     rationale_value = kept if kept and kept != (trace or "").strip() else None
     return store.add_label(query_id, doc_id, annotator, score, rationale_value, (note or "").strip() or None)
+
+
+def save_text(store: Store, view: RunView, doc_id: str, annotator: str, rationale: str | None,
+              note: str | None) -> LabelRow | None:
+    """Save the rationale and note of the person's label (their current score kept): one row when
+    they differ from what the store holds, none (None) when they do not. The Save button and
+    leaving either box both come here, so a Save right after the box's own save writes nothing."""
+    annotator = (annotator or "").strip()
+    current = labels(store, view, annotator).get(doc_id)
+    j = view.judgment(doc_id)
+    trace = (j.trace or "").strip() if j else ""
+    new_rationale = (rationale or "").strip()
+    new_rationale = None if not new_rationale or new_rationale == trace else new_rationale
+    new_note = (note or "").strip() or None
+    if current is None and new_rationale is None and new_note is None:
+        return None
+    if current is not None and (current.rationale or None, current.note or None) == (new_rationale, new_note):
+        return None
+    return add_label(store, view, doc_id, annotator, current.score if current else None, rationale, note)
 
 
 def undo_label(store: Store, view: RunView, doc_id: str, annotator: str) -> LabelRow | None:

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from gated import app_process, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,12 +21,6 @@ class RunningApp:
     db_url: str
     log: Path
     model_dir: str = ""  # the server-side folder of the model (must never show on the page)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +36,7 @@ def running_app_postgres(tmp_path, pg_store_url, tiny_model_dir):
 
 
 def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp]:
-    port = _free_port()
+    port = free_port()
     log = folder / "app.log"
     env = {
         **os.environ,
@@ -59,36 +50,11 @@ def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp
         "GRADIO_ANALYTICS_ENABLED": "False",
         "ERANK_AUTH": "",
     }
-    handle = open(log, "w")
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=str(folder), env=env, stdout=handle, stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > START_TIMEOUT_S:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        startup_s = time.monotonic() - started
+    argv = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)]
+    with app_process(argv, folder, env, url, START_TIMEOUT_S) as startup_s:
         assert startup_s < 30, f"the app took {startup_s:.1f} s to start (limit 30 s)"
         yield RunningApp(url=url, db_url=db_url, log=log, model_dir=str(tiny_model_dir))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        handle.close()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -25,6 +25,8 @@ if not os.path.exists(CHROMIUM):
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 
+from gated import wait_text  # noqa: E402
+
 QUERY = "How do cats purr?"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -72,14 +74,7 @@ def _shot(page, name: str) -> None:
 
 
 def _wait_text(page, selector: str, pattern: str, timeout: int = TIMEOUT_MS) -> None:
-    try:
-        page.wait_for_function(
-            "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
-            arg=[selector, pattern], timeout=timeout,
-        )
-    except sync_api.TimeoutError:
-        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
-        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}")
+    wait_text(page, selector, pattern, timeout)
 
 
 def _cell(page, row: int, col: int):

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import textwrap
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -26,128 +21,19 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 gradio_client = pytest.importorskip("gradio_client")
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-TIMEOUT_MS = 60_000  # a bound on waiting for a state, not a speed requirement
-START_TIMEOUT_S = 90
+from gated import TIMEOUT_MS, start_gated_app  # noqa: E402
+from gated import fill as _fill  # noqa: E402
+from gated import open_page as _page  # noqa: E402
+from gated import rows as _rows  # noqa: E402
+from gated import shot as _shot  # noqa: E402
+from gated import wait_text as _wait_text  # noqa: E402
+
 N_DOCS = 6
-
-GATED_APP = textwrap.dedent('''
-    """The app with an engine whose every document waits for a file in $ERANK_TEST_GATE."""
-    import math, os, sys, time
-    from pathlib import Path
-
-    from erank_studio.engines.base import FINISH_CANCELLED, FINISH_STOP, Generation
-    from erank_studio.store import Store
-    from erank_studio.ui.app import build_app, launch_kwargs
-    from erank_studio.ui.context import Defaults
-    from erank_studio.ui.engine_provider import EngineProvider
-
-    GATE = Path(os.environ["ERANK_TEST_GATE"])
-
-
-    class GatedEngine:
-        name = "gated"
-        model = "gated-test-model"
-        tokenizer = None
-        is_reranker = True
-        warning = None
-        chat_template_source = "test"
-        done = 0  # documents judged by this process, every run together
-
-        def generate(self, prompts, settings, cancel=None):
-            for index, _prompt in enumerate(prompts):
-                while len(os.listdir(GATE)) <= GatedEngine.done and not (cancel and cancel.cancelled):
-                    time.sleep(0.02)
-                if cancel is not None and cancel.cancelled:
-                    yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
-                    continue
-                GatedEngine.done += 1
-                pieces = ["<think>gated</think><answer>", str((index * 3) % 11), "</answer>"]
-                yield Generation(index=index, text="".join(pieces), pieces=pieces,
-                                 logprobs=[0.0, math.log(0.5), 0.0], finish_reason=FINISH_STOP,
-                                 prompt_tokens=10, output_tokens=3)
-
-        def force_scores(self, prompt, partial_output):
-            return None
-
-        def describe(self):
-            return {"model": self.model, "engine": self.name}
-
-
-    engine = GatedEngine()
-    store = Store(os.environ["ERANK_DB_URL"])
-    demo = build_app(store, EngineProvider(loader=lambda *a, **k: engine),
-                     Defaults(model="gated", max_new_tokens=8))
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), show_error=False, quiet=True,
-                **launch_kwargs(None))
-''')
-
-
-class GatedApp:
-    def __init__(self, url: str, db_url: str, gate: Path) -> None:
-        self.url, self.db_url, self.gate = url, db_url, gate
-        self._released = 0
-
-    def release(self, n: int = 1) -> None:
-        """Let ``n`` more documents be judged."""
-        for _ in range(n):
-            self._released += 1
-            (self.gate / f"{self._released:05d}").touch()
-
-    def runs(self):
-        from erank_studio.store import Store
-
-        store = Store(self.db_url)
-        try:
-            return store.runs()
-        finally:
-            store.close()
 
 
 @pytest.fixture(scope="module")
 def gated_app(tmp_path_factory):
-    import socket
-
-    folder = tmp_path_factory.mktemp("gated-app")
-    gate = folder / "gate"
-    gate.mkdir()
-    script = folder / "gated_app.py"
-    script.write_text(GATED_APP, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db_url = f"sqlite:///{folder}/jobs.sqlite"
-    env = {**os.environ, "ERANK_DB_URL": db_url, "ERANK_TEST_GATE": str(gate), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONPATH": str(ROOT)}
-    log = folder / "app.log"
-    handle = open(log, "w")
-    proc = subprocess.Popen([sys.executable, str(script), str(port)], cwd=str(folder), env=env, stdout=handle,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > START_TIMEOUT_S:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield GatedApp(url, db_url, gate)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        handle.close()
+    yield from start_gated_app(tmp_path_factory.mktemp("gated-app"))
 
 
 @pytest.fixture(scope="module")
@@ -158,41 +44,6 @@ def browser():
             "--disable-component-update", "--disable-sync"])
         yield b
         b.close()
-
-
-def _page(browser, app: GatedApp):
-    context = browser.new_context(viewport={"width": 1440, "height": 1200})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app.url)
-    page.wait_for_selector("#erank-query textarea")
-    return context, page
-
-
-def _fill(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id}").locator("textarea, input").first
-    box.fill(value)
-    box.press("Tab")  # commit the value before acting
-
-
-def _wait_text(page, selector: str, pattern: str, timeout: int = TIMEOUT_MS) -> None:
-    try:
-        page.wait_for_function(
-            "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }",
-            arg=[selector, pattern], timeout=timeout,
-        )
-    except sync_api.TimeoutError:
-        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
-        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}")
-
-
-def _rows(page) -> int:
-    return page.locator('#erank-results [data-col="1"][data-row]').count()
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _start_run(page, query: str) -> None:

@@ -102,6 +102,12 @@ def test_walk_the_queue_by_keyboard_then_compare_two_runs(chromium, running_app)
 
     # -- Rerun the open run's documents in one click; Compare then offers old and new -------------
     page.click("button[role=tab]:has-text('Rerank')")
+    # Opening run A restored its budget (4096 new tokens, the constructed run's): the tiny model
+    # reruns with 8, as the app was started with.
+    page.get_by_text("Model and settings").first.click()
+    box = page.locator("#erank-max-new-tokens input").first
+    box.fill("8")
+    box.press("Tab")
     page.click("#erank-rerun")
     _wait_text(page, "#erank-doc-list-info", rf"{len(DOCS)} documents\*?\*? from run #{run_a}")
     _wait_text(page, "#erank-progress", rf"done: {len(DOCS)} of {len(DOCS)} documents")

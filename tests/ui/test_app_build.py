@@ -43,7 +43,7 @@ def test_parse_auth():
 
 
 def test_models_that_are_not_rerankers_are_called_out(fake_engine):
-    from erank_studio.ui.rerank_tab import warning_text
+    from erank_studio.ui.run_progress import warning_text
 
     assert warning_text(fake_engine) == ""
     fake_engine.is_reranker = False
@@ -144,3 +144,61 @@ def test_the_analyze_tab_draws_its_figures_for_an_open_run(store, fake_engine):
     assert head.startswith(f"run #{job.run_id} · 6 judgments · 1 labels")
     assert sum(len(trace.x) for trace in histogram.data) == 6 + 1  # six model scores, one human label
     assert len(scatter.data[0].x) == 6 and ndcg.data and confusion.data
+
+
+def test_the_apps_temporary_folder_is_gone_after_sigterm(tmp_path):
+    """A service manager stops the app with SIGTERM: uploads and exports of labels go with it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(temp), "ERANK_DB_URL": f"sqlite:///{tmp_path}/s.sqlite",
+           "ERANK_MODEL": str(tmp_path / "no-model"), "GRADIO_ANALYTICS_ENABLED": "False", "ERANK_AUTH": ""}
+    env.pop("GRADIO_TEMP_DIR", None)
+    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--port", str(port)], cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # a state: the page answers
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the app never answered"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        (folder,) = list(temp.glob("erank-studio-*"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not folder.exists()
+
+
+def test_uploads_are_bounded_and_a_public_benchmark_tab_offers_only_offline_datasets(monkeypatch):
+    from erank_studio import data, docfiles
+    from erank_studio.ui import benchmark
+
+    assert ui_app.launch_kwargs(None)["max_file_size"] == docfiles.MAX_FILE_BYTES
+    offline = {value for _, value in benchmark._choices(allow_downloads=False)}
+    assert data.SAMPLE_NAME in offline
+    assert not any(info.needs_network for info in data.list_datasets() if info.name in offline)
+    assert len(benchmark._choices(allow_downloads=True)) > len(offline)
+    monkeypatch.delenv("ERANK_ALLOW_DOWNLOADS", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert Defaults.from_env(public=False).allow_downloads and not Defaults.from_env(public=True).allow_downloads
+    monkeypatch.setenv("ERANK_ALLOW_DOWNLOADS", "1")
+    assert Defaults.from_env(public=True).allow_downloads

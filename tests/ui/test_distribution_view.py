@@ -7,7 +7,7 @@ import pytest
 from erank_studio import metrics, scoring
 from erank_studio.types import STATUS_FAILED, STATUS_OK, Document, Judgment
 from erank_studio.ui import plots, render
-from erank_studio.ui.app import judgment_item
+from erank_studio.ui.api import judgment_item
 
 
 def _dist(peak: int, share: float = 0.6) -> list[float]:

@@ -11,8 +11,8 @@ import pytest
 
 from erank_studio import judge, prompt
 from erank_studio.types import Document, GenerationSettings
-from erank_studio.ui import app as ui_app
-from erank_studio.ui import rerank_tab
+from erank_studio.ui import api as ui_api
+from erank_studio.ui import rerank_tab, run_progress
 from erank_studio.ui.context import Context, Defaults, ModelChoiceLocked
 from erank_studio.ui.engine_provider import EngineProvider
 from erank_studio.ui.jobs import JobManager, RunBusy
@@ -133,12 +133,30 @@ def _ctx(store, engine, **defaults):
     return Context(store=store, provider=provider, defaults=Defaults(model="fake", **defaults))
 
 
+RUN_ARGS = dict(query="cats?", instruction="", documents_text=None, loaded=None, model="fake", engine="auto",
+                base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=8, force=False, sort_by="rank_score",
+                annotator="", bench=None)
+
+
+def _run_handler(ctx):
+    """The Rerank view's run handler, called with the handler's names for its inputs (Gradio
+    hands it one dict keyed by component), and the components its updates are keyed by."""
+    with gr.Blocks():
+        ui = rerank_tab.build(ctx)
+    handler = run_progress.make_run_handler(ctx, ui)
+
+    def run(**named):
+        return handler(run_progress.inputs_for(ui, **{**RUN_ARGS, "documents_text": DOCS_TEXT, **named}))
+
+    return ui, run
+
+
 DOCS_TEXT = "\n".join(f"document {i} about cats and how they purr" for i in range(12))
 
 
 def test_the_api_streams_increments_that_add_up_to_the_final_list(store, fake_engine):
     ctx = _ctx(store, fake_engine)
-    messages = list(ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8))
+    messages = list(ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8))
     final = messages[-1]
     assert final["status"] == "done" and all(m["judgments"] is None for m in messages[:-1])
     increments = [item for m in messages for item in m["new"]]
@@ -157,7 +175,7 @@ def test_the_api_streams_increments_that_add_up_to_the_final_list(store, fake_en
 def test_an_api_client_that_disconnects_cancels_its_run(store, gated_engine):
     engine = gated_engine
     ctx = _ctx(store, engine)
-    stream = ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8)
+    stream = ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8)
     engine.release(1)
     first = next(stream)
     while not first["new"]:
@@ -178,25 +196,22 @@ def test_api_numbers_out_of_range_are_refused_naming_the_field_and_no_run_is_sto
                                                                                      kwargs):
     ctx = _ctx(store, fake_engine)
     with pytest.raises(gr.Error, match=rf"{field} must be .* from \d+(\.\d+)? to \d+"):
-        list(ui_app.api_rerank(ctx)("cats?", DOCS_TEXT, **kwargs))
+        list(ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, **kwargs))
     assert store.runs() == []
 
 
 def test_the_ui_run_refuses_bad_numbers_naming_the_field(store, fake_engine):
     ctx = _ctx(store, fake_engine)
-    run = rerank_tab.make_run_handler(ctx)
-    args = dict(query="cats?", instruction="", documents_text=DOCS_TEXT, upload=None, model="fake",
-                engine_name="auto", base_url="", truncate_length=2048, alpha=0.2, max_new_tokens=8, force=False,
-                sort_by="rank_score", annotator="", bench=None)
+    ui, run = _run_handler(ctx)
     with pytest.raises(gr.Error, match="max_new_tokens must be a whole number from 1 to 8192"):
-        list(run(**{**args, "max_new_tokens": 0}))
+        list(run(max_new_tokens=0))
     with pytest.raises(gr.Error, match="alpha must be a number from 0 to 1"):
-        list(run(**{**args, "alpha": float("nan")}))
+        list(run(alpha=float("nan")))
     assert store.runs() == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        updates = list(run(**args))
-    assert "done: 12 of 12" in updates[-1][8]
+        updates = list(run())
+    assert "done: 12 of 12" in updates[-1][ui.progress]
 
 
 def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_engine):
@@ -208,15 +223,14 @@ def test_with_model_choice_off_another_model_or_server_is_refused(store, fake_en
         ctx.engine_choice("fake", "openai", "http://169.254.169.254/v1")
     # the page's model status never loads what a visitor typed
     assert ctx.engine_choice("Qwen/Qwen3-32B", "openai", "http://x", strict=False) == ("fake", "auto", "")
-    api = ui_app.api_rerank(ctx)
+    api = ui_api.api_rerank(ctx)
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
         list(api("cats?", DOCS_TEXT, model="Qwen/Qwen3-32B"))
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
         list(api("cats?", DOCS_TEXT, engine="openai", base_url="http://10.0.0.1/v1"))
-    run = rerank_tab.make_run_handler(ctx)
+    _, run = _run_handler(ctx)
     with pytest.raises(gr.Error, match="ERANK_ALLOW_MODEL_CHOICE"):
-        list(run("cats?", "", DOCS_TEXT, None, "Qwen/Qwen3-32B", "auto", "", 2048, 0.2, 8, False, "rank_score",
-                 "", None))
+        list(run(model="Qwen/Qwen3-32B"))
     assert store.runs() == []
     assert list(api("cats?", DOCS_TEXT, max_new_tokens=8))[-1]["status"] == "done"  # the operator's model runs
 
@@ -238,11 +252,10 @@ def test_model_choice_is_off_by_default_when_public(monkeypatch):
 @pytest.mark.parametrize("template", ["erank", "paper"])
 def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine, template):
     ctx = _ctx(store, fake_engine)
-    run = rerank_tab.make_run_handler(ctx)
+    _, run = _run_handler(ctx)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
-                 template))
+        list(run(template=template))
     (saved,) = store.runs()
     assert store.run_info(saved.id)["template"] == template
     expected_head = prompt.TEMPLATES[template].split("{", 1)[0]
@@ -250,8 +263,7 @@ def test_the_ui_run_records_the_chosen_template_and_sends_it(store, fake_engine,
 
 
 def test_the_ui_run_refuses_an_unknown_template(store, fake_engine):
-    run = rerank_tab.make_run_handler(_ctx(store, fake_engine))
+    _, run = _run_handler(_ctx(store, fake_engine))
     with pytest.raises(gr.Error, match="prompt template must be one of erank, paper"):
-        list(run("cats?", "", DOCS_TEXT, None, "fake", "auto", "", 2048, 0.2, 8, False, "rank_score", "", None,
-                 "figure-6"))
+        list(run(template="figure-6"))
     assert store.runs() == []

@@ -7,20 +7,23 @@ from erank_studio.engines.base import CancelToken
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import session
 from erank_studio.ui.context import Context, Defaults
-from erank_studio.ui.rerank_tab import StreamPace, remember_run
+from erank_studio.ui.run_progress import StreamPace, remember_run
 from erank_studio.ui.session import RunView
 
 
 def test_the_run_is_remembered_as_soon_as_it_exists():
-    skip = object()
+    import gradio as gr
+
     started = RunView(run_id=7)
-    updates = [(skip, "loading"), (started, "running 0"), (started, "running 1")]
-    out = list(remember_run(iter(updates), {"annotator": "ann", "run_id": 3}))
-    assert out[0][-1] == {"annotator": "ann", "run_id": 3}  # no run yet: the saved value as it was
-    assert out[1][-1] == out[2][-1] == {"annotator": "ann", "run_id": 7}
+    updates = [{"progress": "loading"}, {"view": started, "progress": "running 0"},
+               {"view": started, "progress": "running 1"}]
+    out = list(remember_run(iter(updates), {"annotator": "ann", "run_id": 3}, "view", "saved"))
+    assert out[0]["saved"] == {"annotator": "ann", "run_id": 3}  # no run yet: the saved value as it was
+    assert out[1]["saved"] == out[2]["saved"] == {"annotator": "ann", "run_id": 7}
     # never an update dict: Gradio would store {"__type__": "update"} into the browser's state
-    assert all("__type__" not in values[-1] for values in out)
-    assert list(remember_run(iter([(skip,)]), {"run_id": 1, "__type__": "update"}))[0][-1] == {"run_id": 1}
+    assert all("__type__" not in values["saved"] for values in out)
+    remembered = list(remember_run(iter([gr.skip()]), {"run_id": 1, "__type__": "update"}, "view", "saved"))
+    assert remembered == [{"saved": {"run_id": 1}}]
 
 
 def test_stream_pace_sends_every_update_while_cheap_and_paces_slow_ones():
@@ -86,7 +89,9 @@ def test_untrusted_ids_are_escaped_in_toasts_and_the_label_status(store, fake_en
         fns["undo"](view, "<b>me</b>", "", "", "rank_score", None)
     shown = " ".join(str(w.message) for w in caught)
     assert "Nothing to undo" in shown and "<img" not in shown and "<b>" not in shown
-    statuses = [str(h(view, "me", "", "", "rank_score", None)[-1]) for h in handlers]  # score buttons, moves
+    # score buttons, moves: each answers {component: value}, the label status among them
+    statuses = [" ".join(v for v in h(view, "me", "", "", "rank_score", None).values() if isinstance(v, str))
+                for h in handlers]
     assert any("saved ✓ score" in s for s in statuses) and not any("<img" in s for s in statuses)
 
 

@@ -139,7 +139,8 @@ def test_a_run_whose_process_was_killed_shows_as_interrupted_when_the_app_opens_
         demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: None), Defaults(model="fake"))
         restore = next(d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "restore")
         run_id = store.runs()[0].id
-        progress = restore({"annotator": "", "run_id": run_id}, "rank_score", None)[-1]
+        restored = restore({"annotator": "", "run_id": run_id}, "rank_score", None)
+        progress = next(v for v in restored.values() if isinstance(v, str) and v.startswith(f"run #{run_id}"))
         assert f"run #{run_id} · interrupted (the process judging it stopped" in progress
     finally:
         store.close()
