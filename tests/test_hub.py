@@ -53,7 +53,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def hub(tiny_model_dir):
-    with StandInHub({ERANK: tiny_model_dir, models.CPU_DEFAULT_MODEL: tiny_model_dir}) as running:
+    served = {ERANK: tiny_model_dir, models.CPU_DEFAULT_MODEL: tiny_model_dir, "Qwen/Qwen3-4B": tiny_model_dir}
+    with StandInHub(served) as running:
         yield running
 
 
@@ -98,23 +99,59 @@ def test_reranker_and_the_app_load_a_hub_model_then_the_cache_serves_it_with_the
     assert "NOT a reranker" in again["fallback_warning"]
 
 
-def test_rerank_command_judges_with_the_served_model_and_the_stored_run_names_it(hub, tmp_path):
+def test_rerank_command_judges_with_the_served_model_and_the_stored_run_names_it_then_its_base_rejudges(
+        hub, tmp_path, capsys):
+    from erank_studio.cli import main
     from erank_studio.store import Store
 
     docs = tmp_path / "docs.jsonl"
-    docs.write_text('{"id": "a", "content": "Cats purr when content."}\n')
+    docs.write_text('{"id": "a", "content": "Cats purr when content."}\n{"id": "b", "content": "Bonds pay coupons."}\n')
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    env = user_env(hub.endpoint, tmp_path / "hf")
     done = subprocess.run(
         [sys.executable, "-m", "erank_studio", "rerank", "--model", ERANK, "--query", "why do cats purr",
          "--docs", str(docs), "--save", "--db", url, "--max-new-tokens", "4", "--force-answer"],
-        env=user_env(hub.endpoint, tmp_path / "hf"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=400)
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "warning" not in done.stderr  # no fallback
-    assert json.loads(done.stdout.splitlines()[0])["id"] == "a"
+    assert sorted(json.loads(line)["id"] for line in done.stdout.splitlines()) == ["a", "b"]
     assert any(p.endswith("/model.safetensors") for p in downloads(hub, ERANK))
     with Store(url) as store:
         (run,) = store.runs()
         assert (run.model, run.engine) == (ERANK, "transformers")
+
+    # ERank's untrained base judges the same query and documents, as a new run to compare.
+    based = subprocess.run([sys.executable, "-m", "erank_studio", "rejudge", str(run.id), "--base-model", "--db", url],
+                           env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=400)
+    assert based.returncode == 0, based.stderr[-4000:]
+    assert "Qwen3-4B (base model, not ERank-trained)" in based.stderr  # its warning says what it is
+    with Store(url) as store:
+        base_run = next(r for r in store.runs() if r.id != run.id)
+        info, old = store.run_info(base_run.id), store.run_info(run.id)
+        assert base_run.model == "Qwen/Qwen3-4B" and base_run.n_judgments == 2
+        assert [info[k] for k in ("query_id", "instruction", "template", "truncate_length", "alpha", "generation")] \
+            == [old[k] for k in ("query_id", "instruction", "template", "truncate_length", "alpha", "generation")]
+    assert based.stdout.strip() == f"compare them: python -m erank_studio compare {run.id} {base_run.id} --db {url}"
+    assert main(["compare", str(run.id), str(base_run.id), "--db", url]) == 0
+    assert "Qwen3-4B" in capsys.readouterr().out
+
+
+def test_rejudge_refuses_what_it_cannot_do_in_one_line(tmp_path, capsys):
+    from erank_studio.cli import main
+    from erank_studio.store import Store
+    from erank_studio.types import Document
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        run = store.start_run(store.upsert_query("q"), [Document("a", "text")], model="my/own-model",
+                              engine="transformers", instruction="i", truncate_length=64,
+                              generation=GenerationSettings(), alpha=0.2)
+    for argv, said in ((["rejudge", str(run), "--db", url], "name the model to judge with"),
+                       (["rejudge", str(run), "--base-model", "--model", "m", "--db", url], "name the model"),
+                       (["rejudge", "99", "--base-model", "--db", url], "no run with id 99"),
+                       (["rejudge", str(run), "--base-model", "--db", url], "which is no ERank model")):
+        assert main(argv) == 2
+        assert said in capsys.readouterr().err
 
 
 SPACE_START = """
