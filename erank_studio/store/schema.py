@@ -82,7 +82,7 @@ class DocumentText(TypeDecorator):
 # The newest migration in db/migrations/versions (what ``alembic heads`` says; a test keeps the two
 # equal). Opening a store compares its alembic_version row with this by plain SQL, so a store
 # that is already current opens without importing alembic.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 class Base(DeclarativeBase):
@@ -250,3 +250,33 @@ class Qrel(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_query_id", "doc_id", name="uq_qrels"),
     )
+
+
+class RenamedDocument(Base):
+    """Revision 0009: a document id that had been re-pointed to a new text, whose older text
+    (with its labels and judgments) got an id of its own, ``<old_doc_id>~<sha1[:8]>``."""
+
+    __tablename__ = "renamed_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False)
+    old_doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    new_doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    old_document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    labels: Mapped[int] = mapped_column(Integer, nullable=False)
+    judgments: Mapped[int] = mapped_column(Integer, nullable=False)
+    renamed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# The tables as SQL Core sees them, for the store's noun modules (``from .schema import LABELS as
+# L``); nothing outside erank_studio/store/ imports them.
+QUERIES = Query.__table__
+DOCUMENTS = DocumentRow.__table__
+CANDIDATES = QueryDocument.__table__
+RUNS = Run.__table__
+JUDGMENTS = JudgmentRow.__table__
+ANNOTATORS = Annotator.__table__
+LABELS = Label.__table__
+ROLES = Role.__table__
+QRELS = Qrel.__table__
+RENAMED_DOCUMENTS = RenamedDocument.__table__
