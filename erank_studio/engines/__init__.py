@@ -212,7 +212,8 @@ def load_engine(
     if model == DEMO_MODEL:
         return load_demo_engine()
     if engine == "auto":
-        engine = "vllm" if _cuda_available() and _vllm_installed() else "transformers"
+        # vLLM takes the GPU when it starts; ZeroGPU lends one only inside each judging call.
+        engine = "vllm" if _cuda_available() and _vllm_installed() and not on_zero_gpu() else "transformers"
     model = str(model)
     options = _model_options(model, engine, options)
     if cpu_default and engine == "transformers":
