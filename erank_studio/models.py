@@ -17,9 +17,9 @@ BASE_MODELS = {
 }
 # With no model named and no GPU: ERank's own base family at a size a CPU runs. Its budget and
 # batch are chosen for a laptop (README, "What to expect on a laptop"): 1,024 new tokens bounds a
-# document's decode at about a minute on a laptop core's memory bandwidth, and a score is still
-# read when the trace runs past it (forced answer); a batch of 4 keeps its float32 KV cache near
-# 1.5 GB next to 2.4 GB of weights, inside an 8 GB machine.
+# document's decoding at about a minute on a laptop's memory bandwidth, and a score is still read
+# when the trace runs past it (forced answer); a batch of 4 keeps its float32 KV cache near 1.5 GB
+# next to 2.4 GB of weights, inside an 8 GB machine.
 CPU_DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 CPU_MODEL_ENV = "ERANK_CPU_MODEL"
 CPU_MAX_NEW_TOKENS = 1024
