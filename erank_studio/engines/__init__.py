@@ -1,8 +1,12 @@
 """Engines behind one interface (see base.Engine) and the loader that picks one.
 
 ``load_engine`` never hangs on an unreachable hub: a hub model that is neither a local folder
-nor in the local cache is tried only when huggingface.co answers within a few seconds, and the
-CPU demo model stands in, with a plain warning, whenever the asked-for model cannot load."""
+nor in the local cache is tried only when the Hub the download would use (``HF_ENDPOINT``, whole:
+scheme, host, port and path) answers the download's own first request within a few seconds, and
+the CPU demo model stands in, with a plain warning, whenever the asked-for model cannot load.
+
+With no model named: ERank-4B where a GPU runs it (ZeroGPU counts), else the CPU default
+(Qwen3-0.6B, ERank's base family, with a CPU budget and batch), else the demo model."""
 from __future__ import annotations
 
 import copy
@@ -12,22 +16,49 @@ import logging
 import os
 from typing import Any
 
-from ..network import host_reachable, offline_forced
-from ..models import DEFAULT_MODEL, DEMO_GGUF, DEMO_MODEL, DEMO_WARNING, demo_model_folder
+from ..models import (
+    CPU_BATCH_SIZE,
+    CPU_MAX_NEW_TOKENS,
+    DEFAULT_MODEL,
+    DEMO_GGUF,
+    DEMO_MODEL,
+    DEMO_WARNING,
+    base_model_note,
+    cpu_model,
+    demo_model_folder,
+    is_base_model,
+)
+from ..network import PROBE_TIMEOUT_S, offline_forced
+from ..types import DEFAULT_MAX_NEW_TOKENS
 from .base import CancelToken, Engine, Generation
 
 log = logging.getLogger(__name__)
 
 ENGINES = ["auto", "transformers", "vllm", "openai"]
 
-__all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable"]
+__all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable",
+           "suggested_max_new_tokens"]
 
 
 class EngineUnavailable(RuntimeError):
     """The engine or model cannot be used here; the message says why, for the user."""
 
 
+def on_zero_gpu() -> bool:
+    """A ZeroGPU Space: a GPU is lent to each ``@spaces.GPU`` call, none is visible before."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true", "yes")
+
+
 def _cuda_available() -> bool:
+    if on_zero_gpu():
+        try:
+            # Imported before torch touches CUDA, spaces makes torch place models on the GPU each
+            # @spaces.GPU call will hold: ERank is the default there, as on any GPU.
+            import spaces  # type: ignore[import-not-found]  # noqa: F401
+
+            return True
+        except Exception:  # spaces missing or broken: judge as any machine without a GPU
+            pass
     try:
         import torch
 
@@ -36,11 +67,40 @@ def _cuda_available() -> bool:
         return False
 
 
-def _hub_reachable() -> bool:
-    if offline_forced():
-        return False
-    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("//")[-1].split("/")[0]
-    return host_reachable(host)
+def hub_problem(model: str) -> str | None:
+    """None when the Hub serves ``model`` to this machine; else why not, in one line (within a few
+    seconds). The probe is the download's own first request, a HEAD on the model's config.json at
+    huggingface_hub's endpoint (HF_ENDPOINT as given, so a mirror on its own port is asked, not
+    huggingface.co), with the download's token and proxies."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        HFValidationError,
+        RepositoryNotFoundError,
+    )
+
+    endpoint = constants.ENDPOINT
+    if offline_forced() or constants.is_offline_mode():
+        return f"{model} is not on this machine and the Hugging Face Hub cannot be reached (offline: HF_HUB_OFFLINE)"
+    try:
+        get_hf_file_metadata(hf_hub_url(model, "config.json"), timeout=PROBE_TIMEOUT_S)
+    except HFValidationError:
+        return f"{model!r} is neither a folder here nor a Hugging Face model id"
+    except EntryNotFoundError:
+        return None  # the model is there without a config.json (e.g. GGUF only): the load says more
+    except GatedRepoError:
+        return f"{model} is gated on {endpoint}: accept its terms there and sign in (HF_TOKEN)"
+    except RepositoryNotFoundError:
+        return f"{model} is not on {endpoint} (if it is private, sign in: HF_TOKEN)"
+    except HfHubHTTPError as error:
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        return f"{endpoint} answered {status or 'an error'} for {model}"
+    except Exception as error:  # connection refused, timeout, DNS, TLS, proxy: not reachable
+        return (f"{model} is not on this machine and the Hugging Face Hub ({endpoint}) cannot be "
+                f"reached ({type(error).__name__})")
+    return None
 
 
 def _cached_locally(model: str) -> bool:
@@ -58,9 +118,12 @@ def model_availability(model: str) -> str | None:
         return None
     if _cached_locally(model):
         return None
-    if _hub_reachable():
-        return None
-    return f"{model} is not on this machine and the Hugging Face hub cannot be reached"
+    return hub_problem(model)
+
+
+def suggested_max_new_tokens(engine: Engine) -> int:
+    """The generation budget for runs that name none: the CPU default's (a CPU's), else ERank's."""
+    return int(getattr(engine, "suggested_max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,6 +180,14 @@ def _load(model: str, engine: str, options: dict[str, Any]) -> Engine:
     return cls(model, **options)
 
 
+def _model_options(model: str, engine: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A Qwen3 base model is not ERank: answers forced where its trace runs out, and a note that
+    says what it is (the caller's options win)."""
+    if engine != "openai" and is_base_model(model):
+        return {"is_reranker": False, "warning": base_model_note(model), **options}
+    return options
+
+
 def load_engine(
     model: str | None = None,
     engine: str = "auto",
@@ -126,21 +197,29 @@ def load_engine(
 ) -> Engine:
     """The engine for ``model`` ("demo" for the CPU demo model; None for the best one here).
 
-    With no model named, ERank-4B is used where a GPU can run it, else the demo model. When the
-    asked-for model cannot load and ``fallback`` is on, the demo model stands in at once and its
-    ``warning`` says why."""
+    With no model named, ERank-4B is used where a GPU can run it, else the CPU default
+    (``models.cpu_model()``, with a CPU batch and budget) where it can be had, else the demo
+    model. When the asked-for model cannot load and ``fallback`` is on, the demo model stands in
+    at once and its ``warning`` says why."""
     if engine not in ENGINES:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    cpu_default = False
     if model in (None, "") and engine != "openai":
-        if not _cuda_available():
-            return load_demo_engine(DEMO_WARNING + " (No GPU here, so ERank-4B is not loaded.)")
-        model = DEFAULT_MODEL
+        if _cuda_available():
+            model = DEFAULT_MODEL
+        else:
+            model, cpu_default = cpu_model(), True
     if model == DEMO_MODEL:
         return load_demo_engine()
     if engine == "auto":
-        engine = "vllm" if _cuda_available() and _vllm_installed() else "transformers"
+        # vLLM takes the GPU when it starts; ZeroGPU lends one only inside each judging call.
+        engine = "vllm" if _cuda_available() and _vllm_installed() and not on_zero_gpu() else "transformers"
+    model = str(model)
+    options = _model_options(model, engine, options)
+    if cpu_default and engine == "transformers":
+        options = {"batch_size": CPU_BATCH_SIZE, **options}
     try:
-        return _load(str(model), engine, options)
+        loaded = _load(model, engine, options)
     except EngineOptionError:
         raise
     except Exception as error:  # any load failure: say why, and keep the tool usable
@@ -149,7 +228,16 @@ def load_engine(
                 raise
             raise EngineUnavailable(f"{model} could not be loaded with {engine}: {error}") from error
         log.warning("falling back to the demo model: %s", error)
-        return load_demo_engine(f"{model} could not be loaded ({error}). " + DEMO_WARNING)
+        if cpu_default:
+            why = f"No GPU here, and the CPU default cannot be used: {error}"
+        elif isinstance(error, EngineUnavailable):
+            why = str(error)
+        else:
+            why = f"{model} could not be loaded ({error})"
+        return load_demo_engine(f"{why}. " + DEMO_WARNING)
+    if cpu_default:
+        loaded.suggested_max_new_tokens = CPU_MAX_NEW_TOKENS  # type: ignore[attr-defined]
+    return loaded
 
 
 def _vllm_installed() -> bool:
