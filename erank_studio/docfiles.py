@@ -2,8 +2,8 @@
 
 Every problem is reported as a ``DocumentFileError`` naming the file and line, so the CLI and the
 UI can show it as one clear sentence. Accepted fields: ``content`` (or ``text``/``contents``),
-optional ``id`` (or ``doc_id``/``docid``/``_id``), ``title``, ``first_stage_score`` (or
-``score``)."""
+optional ``id`` (or ``doc_id``/``docid``/``_id``; without one, the id of the text:
+``text_rules.text_doc_id``), ``title``, ``first_stage_score`` (or ``score``)."""
 from __future__ import annotations
 
 import csv
@@ -87,7 +87,7 @@ def _score(value, source: str, line: int) -> float | None:
     return number
 
 
-def _document(record: dict, source: str, line: int, position: int) -> Document:
+def _document(record: dict, source: str, line: int) -> Document:
     text = _pick(record, TEXT_FIELDS)
     if not isinstance(text, str) or not text or text.isspace():  # no stripped copy of a huge text
         raise DocumentFileError(source, line, "needs a non-empty 'content' field")
@@ -102,7 +102,7 @@ def _document(record: dict, source: str, line: int, position: int) -> Document:
         if why:
             raise DocumentFileError(source, line, f"its {field} {why}")
     return Document(
-        doc_id=str(doc_id) if doc_id is not None else str(position),
+        doc_id=str(doc_id) if doc_id is not None else "",  # "": the text's id, by assign_text_ids
         text=text,
         title=str(title) if title is not None else None,
         first_stage_score=score,
@@ -172,7 +172,8 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
     ]
     documents = []
     for number, record in records:
-        documents.append(_document(record, source, number, len(documents) + 1))
+        documents.append(_document(record, source, number))
+    assign_text_ids(documents)
     return documents
 
 
@@ -207,7 +208,8 @@ def parse_delimited(text: str, source: str = "<table>", delimiter: str = ",") ->
                 source, number, f"has {len(row)} columns, expected {len(header)} ({', '.join(header)})"
             )
         record = dict(zip(header, (c.strip() for c in row)))
-        documents.append(_document(record, source, number, len(documents) + 1))
+        documents.append(_document(record, source, number))
+    assign_text_ids(documents)
     return documents
 
 
@@ -220,7 +222,9 @@ def parse_text_blocks(text: str) -> list[Document]:
         chunks = [c.strip() for c in normalized.split("\n\n")]
     else:
         chunks = [c.strip() for c in normalized.split("\n")]
-    return [Document(doc_id=str(i), text=c) for i, c in enumerate((c for c in chunks if c), start=1)]
+    documents = [Document(doc_id="", text=c) for c in chunks if c]
+    assign_text_ids(documents)
+    return documents
 
 
 def parse_documents(text: str, source: str, kind: str | None = None) -> list[Document]:
@@ -244,6 +248,14 @@ def parse_documents(text: str, source: str, kind: str | None = None) -> list[Doc
             raise DocumentFileError(source, None, f"document id {document.doc_id!r} appears twice")
         seen.add(document.doc_id)
     return documents
+
+
+def assign_text_ids(documents: list[Document]) -> None:
+    """Documents that came without an id get the id of their text (``text_rules.text_doc_ids``):
+    never a position, which a later list would give to another text."""
+    unnamed = [d for d in documents if not d.doc_id]
+    for document, doc_id in zip(unnamed, text_rules.text_doc_ids([d.text for d in unnamed])):
+        document.doc_id = doc_id
 
 
 def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> list[Document]:

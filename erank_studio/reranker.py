@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from . import judge, prompt, scoring
+from . import judge, prompt, runs, scoring, text_rules
 from .engines import Engine, load_engine
 from .engines.base import CancelToken
 from .types import Document, GenerationSettings, Judgment
@@ -24,14 +24,17 @@ _JUDGMENT_FIELDS = (
 
 def documents_from_dicts(docs: Sequence[dict[str, Any]]) -> list[Document]:
     """ERank-style dicts ({"content", optional "id", "title", "first_stage_score"}) as Documents."""
-    documents = []
     for position, item in enumerate(docs):
         if not isinstance(item, dict) or not isinstance(item.get("content"), str):
             raise ValueError(f"document {position + 1} needs a 'content' string")
+    # Documents without an id get the id of their text (``text_rules.text_doc_ids``), as everywhere.
+    text_ids = text_rules.text_doc_ids([item["content"] for item in docs])
+    documents = []
+    for position, item in enumerate(docs):
         score = item.get("first_stage_score")
         documents.append(
             Document(
-                doc_id=str(item.get("id", item.get("doc_id", position + 1))),
+                doc_id=str(item.get("id", item.get("doc_id", text_ids[position]))),
                 text=item["content"],
                 title=item.get("title"),
                 first_stage_score=None if score is None else float(score),
@@ -61,13 +64,17 @@ class Reranker:
         cancel: CancelToken | None = None,
         template: str = prompt.DEFAULT_TEMPLATE,
     ) -> Iterator[Judgment]:
-        """Judgments as they finish (first-stage scores from BM25 where none were given)."""
+        """Judgments as they finish, through the one run path (``runs``: the input rules, and
+        first-stage scores from BM25 for the whole list where any document came without one)."""
+        yield from self._judge(query, documents, instruction, truncate_length, settings, cancel, template)[1]
+
+    def _judge(self, query, documents, instruction, truncate_length, settings, cancel, template):
         if settings is None:
             settings = GenerationSettings(force_answer=not self.engine.is_reranker)
-        docs = judge.ensure_first_stage(query, documents)
-        yield from judge.judge(
-            self.engine, query, docs, instruction, truncate_length, settings, cancel, template
-        )
+        spec = runs.RunSpec(query=query, documents=list(documents), instruction=instruction, template=template,
+                            truncate_length=truncate_length, settings=settings)
+        run = runs.prepare(spec, self.engine)
+        return run, runs.execute(run, self.engine, cancel=cancel)
 
     def rerank(
         self,
@@ -81,11 +88,10 @@ class Reranker:
         """The docs (copies), each with ``rank_score`` and the judgment's fields, best first.
 
         Failed judgments have ``rank_score`` None and come last, in input order."""
-        documents = documents_from_dicts(docs)
-        judgments = {
-            j.index: j
-            for j in self.judge(query, documents, instruction, truncate_length, settings, template=template)
-        }
+        run, judging = self._judge(query, documents_from_dicts(docs), instruction, truncate_length, settings,
+                                   None, template)
+        judgments = {j.index: j for j in judging}
+        documents = run.spec.documents
         results = []
         for position, item in enumerate(docs):
             result = dict(item)
