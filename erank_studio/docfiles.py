@@ -41,26 +41,34 @@ def decode_bytes(data: bytes, source: str) -> str:
         ) from None
 
 
+def read_bounded(handle, source: str, error: type[FileFormatError] = FileFormatError,
+                 what: str = "is larger than") -> bytes:
+    """Everything ``handle`` holds, refused (``error`` naming ``source``) past ``MAX_FILE_BYTES``:
+    the bound is on the bytes read, so a device, a pipe or stdin (whose size is unknown or 0)
+    stops there too instead of filling memory."""
+    data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise error(source, None, f"{what} {MAX_FILE_BYTES // 2**20} MiB; the limit is "
+                                  f"{MAX_FILE_BYTES // 2**20} MiB")
+    return data
+
+
 def read_file_bytes(path: str | os.PathLike[str], source: str | None = None,
                     error: type[FileFormatError] = FileFormatError) -> bytes:
-    """A whole input file, refused (``error`` naming it) when it is not a readable file or is
-    larger than ``MAX_FILE_BYTES``; a ``.gz`` file is decompressed under the same bound."""
+    """A whole input file, refused (``error`` naming it) when it is not a readable file or holds
+    more than ``MAX_FILE_BYTES`` (a ``.gz`` file: decompresses to more)."""
     source = source or os.fspath(path)
-    limit = f"the limit is {MAX_FILE_BYTES // 2**20} MiB"
     try:
-        size = os.path.getsize(path)
+        size = os.path.getsize(path)  # a regular file too large is refused before any read
         if size > MAX_FILE_BYTES:
-            raise error(source, None, f"is {size // 2**20} MiB; {limit}")
+            raise error(source, None, f"is {size // 2**20} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
         if os.fspath(path).endswith(".gz"):
             import gzip
 
             with gzip.open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                raise error(source, None, f"decompresses to more than {MAX_FILE_BYTES // 2**20} MiB; {limit}")
-            return data
+                return read_bounded(handle, source, error, "decompresses to more than")
         with open(path, "rb") as handle:
-            return handle.read()
+            return read_bounded(handle, source, error)
     except (OSError, EOFError) as problem:
         reason = getattr(problem, "strerror", None) or str(problem)
         if isinstance(problem, IsADirectoryError):
