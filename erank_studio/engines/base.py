@@ -37,6 +37,9 @@ class Generation:
     pieces: list[str] = field(default_factory=list)  # each generated token's text
     logprobs: list[float] = field(default_factory=list)  # each generated token's logprob
     token_ids: list[int] = field(default_factory=list)  # the generated tokens (EOS excluded)
+    # Each token's (start, end) characters in ``text`` (token_spans): where P(N) is read. None
+    # when the engine could not tell; then the pieces must spell the text exactly.
+    spans: list[tuple[int, int]] | None = None
     finish_reason: str = FINISH_STOP
     prompt_tokens: int = 0
     output_tokens: int = 0
