@@ -14,17 +14,13 @@ from typing import Any
 
 from ..network import host_reachable, offline_forced
 from ..models import DEFAULT_MODEL, DEMO_GGUF, DEMO_MODEL, DEMO_WARNING, demo_model_folder
-from .base import CancelToken, Engine, Generation
+from .base import CancelToken, Engine, EngineUnavailable, Generation
 
 log = logging.getLogger(__name__)
 
 ENGINES = ["auto", "transformers", "vllm", "openai"]
 
 __all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable"]
-
-
-class EngineUnavailable(RuntimeError):
-    """The engine or model cannot be used here; the message says why, for the user."""
 
 
 def _cuda_available() -> bool:

@@ -28,6 +28,11 @@ class ScoreDigits:
     zero_after_one: float
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine or model cannot be used here; the message says why, for the user. (Defined
+    here, with the interface, so that engine modules need not import the loader's package.)"""
+
+
 @dataclass
 class Generation:
     """One prompt's output as the engine produced it."""

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..prompt import Prompt
 from ..types import GenerationSettings
-from . import EngineUnavailable
 from .base import (
+    EngineUnavailable,
     FINISH_CANCELLED,
     FINISH_ERROR,
     FINISH_LENGTH,
