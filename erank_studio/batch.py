@@ -18,6 +18,7 @@ from typing import Any
 from . import metrics, prompt, runs, scoring, text_rules
 from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
+from .models import display_name
 from .store import Store
 from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
@@ -180,7 +181,9 @@ def write_runs(
         for qid in run:
             ranked = sorted(run[qid].items(), key=lambda x: (-x[1], x[0]))
             rows += [(qid, d, rank, s, tags.get(kind, kind)) for rank, (d, s) in enumerate(ranked, start=1)]
-        name = f"{slug(dataset)}.first_stage.run" if kind == "first_stage" else f"{slug(dataset)}.{slug(model)}.{kind}.run"
+        # The model by the name people know it by (a local folder's last part, not its path).
+        name = (f"{slug(dataset)}.first_stage.run" if kind == "first_stage"
+                else f"{slug(dataset)}.{slug(display_name(model))}.{kind}.run")
         files[kind] = out / name
         write_run(files[kind], rows)
     rows = [(q, d, r) for q, docs in (qrels or {}).items() for d, r in docs.items()]

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "nDCG@10 of runs against qrels or human labels"),
     "export": ("export", "export labels and judgments (SFT JSONL, alpaca, sharegpt, TREC, CSV, Parquet, bundle, HF dataset)"),
     "queue": ("queue_cmd", "the order to label unlabelled documents in (uncertainty, disagreement, rank)"),
+    "runs": ("runs_cmd", "list the store's runs (ids for compare and queue)"),
     "compare": ("compare_cmd", "compare two runs of the same query (ranks, Kendall tau, Spearman, nDCG@10)"),
     "import": ("import_cmd", "import TREC qrels / runs, JSONL / CSV documents and queries, or a bundle"),
     "serve": ("serve", "start the web app (Gradio) and print its local URL"),
