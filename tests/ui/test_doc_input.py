@@ -73,7 +73,7 @@ def test_bad_files(tmp_path):
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
     with pytest.raises(DocumentInputError, match="unsupported"):
         doc_input.parse_file(tmp_path / "x.pdf")
-    (tmp_path / "nocol.csv").write_text("id,body\n1,x\n", encoding="utf-8")
+    (tmp_path / "nocol.csv").write_text("id,summary\n1,x\n", encoding="utf-8")  # "body" is a text field
     with pytest.raises(DocumentInputError, match="content"):
         doc_input.parse_file(tmp_path / "nocol.csv")
 
