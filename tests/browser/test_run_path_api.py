@@ -8,20 +8,13 @@ paths, wrapped to raise after one document when the query holds CRASH."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-gradio_client = pytest.importorskip("gradio_client")
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 90
+gradio_client = pytest.importorskip("gradio_client")
 
 QUERY = "\ufeff  How do cats purr?\r\n "
 INSTRUCTION = "  Judge the relevance of the document.\r\nBe brief.  "
@@ -56,11 +49,14 @@ APP = textwrap.dedent('''
     from erank_studio.ui.context import Defaults
     from erank_studio.ui.engine_provider import EngineProvider
 ''') + CRASHING_ENGINE + textwrap.dedent('''
-    engine = CrashingEngine(TransformersEngine(os.environ["ERANK_MODEL"], device="cpu", dtype="float32", batch_size=1))
+    def load(*args, **kwargs):  # once the page is out, as the app loads its model
+        return CrashingEngine(TransformersEngine(os.environ["ERANK_MODEL"], device="cpu", dtype="float32",
+                                                 batch_size=1))
+
     store = Store(os.environ["ERANK_DB_URL"])
-    demo = build_app(store, EngineProvider(loader=lambda *a, **k: engine), Defaults(model="tiny", max_new_tokens=8))
+    demo = build_app(store, EngineProvider(loader=load), Defaults(model="tiny", max_new_tokens=8))
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), show_error=False, quiet=True,
+    demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[sys.argv.index("--port") + 1]), show_error=False, quiet=True,
                 **launch_kwargs(None))
 ''')
 
@@ -70,45 +66,12 @@ CrashingEngine = namespace["CrashingEngine"]
 
 
 @pytest.fixture(scope="module")
-def crash_app(tmp_path_factory, tiny_model_dir):
-    import socket
-
+def crash_app(tmp_path_factory, tiny_model_dir, start_app):
     folder = tmp_path_factory.mktemp("run-path-app")
     script = folder / "app_under_test.py"
     script.write_text(APP, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    db_url = f"sqlite:///{folder}/web.sqlite"
-    env = {**os.environ, "ERANK_DB_URL": db_url, "ERANK_MODEL": str(tiny_model_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ERANK_AUTH": ""}
-    log = folder / "app.log"
-    handle = open(log, "w")
-    proc = subprocess.Popen([sys.executable, str(script), str(port)], cwd=str(folder), env=env, stdout=handle,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > START_TIMEOUT_S:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url, db_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        handle.close()
+    for app in start_app(folder, f"sqlite:///{folder}/web.sqlite", tiny_model_dir, script=script):
+        yield app.url, app.db_url
 
 
 def _stored(db_url: str, run_id: int | None = None):
