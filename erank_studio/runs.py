@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from . import judge, prompt, scoring, text_rules
-from .engines.base import CancelToken, Engine
+from . import judge, parse, prompt, scoring, text_rules
+from .engines.base import FINISH_CANCELLED, CancelToken, Engine
 from .types import Document, GenerationSettings, Judgment
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,8 @@ def start(store, engine: Engine, spec: RunSpec) -> Run:
 
 def _cancelled_placeholder(judgment: Judgment, cancel: CancelToken | None) -> bool:
     """A document the cancel stopped before it was judged: not a judgment."""
-    return (cancel is not None and cancel.cancelled and judgment.failure == "engine_error"
-            and judgment.failure_detail == "cancelled")
+    return (cancel is not None and cancel.cancelled and judgment.failure == parse.ENGINE_ERROR
+            and judgment.failure_detail == FINISH_CANCELLED)
 
 
 def execute(
