@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from erank_studio.ui import render
 from erank_studio.text_rules import text_doc_id
+from erank_studio.ui import render
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
