@@ -173,3 +173,24 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
         done = _cli(["queue", "--run", str(run_id), "--strategy", "rank", "--db", url], out)
     assert done.returncode == EXIT_BROKEN_PIPE
     assert done.stderr == ""
+
+
+def test_prompt_reads_a_document_the_same_from_the_line_and_from_a_file(tmp_path, capsys):
+    """One input rule: --document and --document-file give the same prompt bytes (BOM, CRLF)."""
+    path = tmp_path / "doc.txt"
+    path.write_bytes("\ufeffCats purr.\r\nThey do.".encode())
+    assert main(["prompt", "--query", "  why?\r\n", "--document-file", str(path)]) == 0
+    from_file = capsys.readouterr().out
+    assert main(["prompt", "--query", "why?", "--document", "\ufeffCats purr.\r\nThey do."]) == 0
+    assert capsys.readouterr().out == from_file
+    assert "Cats purr.\nThey do." in from_file and "\r" not in from_file
+
+
+def test_prompt_stops_an_endless_document_file_at_the_bound(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(docfiles, "MAX_FILE_BYTES", 256 * 1024)
+    fifo, writer = _endless_fifo(tmp_path)
+    assert main(["prompt", "--query", "q", "--document-file", str(fifo)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "is larger than" in line and "endless.jsonl" in line
+    writer.join(timeout=30)
+    assert not writer.is_alive()
