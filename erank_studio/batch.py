@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import judge, metrics, prompt, scoring
+from . import metrics, prompt, runs, scoring, text_rules
 from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
+from .models import display_name
 from .store import Store
 from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
@@ -96,15 +97,18 @@ def rerank_dataset(
     qrels_rows = [(q.query_id, d, r) for q in queries for d, r in dataset.qrels(q.query_id).items()]
     if qrels_rows:
         store.add_qrels(qrels_rows, source=dataset.name)
-    runs: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in RUN_KINDS}
+    rankings: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in RUN_KINDS}
     started = time.perf_counter()
     bar = _progress(len(queries) * top_k, progress)
     try:
         for position, query in enumerate(queries, start=1):
             if cancel is not None and cancel.cancelled:
                 break
-            query_id = store.upsert_query(query.text, source=dataset.name, source_query_id=query.query_id)
-            candidates = judge.ensure_first_stage(query.text, dataset.candidates(query.query_id, top_k))
+            text = text_rules.normalise_query(query.text)
+            query_id = store.upsert_query(text, source=dataset.name, source_query_id=query.query_id)
+            # The first stage over the whole candidate list, before any is skipped, so a resumed
+            # query's BM25 scores are the ones of its first session.
+            candidates, _ = runs.prepare_documents(text, dataset.candidates(query.query_id, top_k))
             done = store.judged_doc_ids(query_id, model)
             todo = [d for d in candidates if d.doc_id not in done]
             result.skipped += len(candidates) - len(todo)
@@ -112,40 +116,31 @@ def rerank_dataset(
             bar.set_postfix_str(f"query {position}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}")
             bar.refresh()
             if todo:
-                run_id = store.start_run(
-                    query_id, todo, model=model, engine=engine.name, instruction=instruction,
-                    truncate_length=truncate_length, generation=settings, alpha=alpha,
-                    template=template, chat_template_source=engine.chat_template_source,
+                spec = runs.RunSpec(
+                    query=text, documents=todo, instruction=instruction, template=template,
+                    truncate_length=truncate_length, settings=settings, alpha=alpha,
+                    source=dataset.name, source_query_id=query.query_id,
                 )
-                status = "cancelled"
+                run = runs.start(store, engine, spec)
                 # Judgments committed in small batches (count or a fraction of a second): a
                 # crash loses at most that batch, which a restart judges again.
-                writer = store.judgment_writer(run_id)
-                try:
-                    for judgment in judge.judge(
-                        engine, query.text, todo, instruction, truncate_length, settings, cancel, template
-                    ):
-                        writer.add(judgment)
-                        result.judged += 1
-                        bar.update(1)
-                        if on_judgment is not None:
-                            on_judgment(judgment)
-                    status = "cancelled" if cancel is not None and cancel.cancelled else "done"
-                finally:
-                    writer.close()
-                    store.finish_run(run_id, status)
-            _collect(store, query_id, query.query_id, candidates, model, alpha, runs, result)
+                for judgment in runs.execute(run, engine, store, cancel):
+                    result.judged += 1
+                    bar.update(1)
+                    if on_judgment is not None:
+                        on_judgment(judgment)
+            _collect(store, query_id, query.query_id, candidates, model, alpha, rankings, result)
     finally:
         bar.close()
         result.seconds = time.perf_counter() - started
-    result.runs = runs
+    result.runs = rankings
     qrels = {q.query_id: dataset.qrels(q.query_id) for q in queries}
     if any(qrels.values()):
         for kind in RUN_KINDS:
-            mean, _ = metrics.ndcg_at_10(runs[kind], qrels)
+            mean, _ = metrics.ndcg_at_10(rankings[kind], qrels)
             result.ndcg[kind] = mean
     if out_dir is not None:
-        result.files = write_runs(out_dir, dataset.name, model, runs, qrels)
+        result.files = write_runs(out_dir, dataset.name, model, rankings, qrels)
     return result
 
 
@@ -186,7 +181,9 @@ def write_runs(
         for qid in run:
             ranked = sorted(run[qid].items(), key=lambda x: (-x[1], x[0]))
             rows += [(qid, d, rank, s, tags.get(kind, kind)) for rank, (d, s) in enumerate(ranked, start=1)]
-        name = f"{slug(dataset)}.first_stage.run" if kind == "first_stage" else f"{slug(dataset)}.{slug(model)}.{kind}.run"
+        # The model by the name people know it by (a local folder's last part, not its path).
+        name = (f"{slug(dataset)}.first_stage.run" if kind == "first_stage"
+                else f"{slug(dataset)}.{slug(display_name(model))}.{kind}.run")
         files[kind] = out / name
         write_run(files[kind], rows)
     rows = [(q, d, r) for q, docs in (qrels or {}).items() for d, r in docs.items()]

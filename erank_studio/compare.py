@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import grading, metrics, scoring
 from .types import Judgment
+from .run_list import query_label
 
 if TYPE_CHECKING:
     from .store import Store
@@ -56,6 +57,8 @@ class CompareRow:
 class Comparison:
     query_id: int
     query: str
+    # The benchmark's id of the query ("biology-59"), or "#<store id>" for a typed query.
+    query_label: str
     run_a: dict[str, Any]
     run_b: dict[str, Any]
     rows: list[CompareRow]  # in run A's order
@@ -71,7 +74,7 @@ class Comparison:
         return next((r for r in self.rows if r.doc_id == doc_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"query_id": self.query_id, "query": self.query, "run_a": self.run_a, "run_b": self.run_b,
+        return {"query_id": self.query_id, "query_label": self.query_label, "query": self.query, "run_a": self.run_a, "run_b": self.run_b,
                 "n_shared": len(self.rows), "n_ok_both": self.n_ok_both, "only_a": self.only_a,
                 "only_b": self.only_b, "kendall_tau": self.kendall_tau, "spearman": self.spearman,
                 "ndcg_at_10": self.ndcg, "documents": [r.to_dict() for r in self.rows]}
@@ -142,7 +145,7 @@ def compare_runs(store: Store, run_a: int, run_b: int, annotator: str | None = N
     graded = {d: grading.grade(row.score) for d, row in labels.items() if row.score is not None}
     shared_ids = {r.doc_id for r in rows}
     return Comparison(
-        query_id=query_id, query=store.query_text(query_id),
+        query_id=query_id, query=store.query_text(query_id), query_label=query_label(store, query_id),
         run_a={k: info_a.get(k) for k in RUN_FIELDS} | {"temperature": (info_a.get("generation") or {}).get("temperature")},
         run_b={k: info_b.get(k) for k in RUN_FIELDS} | {"temperature": (info_b.get("generation") or {}).get("temperature")},
         rows=rows, only_a=sorted({j.doc_id for j in judged_a} - shared_ids),
@@ -173,7 +176,7 @@ def summary_lines(comparison: Comparison) -> list[str]:
     """The comparison's figures, one line each (CLI and UI)."""
     c = comparison
     changed = differing_settings(c)
-    lines = [f"query {c.query_id}: run {c.run_a['id']} (A) vs run {c.run_b['id']} (B); differ in: "
+    lines = [f"query {c.query_label}: run {c.run_a['id']} (A) vs run {c.run_b['id']} (B); differ in: "
              f"{', '.join(changed) if changed else 'nothing recorded (same settings)'}",
              f"shared documents: {len(c.rows)} ({c.n_ok_both} judged ok in both); only in A: {len(c.only_a)}, "
              f"only in B: {len(c.only_b)}",

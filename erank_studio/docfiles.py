@@ -1,9 +1,12 @@
-"""Reading candidate documents from text: JSONL, CSV, TSV, or plain text blocks.
+"""Reading candidate documents from text: JSONL, CSV, TSV, or plain text blocks. The one reader of
+a document record for every input (``rerank --docs``, the app's box and uploads, benchmark corpora
+and, through ``document_record``, ``import``): one list of accepted fields.
 
-Every problem is reported as a ``DocumentFileError`` naming the file and line, so the CLI and the
-UI can show it as one clear sentence. Accepted fields: ``content`` (or ``text``/``contents``),
-optional ``id`` (or ``doc_id``/``docid``/``_id``), ``title``, ``first_stage_score`` (or
-``score``)."""
+Every problem is reported as a ``DocumentFileError`` (or the caller's ``FileFormatError``) naming
+the file and line, so the CLI and the UI can show it as one clear sentence. Accepted fields, the
+first present one counting: text ``content``/``text``/``contents``/``passage``/``body``; id
+``id``/``doc_id``/``docid``/``_id`` (without one, where allowed, the id of the text:
+``text_rules.text_doc_id``); ``title``; ``first_stage_score``/``score``."""
 from __future__ import annotations
 
 import csv
@@ -18,7 +21,7 @@ from . import text_rules
 from .errors import FileFormatError
 from .types import Document
 
-TEXT_FIELDS = ("content", "text", "contents")
+TEXT_FIELDS = ("content", "text", "contents", "passage", "body")
 ID_FIELDS = ("id", "doc_id", "docid", "_id")
 SCORE_FIELDS = ("first_stage_score", "score")
 # Every file reader (documents, TREC qrels / runs / topics, corpora, imports, bundles) refuses a
@@ -41,26 +44,34 @@ def decode_bytes(data: bytes, source: str) -> str:
         ) from None
 
 
+def read_bounded(handle, source: str, error: type[FileFormatError] = FileFormatError,
+                 what: str = "is larger than") -> bytes:
+    """Everything ``handle`` holds, refused (``error`` naming ``source``) past ``MAX_FILE_BYTES``:
+    the bound is on the bytes read, so a device, a pipe or stdin (whose size is unknown or 0)
+    stops there too instead of filling memory."""
+    data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise error(source, None, f"{what} {MAX_FILE_BYTES // 2**20} MiB; the limit is "
+                                  f"{MAX_FILE_BYTES // 2**20} MiB")
+    return data
+
+
 def read_file_bytes(path: str | os.PathLike[str], source: str | None = None,
                     error: type[FileFormatError] = FileFormatError) -> bytes:
-    """A whole input file, refused (``error`` naming it) when it is not a readable file or is
-    larger than ``MAX_FILE_BYTES``; a ``.gz`` file is decompressed under the same bound."""
+    """A whole input file, refused (``error`` naming it) when it is not a readable file or holds
+    more than ``MAX_FILE_BYTES`` (a ``.gz`` file: decompresses to more)."""
     source = source or os.fspath(path)
-    limit = f"the limit is {MAX_FILE_BYTES // 2**20} MiB"
     try:
-        size = os.path.getsize(path)
+        size = os.path.getsize(path)  # a regular file too large is refused before any read
         if size > MAX_FILE_BYTES:
-            raise error(source, None, f"is {size // 2**20} MiB; {limit}")
+            raise error(source, None, f"is {size // 2**20} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
         if os.fspath(path).endswith(".gz"):
             import gzip
 
             with gzip.open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                raise error(source, None, f"decompresses to more than {MAX_FILE_BYTES // 2**20} MiB; {limit}")
-            return data
+                return read_bounded(handle, source, error, "decompresses to more than")
         with open(path, "rb") as handle:
-            return handle.read()
+            return read_bounded(handle, source, error)
     except (OSError, EOFError) as problem:
         reason = getattr(problem, "strerror", None) or str(problem)
         if isinstance(problem, IsADirectoryError):
@@ -87,27 +98,44 @@ def _score(value, source: str, line: int) -> float | None:
     return number
 
 
-def _document(record: dict, source: str, line: int, position: int) -> Document:
+def _names(fields: Iterable[str]) -> str:
+    return ", ".join(repr(f) for f in fields)
+
+
+def document_record(record: dict, source: str, line: int | None, *,
+                    error: type[FileFormatError] = DocumentFileError, id_required: bool = False) -> Document:
+    """The document of one record (a JSON object or a table row), by the one list of fields.
+    Without an id (and ``id_required`` False) its id is "": ``assign_text_ids`` gives the text's."""
     text = _pick(record, TEXT_FIELDS)
     if not isinstance(text, str) or not text or text.isspace():  # no stripped copy of a huge text
-        raise DocumentFileError(source, line, "needs a non-empty 'content' field")
+        raise error(source, line, f"missing document text: needs a non-empty one of {_names(TEXT_FIELDS)}")
     doc_id = _pick(record, ID_FIELDS)
+    if doc_id is None and id_required:
+        raise error(source, line, f"missing document id: expected one of {_names(ID_FIELDS)}")
+    if isinstance(doc_id, bool) or (doc_id is not None and not isinstance(doc_id, (str, int))):
+        raise error(source, line, f"document id {doc_id!r} must be a string")
     if doc_id is not None and any(c.isspace() for c in str(doc_id)):
         # TREC qrels and run files (the exports) cannot hold an id with whitespace.
-        raise DocumentFileError(source, line, f"document id {str(doc_id)!r} contains whitespace")
-    score = _score(_pick(record, SCORE_FIELDS), source, line)
+        raise error(source, line, f"document id {str(doc_id)!r} contains whitespace")
+    try:
+        score = _score(_pick(record, SCORE_FIELDS), source, line)
+    except DocumentFileError as problem:
+        raise error(source, line, problem.reason) from None
     title = _pick(record, ("title",))
+    if title is not None and not isinstance(title, str):
+        raise error(source, line, "title must be a string")
     for field, value in (("content", text), ("title", title)):
         why = text_rules.problem(value) if isinstance(value, str) else None
         if why:
-            raise DocumentFileError(source, line, f"its {field} {why}")
+            raise error(source, line, f"its {field} {why}")
     return Document(
-        doc_id=str(doc_id) if doc_id is not None else str(position),
+        doc_id=str(doc_id) if doc_id is not None else "",  # "": the text's id, by assign_text_ids
         text=text,
-        title=str(title) if title is not None else None,
+        title=title,
         first_stage_score=score,
         first_stage_source="given" if score is not None else None,
     )
+
 
 
 def _json_object(decode: Callable[[], object], source: str, number: int,
@@ -172,7 +200,8 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> list[Document]:
     ]
     documents = []
     for number, record in records:
-        documents.append(_document(record, source, number, len(documents) + 1))
+        documents.append(document_record(record, source, number))
+    assign_text_ids(documents)
     return documents
 
 
@@ -207,7 +236,8 @@ def parse_delimited(text: str, source: str = "<table>", delimiter: str = ",") ->
                 source, number, f"has {len(row)} columns, expected {len(header)} ({', '.join(header)})"
             )
         record = dict(zip(header, (c.strip() for c in row)))
-        documents.append(_document(record, source, number, len(documents) + 1))
+        documents.append(document_record(record, source, number))
+    assign_text_ids(documents)
     return documents
 
 
@@ -220,7 +250,9 @@ def parse_text_blocks(text: str) -> list[Document]:
         chunks = [c.strip() for c in normalized.split("\n\n")]
     else:
         chunks = [c.strip() for c in normalized.split("\n")]
-    return [Document(doc_id=str(i), text=c) for i, c in enumerate((c for c in chunks if c), start=1)]
+    documents = [Document(doc_id="", text=c) for c in chunks if c]
+    assign_text_ids(documents)
+    return documents
 
 
 def parse_documents(text: str, source: str, kind: str | None = None) -> list[Document]:
@@ -244,6 +276,14 @@ def parse_documents(text: str, source: str, kind: str | None = None) -> list[Doc
             raise DocumentFileError(source, None, f"document id {document.doc_id!r} appears twice")
         seen.add(document.doc_id)
     return documents
+
+
+def assign_text_ids(documents: list[Document]) -> None:
+    """Documents that came without an id get the id of their text (``text_rules.text_doc_ids``):
+    never a position, which a later list would give to another text."""
+    unnamed = [d for d in documents if not d.doc_id]
+    for document, doc_id in zip(unnamed, text_rules.text_doc_ids([d.text for d in unnamed])):
+        document.doc_id = doc_id
 
 
 def read_documents(path: str | os.PathLike[str], kind: str | None = None) -> list[Document]:

@@ -82,7 +82,7 @@ def _judgment_from(
     if parsed.ok:
         judgment.score = parsed.score
         judgment.probability = scoring.score_probability(
-            generation.pieces, generation.logprobs, generation.text, parsed.score_span
+            generation.pieces, generation.logprobs, generation.text, parsed.score_span, generation.spans
         )
         judgment.rank_score = scoring.rank_score(parsed.score, judgment.probability)
         if generation.score_digits is not None:

@@ -170,7 +170,9 @@ def run_queue(store: Store, run_id: int, strategy: str, annotator: str | None = 
     """The queue over one run's judged documents."""
     query_id = int(store.run_info(run_id)["query_id"])
     judgments = store.run_judgments(run_id)
-    items = query_items(run_id, query_id, judgments, store.qrels_for(query_id))
+    # The benchmark's id of the query (as the batch queue shows it), not the store's row id.
+    query = next((q for q in store.queries() if q["id"] == query_id), {})
+    items = query_items(run_id, query_id, judgments, store.qrels_for(query_id), query.get("source_query_id"))
     return _queue(items, _labelled(store, query_id, annotator), strategy, annotator)
 
 

@@ -7,31 +7,30 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from . import judge, prompt, scoring
+from . import judge, prompt, runs, scoring, text_rules
 from .engines import Engine, load_engine, suggested_max_new_tokens
 from .engines.base import CancelToken
+from .results import RerankResult
 from .types import Document, GenerationSettings, Judgment
 
-_JUDGMENT_FIELDS = (
-    "doc_id", "raw_output", "trace", "score", "probability", "status", "failure", "failure_detail",
-    "prompt_tokens", "output_tokens", "latency_s", "truncated",
-    "score_distribution", "expected_score", "score_entropy",
-)
 
 
-def documents_from_dicts(docs: Sequence[dict[str, Any]]) -> list[Document]:
+def documents_from_dicts(docs: Sequence[Mapping[str, Any]]) -> list[Document]:
     """ERank-style dicts ({"content", optional "id", "title", "first_stage_score"}) as Documents."""
+    for position, item in enumerate(docs):
+        if not isinstance(item, Mapping) or not isinstance(item.get("content"), str):
+            raise ValueError(f"document {position + 1} needs a 'content' string")
+    # Documents without an id get the id of their text (``text_rules.text_doc_ids``), as everywhere.
+    text_ids = text_rules.text_doc_ids([item["content"] for item in docs])
     documents = []
     for position, item in enumerate(docs):
-        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
-            raise ValueError(f"document {position + 1} needs a 'content' string")
         score = item.get("first_stage_score")
         documents.append(
             Document(
-                doc_id=str(item.get("id", item.get("doc_id", position + 1))),
+                doc_id=str(item.get("id", item.get("doc_id", text_ids[position]))),
                 text=item["content"],
                 title=item.get("title"),
                 first_stage_score=None if score is None else float(score),
@@ -61,14 +60,18 @@ class Reranker:
         cancel: CancelToken | None = None,
         template: str = prompt.DEFAULT_TEMPLATE,
     ) -> Iterator[Judgment]:
-        """Judgments as they finish (first-stage scores from BM25 where none were given)."""
+        """Judgments as they finish, through the one run path (``runs``: the input rules, and
+        first-stage scores from BM25 for the whole list where any document came without one)."""
+        yield from self._judge(query, documents, instruction, truncate_length, settings, cancel, template)[1]
+
+    def _judge(self, query, documents, instruction, truncate_length, settings, cancel, template):
         if settings is None:
             settings = GenerationSettings(max_new_tokens=suggested_max_new_tokens(self.engine),
                                           force_answer=not self.engine.is_reranker)
-        docs = judge.ensure_first_stage(query, documents)
-        yield from judge.judge(
-            self.engine, query, docs, instruction, truncate_length, settings, cancel, template
-        )
+        spec = runs.RunSpec(query=query, documents=list(documents), instruction=instruction, template=template,
+                            truncate_length=truncate_length, settings=settings)
+        run = runs.prepare(spec, self.engine)
+        return run, runs.execute(run, self.engine, cancel=cancel)
 
     def rerank(
         self,
@@ -78,34 +81,30 @@ class Reranker:
         truncate_length: int = prompt.DEFAULT_TRUNCATE_LENGTH,
         settings: GenerationSettings | None = None,
         template: str = prompt.DEFAULT_TEMPLATE,
-    ) -> list[dict[str, Any]]:
-        """The docs (copies), each with ``rank_score`` and the judgment's fields, best first.
+    ) -> list[RerankResult]:
+        """The docs (copies), each with ``rank_score`` and the judgment's fields, best first: typed
+        results (``results.RerankResult``) that read as the documented dicts.
 
         Failed judgments have ``rank_score`` None and come last, in input order."""
-        documents = documents_from_dicts(docs)
-        judgments = {
-            j.index: j
-            for j in self.judge(query, documents, instruction, truncate_length, settings, template=template)
-        }
+        run, judging = self._judge(query, documents_from_dicts(docs), instruction, truncate_length, settings,
+                                   None, template)
+        judgments = {j.index: j for j in judging}
+        documents = run.spec.documents
         results = []
         for position, item in enumerate(docs):
-            result = dict(item)
-            judgment = judgments[position]
-            result["rank_score"] = judgment.rank_score
-            if documents[position].first_stage_source == judge.SOURCE_BM25:
-                # The whole list was scored by BM25 (the one hybrid rule): every result says so.
-                result["bm25_score"] = documents[position].first_stage_score
-            data = judgment.to_dict()
-            result.update({name: data[name] for name in _JUDGMENT_FIELDS})
-            results.append(result)
-        return [results[i] for i in scoring.order([r["rank_score"] for r in results])]
+            # The whole list was scored by BM25 (the one hybrid rule) when any document had no
+            # first-stage score: every result then says so.
+            bm25 = (documents[position].first_stage_score
+                    if documents[position].first_stage_source == judge.SOURCE_BM25 else None)
+            results.append(RerankResult.of(item, judgments[position], bm25))
+        return [results[i] for i in scoring.order([r.rank_score for r in results])]
 
 
 def hybrid_scores(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[Mapping[str, Any]],
     alpha: float = scoring.DEFAULT_ALPHA,
     query: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Mapping[str, Any]]:
     """Add ``hybrid_score`` (population z-scores of first stage and rank score), best first.
 
     The first stage follows the studio's one rule (``judge.ensure_first_stage``): the given
@@ -125,5 +124,6 @@ def hybrid_scores(
             "scores (given and computed scores are never mixed), or use the results of rerank()"
         )
     values = scoring.hybrid(first, [r.get("rank_score") for r in results], alpha)
-    updated = [dict(r, hybrid_score=v) for r, v in zip(results, values)]
+    updated = [r.with_hybrid(v) if isinstance(r, RerankResult) else dict(r, hybrid_score=v)
+               for r, v in zip(results, values)]
     return [updated[i] for i in scoring.order(values)]

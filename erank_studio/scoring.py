@@ -19,43 +19,33 @@ uncertainty (``distribution_summary``). A score written with a sign or leading z
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 DEFAULT_ALPHA = 0.2
-_LAST_ANSWER_DIGITS = re.compile(r"<answer>\s*([+-]?[0-9]+)", re.IGNORECASE)
-
-
-def _tokens_covering(pieces: Sequence[str], start: int, end: int) -> list[int]:
-    covering, offset = [], 0
-    for index, piece in enumerate(pieces):
-        piece_end = offset + len(piece)
-        if piece_end > start and offset < end:
-            covering.append(index)
-        offset = piece_end
-        if offset >= end:
-            break
-    return covering
 
 
 def score_tokens(
-    pieces: Sequence[str], raw_output: str, score_span: tuple[int, int] | None
+    pieces: Sequence[str],
+    raw_output: str,
+    score_span: tuple[int, int] | None,
+    spans: Sequence[tuple[int, int]] | None = None,
 ) -> list[int] | None:
-    """Indices of the generated tokens that carry the score's characters, or None.
-
-    When the pieces do not spell the raw output exactly (a byte-level token decoded alone), the
-    answer is found again in the pieces themselves; it is plain ASCII, so that is safe."""
+    """Indices of the generated tokens whose character spans cover the parser's score span, or
+    None. ``spans`` are the engine's token offsets (``engines.token_spans``); without them the
+    pieces must spell the output exactly (no second search of the text: the answer is the one
+    the parser chose, or none)."""
     if score_span is None or not pieces:
         return None
-    joined = "".join(pieces)
-    if joined != raw_output:
-        matches = list(_LAST_ANSWER_DIGITS.finditer(joined))
-        if not matches:
-            return None
-        score_span = matches[-1].span(1)
-    return _tokens_covering(pieces, *score_span) or None
+    if spans is None:
+        from .engines.token_spans import piece_spans
+
+        spans = piece_spans(pieces, raw_output)
+    if spans is None or len(spans) != len(pieces):
+        return None
+    start, end = score_span
+    return [i for i, (s, e) in enumerate(spans) if e > start and s < end] or None
 
 
 def score_probability(
@@ -63,11 +53,12 @@ def score_probability(
     logprobs: Sequence[float],
     raw_output: str,
     score_span: tuple[int, int] | None,
+    spans: Sequence[tuple[int, int]] | None = None,
 ) -> float | None:
-    """P(N) from the generated tokens' texts and their logprobs (see the module docstring)."""
+    """P(N) from the generated tokens' logprobs (see the module docstring and ``score_tokens``)."""
     if len(pieces) != len(logprobs):
         return None
-    tokens = score_tokens(pieces, raw_output, score_span)
+    tokens = score_tokens(pieces, raw_output, score_span, spans)
     if not tokens:
         return None
     return float(math.exp(sum(float(logprobs[i]) for i in tokens)))

@@ -40,6 +40,9 @@ class Truncation:
 
 # ERank's released vLLM code generates up to 4096 tokens (max_tokens=4096).
 DEFAULT_MAX_NEW_TOKENS = 4096
+# The most a request may ask for unless the operator's default (ERANK_MAX_NEW_TOKENS) is larger:
+# ERank's traces stay well under it, and it keeps one request from holding the engine for hours.
+MAX_NEW_TOKENS_CAP = 8192
 
 
 @dataclass

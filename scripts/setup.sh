@@ -11,6 +11,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
 .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
+# ERank Studio itself, editable: `python -m erank_studio` and `erank-studio` work from any folder.
+.venv/bin/python -m pip install -q --no-deps -e .
 if [ "${1:-}" = "--dev" ]; then
   PACKAGES=""
   command -v chromium >/dev/null 2>&1 || PACKAGES="chromium"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from erank_studio import docfiles
+from erank_studio.text_rules import text_doc_id
 from erank_studio.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def test_rerank_reads_tsv_without_header(tmp_path, tiny_model_dir, capsys):
 @pytest.mark.parametrize("name,content,message", [
     ("empty.jsonl", b"", "empty.jsonl: is empty"),
     ("bad.jsonl", b'{"content": "ok"}\n{"content": \n', "bad.jsonl line 2: is not valid JSON"),
-    ("noid.jsonl", b'{"text": ""}\n', "noid.jsonl line 1: needs a non-empty 'content' field"),
+    ("noid.jsonl", b'{"text": ""}\n', "noid.jsonl line 1: missing document text: needs a non-empty one of 'content', 'text', 'contents', 'passage', 'body'"),
     ("latin1.jsonl", b'{"content": "ok"}\n{"content": "caf\xe9"}\n', "latin1.jsonl line 2: is not UTF-8"),
     ("cols.csv", b"id,content\n1,a\n2,b,c,d\n", "cols.csv line 3: has 4 columns"),
     ("nohead.csv", b"1,a\n", "the header must name a 'content' column"),
@@ -129,7 +130,9 @@ JSONL_CASES = [
 def test_jsonl_read_in_place_reads_as_line_by_line_json(text):
     def line_by_line():
         records = docfiles.jsonl_records(text.splitlines(), "<jsonl>", docfiles.DocumentFileError)
-        return [docfiles._document(r, "<jsonl>", n, i) for i, (n, r) in enumerate(records, start=1)]
+        documents = [docfiles.document_record(r, "<jsonl>", n) for n, r in records]
+        docfiles.assign_text_ids(documents)
+        return documents
 
     def outcome(read):
         try:
@@ -145,4 +148,4 @@ def test_a_valid_jsonl_line_is_decoded_where_it_lies(monkeypatch):
     monkeypatch.setattr(docfiles.json, "loads", lambda *a, **k: pytest.fail("a line was copied"))
     huge = "Purring, 東京 🐈. " * 100_000
     text = json.dumps({"id": "big", "content": huge}, ensure_ascii=False) + "\n" + '{"content": "small"}\n'
-    assert [(d.doc_id, d.text) for d in docfiles.parse_jsonl(text)] == [("big", huge), ("2", "small")]
+    assert [(d.doc_id, d.text) for d in docfiles.parse_jsonl(text)] == [("big", huge), (text_doc_id("small"), "small")]

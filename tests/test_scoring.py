@@ -70,12 +70,16 @@ def test_probability_of_ten_is_the_product_of_its_two_digit_tokens(qwen3_tokeniz
     assert scoring.rank_score(parsed.score, probability) == pytest.approx(4.5)
 
 
-def test_probability_found_when_pieces_do_not_spell_the_output():
+def test_probability_read_at_the_token_offsets_when_pieces_do_not_spell_the_output():
     raw = "<think>café</think><answer>6</answer>"
     pieces = ["<think>", "caf", "\ufffd", "\ufffd", "</think>", "<answer>", "6", "</answer>"]
+    # "é" is two byte tokens: both cover its one character (engines/token_spans.py).
+    spans = [(0, 7), (7, 10), (10, 11), (10, 11), (11, 19), (19, 27), (27, 28), (28, 37)]
     logprobs = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, math.log(0.25), 0.0]
     parsed = parse.parse_output(raw)
-    assert scoring.score_probability(pieces, logprobs, raw, parsed.score_span) == pytest.approx(0.25)
+    assert scoring.score_probability(pieces, logprobs, raw, parsed.score_span, spans) == pytest.approx(0.25)
+    # Without offsets, pieces that do not spell the output give no P(N): never a guess.
+    assert scoring.score_probability(pieces, logprobs, raw, parsed.score_span) is None
 
 
 def test_order_is_descending_with_missing_scores_last():

@@ -8,7 +8,9 @@ ones the modules register."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
 # command -> (module under erank_studio.cli, one-line help), in the order --help lists them.
@@ -18,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "nDCG@10 of runs against qrels or human labels"),
     "export": ("export", "export labels and judgments (SFT JSONL, alpaca, sharegpt, TREC, CSV, Parquet, bundle, HF dataset)"),
     "queue": ("queue_cmd", "the order to label unlabelled documents in (uncertainty, disagreement, rank)"),
+    "runs": ("runs_cmd", "list the store's runs (ids for compare and queue)"),
     "compare": ("compare_cmd", "compare two runs of the same query (ranks, Kendall tau, Spearman, nDCG@10)"),
     "rejudge": ("rejudge", "judge a stored run's query and documents again with another model (--base-model: ERank's base)"),
     "import": ("import_cmd", "import TREC qrels / runs, JSONL / CSV documents and queries, or a bundle"),
@@ -60,13 +63,39 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# What a Unix tool killed by SIGPIPE reports (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush of what could not be
+    written does not fail again (with a traceback) at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full disk or a closed pipe is seen here, not at the interpreter's exit
+        return code
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `... | head -1`: the reader has what it wanted; stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        _silence_stdout()
+        print(f"error: cannot write the output ({error.strerror or error})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -10,7 +12,7 @@ from ..engines import ENGINES, EngineUnavailable, load_engine, suggested_max_new
 from ..engines.base import Engine
 from ..models import CPU_MAX_NEW_TOKENS
 from ..scoring import DEFAULT_ALPHA
-from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
+from ..types import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_CAP, GenerationSettings
 from . import UserError
 
 if TYPE_CHECKING:
@@ -82,12 +84,23 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def check_engine_arguments(args: argparse.Namespace) -> None:
     if args.truncate_length < 1:
         raise UserError("--truncate-length must be at least 1")
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise UserError("--max-new-tokens must be at least 1")
-    if not 0.0 <= args.alpha <= 1.0:
+    cap = max_new_tokens_cap()
+    if args.max_new_tokens is not None and not 1 <= args.max_new_tokens <= cap:
+        raise UserError(f"--max-new-tokens must lie between 1 and {cap} (the app's bound; an operator raises "
+                        "it with ERANK_MAX_NEW_TOKENS)")
+    if not 0.0 <= args.alpha <= 1.0:  # also refuses nan
         raise UserError("--alpha must lie between 0 and 1")
-    if args.temperature < 0:
-        raise UserError("--temperature cannot be negative")
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise UserError("--temperature must be a finite number, 0 or more")
+
+
+def max_new_tokens_cap() -> int:
+    """The app's bound on the generation budget, or the operator's larger ERANK_MAX_NEW_TOKENS."""
+    try:
+        operator = int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 0)
+    except ValueError:
+        operator = 0
+    return max(MAX_NEW_TOKENS_CAP, operator)
 
 
 def engine_from(args: argparse.Namespace) -> Engine:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import prompt
+from .. import docfiles, prompt, text_rules
+from ..errors import FileFormatError
 from ..engines.tokenizers import TokenizerUnavailable, load_tokenizer
 from . import UserError
 from .common import add_instruction_arguments, add_template_argument, checked_text, instruction_from
@@ -24,15 +25,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _document_text(args: argparse.Namespace) -> str:
+    """The document as given: --document, or a file (or stdin) read under the readers' bound.
+    Its BOM and line endings are the run path's business (``text_rules``), for both."""
     if args.document is not None:
         return args.document
     try:
         if args.document_file == "-":
-            return sys.stdin.read()
-        with open(args.document_file, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read {args.document_file}: {error}") from None
+            data = docfiles.read_bounded(sys.stdin.buffer, "stdin", FileFormatError)
+        else:
+            data = docfiles.read_file_bytes(args.document_file, args.document_file, FileFormatError)
+        return docfiles.decode_bytes(data, args.document_file)
+    except FileFormatError as error:
+        raise UserError(str(error)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except TokenizerUnavailable as error:
         raise UserError(str(error)) from None
     built = prompt.build(
-        args.query, document, instruction_from(args), tokenizer, args.truncate_length, args.template
+        text_rules.normalise_query(args.query), text_rules.normalise_document(document),
+        text_rules.normalise_instruction(instruction_from(args)), tokenizer, args.truncate_length, args.template
     )
     sys.stdout.write(built.text or built.message)
     sys.stdout.write("\n")

@@ -44,7 +44,7 @@ def _cell(value) -> str:
 def format_table(queue, limit: int | None = None) -> str:
     items = queue.items[:limit] if limit is not None else queue.items
     columns = ["#", "run", "query", "document", "model rank", "1st rank", "entropy", "N", "qrel", f"by {queue.strategy}"]
-    rows = [[str(k), str(i.run_id), i.source_query_id or str(i.query_id), i.doc_id, _cell(i.model_rank),
+    rows = [[str(k), str(i.run_id), i.source_query_id or f"#{i.query_id}", i.doc_id, _cell(i.model_rank),
              _cell(i.first_stage_rank), _cell(i.entropy), _cell(i.score), _cell(i.qrel),
              _cell(i.value(queue.strategy))] for k, i in enumerate(items, start=1)]
     widths = [max(len(c), *(len(r[n]) for r in rows)) if rows else len(c) for n, c in enumerate(columns)]

@@ -8,9 +8,10 @@ first-stage scores, so the model is the only difference."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
-from .. import judge
+from .. import runs
 from ..models import base_model_of, display_name
 from ..types import Document
 from . import UserError
@@ -41,8 +42,6 @@ def _run_documents(store, run_id: int, query_id: int) -> list[Document]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .rerank import _Recorder  # the rerank command's own run recorder: the same rows as `rerank --save`
-
     if args.base_model == bool(args.model):
         raise UserError("name the model to judge with: --base-model (the run's ERank base) or --model M")
     check_engine_arguments(args)
@@ -62,22 +61,19 @@ def run(args: argparse.Namespace) -> int:
     if args.max_new_tokens is None:
         args.max_new_tokens = int((info.get("generation") or {}).get("max_new_tokens") or 0) or None
     # The old run's settings, so the model is the only difference.
-    args.query, args.alpha = store.query_text(info["query_id"]), float(info["alpha"])
-    args.truncate_length, args.template = int(info["truncate_length"]), info["template"]
+    query = next(q for q in store.queries() if q["id"] == info["query_id"])
+    args.alpha, args.truncate_length, args.template = float(info["alpha"]), int(info["truncate_length"]), info["template"]
     engine = engine_from(args)
-    settings = settings_from(args, engine)
-    recorder = _Recorder(store, args, engine, documents, info["instruction"], settings)
-    judgments = []
-    try:
-        for judgment in judge.judge(engine, args.query, documents, info["instruction"], args.truncate_length,
-                                    settings, template=args.template):
-            judgments.append(judgment)
-            recorder.add(judgment)
-            print(f"[{len(judgments)}/{len(documents)}] {judgment.doc_id}: "
+    spec = runs.RunSpec(
+        query=query["text"], documents=documents, instruction=info["instruction"], template=args.template,
+        truncate_length=args.truncate_length, settings=settings_from(args, engine), alpha=args.alpha,
+        source=query["source"] or None, source_query_id=query["source_query_id"] or None,
+    )
+    run = runs.start(store, engine, spec)
+    with contextlib.closing(runs.execute(run, engine, store)) as judging:  # Ctrl-C: cancelled
+        for judgment in judging:
+            print(f"[{len(run.judgments)}/{len(documents)}] {judgment.doc_id}: "
                   f"{judgment.score if judgment.score is not None else judgment.failure}", file=sys.stderr)
-    finally:
-        judge.apply_hybrid(judgments, args.alpha)
-        recorder.finish(judgments, len(judgments) == len(documents))
-    print(f"compare them: python -m erank_studio compare {args.run} {recorder.run_id}"
+    print(f"compare them: python -m erank_studio compare {args.run} {run.run_id}"
           + (f" --db {args.db}" if args.db else ""))
     return 0

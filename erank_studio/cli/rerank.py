@@ -3,11 +3,12 @@ a whole benchmark with ``--dataset`` (resumable, judgments in the store, TREC ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 
-from .. import judge
+from .. import runs
 from ..docfiles import DocumentFileError, read_documents
 from ..engines.base import batch_note
 from ..scoring import order
@@ -63,28 +64,26 @@ def run(args: argparse.Namespace) -> int:
     instruction = instruction_from(args)
     store = open_store(args.db) if args.save else None  # a bad store is refused before the model loads
     engine = engine_from(args)
-    settings = settings_from(args, engine)
-    documents = judge.ensure_first_stage(args.query, documents)
-    recorder = _Recorder(store, args, engine, documents, instruction, settings) if store else None
+    spec = runs.RunSpec(
+        query=args.query, documents=documents, instruction=instruction, template=args.template,
+        truncate_length=args.truncate_length, settings=settings_from(args, engine), alpha=args.alpha,
+    )
+    run = runs.start(store, engine, spec)
+    if run.note:
+        print(f"note: {run.note}", file=sys.stderr)
+    documents = run.spec.documents
     started = time.perf_counter()
-    judgments = []
-    try:
-        for judgment in judge.judge(
-            engine, args.query, documents, instruction, args.truncate_length, settings, template=args.template
-        ):
-            judgments.append(judgment)
-            if recorder:
-                recorder.add(judgment)
+    with contextlib.closing(runs.execute(run, engine, store)) as judging:  # Ctrl-C: cancelled
+        for judgment in judging:
             shown = f"{judgment.score}" if judgment.score is not None else judgment.failure
             print(
-                f"[{len(judgments)}/{len(documents)}] {judgment.doc_id}: {shown} "
+                f"[{len(run.judgments)}/{len(documents)}] {judgment.doc_id}: {shown} "
                 f"({time.perf_counter() - started:.1f} s{batch_note(engine)})",
                 file=sys.stderr,
             )
-    finally:
-        judge.apply_hybrid(judgments, args.alpha)
-        if recorder:
-            recorder.finish(judgments, len(judgments) == len(documents))
+    if store is not None:
+        print(f"saved run {run.run_id} to {store.url}", file=sys.stderr)
+    judgments = run.judgments
     key = [j.rank_score if args.sort_by == "rank" else j.hybrid_score for j in judgments]
     by_id = {d.doc_id: d for d in documents}
     for position, index in enumerate(order(key), start=1):
@@ -98,27 +97,3 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(row, ensure_ascii=False))
     return 0
 
-
-class _Recorder:
-    """Saves the run and its judgments in small batches as they arrive (on Ctrl-C what was
-    judged is flushed; a crash loses at most the last fraction of a second)."""
-
-    def __init__(self, store, args, engine, documents, instruction, settings) -> None:
-        self.store = store
-        query_id = self.store.upsert_query(args.query)
-        self.alpha = args.alpha
-        self.run_id = self.store.start_run(
-            query_id, documents, model=engine.model, engine=engine.name, instruction=instruction,
-            truncate_length=args.truncate_length, generation=settings, alpha=args.alpha,
-            template=args.template, chat_template_source=engine.chat_template_source,
-        )
-        self.writer = self.store.judgment_writer(self.run_id)
-
-    def add(self, judgment) -> None:
-        self.writer.add(judgment)
-
-    def finish(self, judgments, complete: bool) -> None:
-        self.writer.close()
-        self.store.set_hybrid_scores(self.run_id, {j.doc_id: j.hybrid_score for j in judgments}, self.alpha)
-        self.store.finish_run(self.run_id, "done" if complete else "cancelled")
-        print(f"saved run {self.run_id} to {self.store.url}", file=sys.stderr)

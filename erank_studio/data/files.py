@@ -14,14 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..store import trec
-from ..docfiles import jsonl_records
+from ..docfiles import document_record, jsonl_records
 from ..errors import FileFormatError
 from .base import Dataset, DatasetFormatError, Query, make_dataset, ranked_run
 
 PathLike = str | os.PathLike[str]
-_ID_KEYS = ("_id", "doc_id", "docid", "id")
 _QID_KEYS = ("_id", "query_id", "qid", "id")
-_TEXT_KEYS = ("text", "contents", "content", "body")
 _QTEXT_KEYS = ("text", "query", "title")
 
 
@@ -58,19 +56,15 @@ def _check_id(path: Path, number: int, value: str, what: str) -> str:
 
 
 def read_corpus(path: PathLike) -> dict[str, tuple[str | None, str]]:
-    """JSONL corpus: one object a line with an id (``_id``/``doc_id``/``docid``/``id``), a text
-    (``text``/``contents``/``content``/``body``) and an optional ``title``."""
+    """JSONL corpus: one document record a line, read by the one document reader
+    (``docfiles.document_record``: its fields; an id is required here)."""
     path = Path(path)
     corpus: dict[str, tuple[str | None, str]] = {}
     for number, row in _json_rows(path):
-        doc_id = _check_id(path, number, _field(path, number, row, _ID_KEYS, "document id"), "document id")
-        text = _field(path, number, row, _TEXT_KEYS, "document text")
-        title = row.get("title")
-        if title is not None and not isinstance(title, str):
-            raise DatasetFormatError(str(path), number, "title must be a string")
-        if doc_id in corpus:
-            raise DatasetFormatError(str(path), number, f"document id {doc_id!r} appears twice")
-        corpus[doc_id] = (title or None, text)
+        document = document_record(row, str(path), number, error=DatasetFormatError, id_required=True)
+        if document.doc_id in corpus:
+            raise DatasetFormatError(str(path), number, f"document id {document.doc_id!r} appears twice")
+        corpus[document.doc_id] = (document.title or None, document.text)
     return corpus
 
 

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..network import PROBE_TIMEOUT_S, offline_forced
 from ..types import DEFAULT_MAX_NEW_TOKENS
-from .base import CancelToken, Engine, Generation
+from .base import CancelToken, Engine, EngineUnavailable, Generation
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,6 @@ ENGINES = ["auto", "transformers", "vllm", "openai"]
 
 __all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable",
            "suggested_max_new_tokens"]
-
-
-class EngineUnavailable(RuntimeError):
-    """The engine or model cannot be used here; the message says why, for the user."""
 
 
 def on_zero_gpu() -> bool:

@@ -28,6 +28,11 @@ class ScoreDigits:
     zero_after_one: float
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine or model cannot be used here; the message says why, for the user. (Defined
+    here, with the interface, so that engine modules need not import the loader's package.)"""
+
+
 @dataclass
 class Generation:
     """One prompt's output as the engine produced it."""
@@ -37,6 +42,9 @@ class Generation:
     pieces: list[str] = field(default_factory=list)  # each generated token's text
     logprobs: list[float] = field(default_factory=list)  # each generated token's logprob
     token_ids: list[int] = field(default_factory=list)  # the generated tokens (EOS excluded)
+    # Each token's (start, end) characters in ``text`` (token_spans): where P(N) is read. None
+    # when the engine could not tell; then the pieces must spell the text exactly.
+    spans: list[tuple[int, int]] | None = None
     finish_reason: str = FINISH_STOP
     prompt_tokens: int = 0
     output_tokens: int = 0

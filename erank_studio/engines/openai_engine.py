@@ -17,8 +17,8 @@ from typing import Any
 
 from ..prompt import Prompt
 from ..types import GenerationSettings
-from . import EngineUnavailable
 from .base import (
+    EngineUnavailable,
     FINISH_CANCELLED,
     FINISH_ERROR,
     FINISH_LENGTH,
@@ -30,6 +30,7 @@ from .base import (
 )
 from .forcing import DIGITS, digit_token_ids, forced_distribution
 from .score_reading import read_score_digits
+from .token_spans import byte_spans
 from .tokenizers import CHAT_TEMPLATE_SERVER
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -214,6 +215,10 @@ class OpenAIEngine:
                 index=index,
                 text=text,
                 pieces=[entry.token for entry in content],
+                # The server's bytes of each token place it in the text (a character written as
+                # several byte tokens has one piece per byte, none of which spells it).
+                spans=byte_spans([bytes(entry.bytes) if getattr(entry, "bytes", None) is not None else None
+                                  for entry in content], text) if content else None,
                 logprobs=[float(entry.logprob) for entry in content],
                 finish_reason=FINISH_LENGTH if choice.finish_reason == "length" else FINISH_STOP,
                 prompt_tokens=int(usage.prompt_tokens) if usage else 0,
@@ -252,7 +257,8 @@ class OpenAIEngine:
             return ScoreDigits(first, after_one.get("0", 0.0))
 
         try:
-            return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
+            return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe,
+                                     generation.spans)
         except Exception:  # a malformed alternative list costs the distribution, never the judgment
             return None
 

@@ -28,13 +28,14 @@ StepDigits = Callable[[int], "Mapping[str, float] | None"]
 Probe = Callable[[int, "dict[str, float] | None"], "ScoreDigits | None"]
 
 
-def score_token(pieces: Sequence[str], text: str, finish_reason: str) -> int | None:
+def score_token(pieces: Sequence[str], text: str, finish_reason: str,
+                spans: Sequence[tuple[int, int]] | None = None) -> int | None:
     """Index of the generated token that carries the score's first digit, or None when the
     output has no score or does not write it as bare digit tokens."""
     parsed = parse.parse_output(text, finish_reason)
     if not parsed.ok or parsed.score is None:
         return None
-    tokens = scoring.score_tokens(pieces, text, parsed.score_span)
+    tokens = scoring.score_tokens(pieces, text, parsed.score_span, spans)
     if not tokens or [pieces[i] for i in tokens] != list(str(parsed.score)):
         return None
     return tokens[0]
@@ -53,13 +54,15 @@ def read_score_digits(
     finish_reason: str,
     at_step: StepDigits,
     probe: Probe,
+    spans: Sequence[tuple[int, int]] | None = None,
 ) -> ScoreDigits | None:
     """The score's digit probabilities for one finished output (see the module docstring).
 
     ``at_step(k)``: the digit probabilities the engine recorded at generated token k (any subset,
     or None); ``probe(k, first)``: the extra step at token k, given what is already known of the
-    first digit there (None when the record was incomplete)."""
-    k = score_token(pieces, text, finish_reason)
+    first digit there (None when the record was incomplete); ``spans``: the tokens' character
+    offsets (``token_spans``), so the digits are read at the answer the parser chose."""
+    k = score_token(pieces, text, finish_reason, spans)
     if k is None:
         return None
     first = complete_digits(at_step(k))

@@ -50,6 +50,7 @@ from .batching import (
 )
 from .forcing import DIGITS, digit_token_ids, forced_distribution
 from .score_reading import Probe, StepDigits, read_score_digits
+from .token_spans import decoded_spans
 from .tokenizers import ensure_chat_template, load_model_tokenizer
 
 DECODE_PATHS = ("auto", "loop", "continuous")
@@ -415,10 +416,12 @@ class TransformersEngine:
         started: float,
     ) -> Generation:
         pieces = self.tokenizer.batch_decode([[t] for t in tokens]) if tokens else []
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         return Generation(
             index=index,
-            text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+            text=text,
             pieces=pieces,
+            spans=decoded_spans(self.tokenizer, tokens, text),
             logprobs=list(logprobs),
             token_ids=list(tokens),
             finish_reason=reason,
@@ -432,7 +435,8 @@ class TransformersEngine:
     def _score_digits(self, generation: Generation, at_step: StepDigits, probe: Probe) -> ScoreDigits | None:
         if self._digits is None or generation.finish_reason not in (FINISH_STOP, FINISH_LENGTH):
             return None
-        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
+        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe,
+                                 generation.spans)
 
     @torch.inference_mode()
     def _digits_after(self, context_ids: list[int]) -> ScoreDigits | None:

@@ -28,6 +28,7 @@ from .base import (
 )
 from .forcing import digit_token_ids, forced_distribution
 from .score_reading import read_score_digits
+from .token_spans import decoded_spans
 from .tokenizers import ensure_chat_template
 
 FORCE_TOP_LOGPROBS = 20  # fallback for a vLLM without logprob_token_ids
@@ -236,10 +237,12 @@ class VLLMEngine:
         # An EOS that ended the output is not part of the text (nor of pieces / logprobs).
         if reason == FINISH_STOP and ids and (ids[-1] in self.eos_ids or ids[-1] == completion.stop_reason):
             ids, logprobs = ids[:-1], logprobs[: len(ids) - 1]
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
         generation = Generation(
             index=index,
-            text=self.tokenizer.decode(ids, skip_special_tokens=True),
+            text=text,
             pieces=self.tokenizer.batch_decode([[t] for t in ids]) if ids else [],
+            spans=decoded_spans(self.tokenizer, ids, text),
             logprobs=logprobs,
             token_ids=ids,
             finish_reason=reason,
@@ -272,7 +275,8 @@ class VLLMEngine:
             first, after_one = self._next_digit_probs([context, with_one])
             return ScoreDigits(first, after_one.get("0", 0.0))
 
-        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe)
+        return read_score_digits(generation.pieces, generation.text, generation.finish_reason, at_step, probe,
+                                 generation.spans)
 
     # -- answer forcing ---------------------------------------------------------------------
 

@@ -57,9 +57,6 @@ def parse_text(text: str | None) -> list[Document]:
         docs = docfiles.parse_documents(text, "the documents box" if kind == "txt" else "documents box", kind)
     except docfiles.DocumentFileError as error:
         raise DocumentInputError(str(error)) from None
-    if kind == "txt":  # ids the person can tell apart from row numbers
-        for d in docs:
-            d.doc_id = f"d{d.doc_id}"
     return _check(docs)
 
 

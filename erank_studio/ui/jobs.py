@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge, prompt
+from .. import judge, prompt, runs
 from ..engines.base import CancelToken, Engine
 from ..store import Store
 from ..types import Document, GenerationSettings, Judgment
@@ -68,7 +68,7 @@ class RunJob:
 
     @property
     def status(self) -> str:
-        return self.view.status if self._finished else "running"
+        return self.view.status if self._finished else runs.RunStatus.RUNNING.value
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -168,15 +168,14 @@ class JobManager:
             job = self._current = RunJob(view=view, owner=owner)
         # The caller's context travels with the thread (Gradio's request, which ZeroGPU's lease reads).
         context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(self._work, job, engine, truncate_length, settings, judge_fn),
+        threading.Thread(target=context.run, args=(self._work, job, engine, judge_fn),
                          daemon=True, name=f"erank-run-{job.run_id}").start()
         return job
 
-    def _work(self, job: RunJob, engine: Engine, truncate_length: int, settings: GenerationSettings,
-              judge_fn: Callable[..., Iterator[Judgment]]) -> None:
+    def _work(self, job: RunJob, engine: Engine, judge_fn: Callable[..., Iterator[Judgment]]) -> None:
         try:
-            for _ in session.stream_judgments(self._store, engine, job.view, truncate_length=truncate_length,
-                                              settings=settings, cancel=job.token, judge_fn=judge_fn):
+            for _ in session.stream_judgments(self._store, engine, job.view, cancel=job.token,
+                                              judge_fn=judge_fn):
                 job._progress()
         except Exception as error:  # an engine crash: what was judged is saved; followers are told
             log.warning("run #%s stopped: %s", job.run_id, error)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge, prompt, scoring
+from .. import judge, prompt, runs, scoring
 from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
 from ..types import Document, GenerationSettings, Judgment
@@ -47,6 +47,10 @@ class RunView:
     judgments: list[Judgment] = field(default_factory=list)
     qrels: dict[str, int] = field(default_factory=dict)
     selected: str | None = None
+    # What the run path said about the list (e.g. BM25 replaced a partial first stage), and the
+    # run itself while this page's job judges it.
+    note: str | None = None
+    run: runs.Run | None = field(default=None, repr=False, compare=False)
 
     def judgment(self, doc_id: str | None) -> Judgment | None:
         return next((j for j in self.judgments if j.doc_id == doc_id), None)
@@ -79,21 +83,21 @@ def start_run(
     benchmark: Benchmark | None = None,
     template: str = prompt.DEFAULT_TEMPLATE,
 ) -> RunView:
-    """Record the query and the run (documents get BM25 scores when they came without)."""
-    if benchmark is not None and benchmark.query.strip() == query.strip():
-        query_id = store.upsert_query(query, source=benchmark.source, source_query_id=benchmark.source_query_id)
-    else:
-        query_id = store.upsert_query(query)
-    docs = judge.ensure_first_stage(query, documents)
-    run_id = store.start_run(
-        query_id, docs, model=engine.model, engine=engine.name, instruction=instruction,
-        truncate_length=truncate_length, generation=settings, alpha=alpha, template=template,
-        chat_template_source=engine.chat_template_source,
+    """Record the query and the run through the one run path (``runs.start``: the input rules,
+    BM25 for documents that came without scores, with a note when only some had one)."""
+    from_benchmark = benchmark is not None and benchmark.query.strip() == query.strip()
+    spec = runs.RunSpec(
+        query=query, documents=documents, instruction=instruction, template=template,
+        truncate_length=truncate_length, settings=settings, alpha=alpha,
+        source=benchmark.source if from_benchmark else None,
+        source_query_id=benchmark.source_query_id if from_benchmark else None,
     )
+    run = runs.start(store, engine, spec)
     return RunView(
-        run_id=run_id, query_id=query_id, query=query, instruction=instruction, model=engine.model,
-        engine=engine.name, status="running", alpha=alpha, template=template, documents={d.doc_id: d for d in docs},
-        qrels=store.qrels_for(query_id),
+        run_id=run.run_id, query_id=run.query_id, query=run.spec.query, instruction=run.spec.instruction,
+        model=run.model, engine=run.engine, status=runs.RunStatus.RUNNING.value, alpha=alpha, template=template,
+        documents={d.doc_id: d for d in run.spec.documents}, qrels=store.qrels_for(run.query_id),
+        note=run.note, run=run,
     )
 
 
@@ -102,45 +106,27 @@ def stream_judgments(
     engine: Engine,
     view: RunView,
     *,
-    truncate_length: int,
-    settings: GenerationSettings,
     cancel: CancelToken,
     judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
+    truncate_length: int | None = None,
+    settings: GenerationSettings | None = None,
 ) -> Iterator[RunView]:
-    """Judge the run's documents; yields the view after each judgment. Judgments are committed in
-    small batches (the store's JudgmentWriter: a few dozen, or a quarter of a second), so a crash
-    loses at most that batch. The run is marked done, cancelled or failed however the loop ends
-    (a closed generator included).
-
-    Hybrid scores are z-scores over the whole list, so they are computed once, when the run ends
-    (recomputing them after every judgment made a run quadratic); a live view that wants them
-    mid-run calls ``rehybrid`` when it renders."""
-    final = "failed"
-    writer = store.judgment_writer(view.run_id)
+    """Judge the run through the one run path (``runs.execute``); yields the view after each
+    judgment. The run is marked done, cancelled or failed however the loop ends (a closed
+    generator included), with its hybrid scores computed once, at the end (recomputing them
+    after every judgment made a run quadratic); a live view that wants them mid-run calls
+    ``rehybrid`` when it renders. ``truncate_length`` and ``settings`` are the ones ``start_run``
+    recorded (the run's spec holds them; these are accepted for older callers and ignored)."""
+    del truncate_length, settings
+    run = view.run
+    if run is None:
+        raise ValueError("stream_judgments needs a view made by start_run")
     try:
-        for j in judge_fn(engine, view.query, list(view.documents.values()), view.instruction,
-                          truncate_length, settings, cancel, template=view.template):
-            if cancel.cancelled and j.failure == "engine_error" and j.failure_detail == "cancelled":
-                continue  # documents the cancel stopped are not judgments
-            writer.add(j)
+        for j in runs.execute(run, engine, store, cancel, judge_fn):
             view.judgments.append(j)
             yield view
-        final = "cancelled" if cancel.cancelled else "done"
-    except GeneratorExit:
-        final = "cancelled"
-        raise
     finally:
-        view.status = final
-        try:
-            writer.close()
-        except Exception as error:  # the store stayed busy: the last batch is lost, nothing else
-            log.warning("run #%s: %d judgments could not be saved: %s", view.run_id, writer.pending, error)
-        try:
-            rehybrid(view, view.alpha)
-            save_alpha(store, view)
-            store.finish_run(view.run_id, final)
-        except Exception as error:  # the run row stays "running" (marked interrupted later)
-            log.warning("run #%s: could not save its end: %s", view.run_id, error)
+        view.status = run.status.value
 
 
 def open_run(store: Store, run_id: int) -> RunView:

@@ -35,7 +35,14 @@ def running_app_postgres(tmp_path, pg_store_url, tiny_model_dir):
     yield from _start_app(tmp_path, pg_store_url, tiny_model_dir)
 
 
-def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp]:
+@pytest.fixture(scope="session")
+def start_app():
+    """``_start_app`` for a test module that serves its own app script (with --host/--port)."""
+    return _start_app
+
+
+def _start_app(folder: Path, db_url: str, tiny_model_dir, script: Path | None = None) -> Iterator[RunningApp]:
+    """The app (``app.py``, or a test's ``script`` taking the same --host/--port) on loopback."""
     port = free_port()
     log = folder / "app.log"
     env = {
@@ -49,9 +56,10 @@ def _start_app(folder: Path, db_url: str, tiny_model_dir) -> Iterator[RunningApp
         "TRANSFORMERS_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "ERANK_AUTH": "",
+        "PYTHONPATH": str(ROOT),  # a test's script lies outside the repository
     }
     url = f"http://127.0.0.1:{port}/"
-    argv = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)]
+    argv = [sys.executable, str(script or ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)]
     with app_process(argv, folder, env, url, START_TIMEOUT_S) as startup_s:
         assert startup_s < 30, f"the app took {startup_s:.1f} s to start (limit 30 s)"
         yield RunningApp(url=url, db_url=db_url, log=log, model_dir=str(tiny_model_dir))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import make_url
 
+from erank_studio.text_rules import text_doc_id
+
 gradio_client = pytest.importorskip("gradio_client")
 
 DOCUMENTS = "\n".join([
@@ -34,20 +36,21 @@ def test_run_and_label_through_the_api(app, request):
     assert [j["rank"] for j in result["judgments"]] == [1, 2, 3, 4, 5]
     assert all(j["score"] is not None for j in result["judgments"]), "forced answers give every document a score"
     run_id = result["run_id"]
+    second = text_doc_id(DOCUMENTS.splitlines()[1])  # typed documents carry the ids of their texts
 
-    label = client.predict(run_id, "d2", "bob", 9, "it is about purring", "api note", api_name="/label_document")
-    assert label["score"] == 9 and label["annotator"] == "bob" and label["doc_id"] == "d2"
+    label = client.predict(run_id, second, "bob", 9, "it is about purring", "api note", api_name="/label_document")
+    assert label["score"] == 9 and label["annotator"] == "bob" and label["doc_id"] == second
 
     listed = client.predict(run_id, "bob", api_name="/run_labels")
-    assert {j["doc_id"]: j["human"] for j in listed["judgments"]}["d2"] == 9
+    assert {j["doc_id"]: j["human"] for j in listed["judgments"]}[second] == 9
 
     with pytest.raises(Exception, match="0 to 10"):
-        client.predict(run_id, "d2", "bob", 11, api_name="/label_document")
+        client.predict(run_id, second, "bob", 11, api_name="/label_document")
 
     store = Store(running_app.db_url)
     try:
         labels = store.current_labels(result["query_id"], "bob")
-        assert labels["d2"].score == 9 and labels["d2"].note == "api note"
+        assert labels[second].score == 9 and labels[second].note == "api note"
         assert len(store.run_judgments(run_id)) == 5
     finally:
         store.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from erank_studio.text_rules import text_doc_id
 from erank_studio.ui import render
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -206,10 +207,11 @@ def test_rerank_inspect_label_reload_export(browser, running_app, tmp_path):
 
     # -- alpha and the hybrid toggle re-rank at once (no model call) ------------------------------
     by_rank = [_cell(page, r, COL_ID).inner_text().strip() for r in range(5)]
+    first_id = text_doc_id(DOCUMENTS[0])  # typed documents carry the ids of their texts
     page.locator("#erank-sort label", has_text="hybrid").click()
     page.locator("#erank-alpha input[type=number]").fill("1")
     page.locator("#erank-alpha input[type=number]").press("Enter")
-    page.wait_for_function(f"document.querySelector('#erank-results [data-testid=\"cell-0-{COL_ID}\"]').innerText.trim() === 'd1'")
+    page.wait_for_function(f"document.querySelector('#erank-results [data-testid=\"cell-0-{COL_ID}\"]').innerText.trim() === '{first_id}'")
     assert page.inner_text("#erank-progress").startswith("done: 5 of 5")  # no new run
     page.locator("#erank-alpha input[type=number]").fill("0.2")
     page.locator("#erank-alpha input[type=number]").press("Enter")

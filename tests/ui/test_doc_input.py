@@ -4,13 +4,15 @@ import pytest
 
 from erank_studio.ui import doc_input
 from erank_studio.ui.doc_input import DocumentInputError
+from erank_studio.text_rules import text_doc_id
 
 
 def test_one_document_per_line():
     docs = doc_input.parse_text("first doc\n\n")
     assert [d.text for d in docs] == ["first doc"]
     docs = doc_input.parse_text("a\nb\r\nc")
-    assert [(d.doc_id, d.text) for d in docs] == [("d1", "a"), ("d2", "b"), ("d3", "c")]
+    # Typed documents get the ids of their texts (never positions a later list would reuse).
+    assert [(d.doc_id, d.text) for d in docs] == [(text_doc_id(t), t) for t in "abc"]
     assert all(d.first_stage_score is None for d in docs)
 
 
@@ -71,7 +73,7 @@ def test_bad_files(tmp_path):
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
     with pytest.raises(DocumentInputError, match="unsupported"):
         doc_input.parse_file(tmp_path / "x.pdf")
-    (tmp_path / "nocol.csv").write_text("id,body\n1,x\n", encoding="utf-8")
+    (tmp_path / "nocol.csv").write_text("id,summary\n1,x\n", encoding="utf-8")  # "body" is a text field
     with pytest.raises(DocumentInputError, match="content"):
         doc_input.parse_file(tmp_path / "nocol.csv")
 
