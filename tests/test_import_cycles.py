@@ -15,15 +15,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "erank_studio"
 
-# Cycles other helpers were fixing at the last merge-check (edge: importer -> imported). Remove
-# an entry once its cycle is gone: the test then keeps it gone.
-KNOWN = {
-    ("erank_studio.ui.server", "erank_studio.ui.app"),  # ui/app.py <-> ui/server.py (helper UI)
-    # engines/tokenizers.py asks the loader's model_availability (hub resolution, helper HUB)
-    ("erank_studio.engines.tokenizers", "erank_studio.engines"),
-}
-
-
 def _modules() -> dict[str, Path]:
     modules = {}
     for path in PACKAGE.rglob("*.py"):
@@ -70,18 +61,6 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
-    seen, todo = set(), [start]
-    while todo:
-        node = todo.pop()
-        if node == goal:
-            return True
-        if node not in seen:
-            seen.add(node)
-            todo.extend(graph[node])
-    return False
-
-
 def test_the_graph_sees_imports_of_every_kind():
     graph = import_graph()
     assert "erank_studio.judge" in graph["erank_studio.runs"]  # from . import judge
@@ -91,17 +70,7 @@ def test_the_graph_sees_imports_of_every_kind():
 
 def test_no_import_cycles():
     graph = import_graph()
-    for importer, imported in KNOWN:
-        graph[importer].discard(imported)
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as error:
         pytest.fail(f"an import cycle: {' -> '.join(error.args[1])}")
-
-
-@pytest.mark.parametrize("edge", sorted(KNOWN))
-def test_known_cycles_are_still_there(edge):
-    """A known cycle that is gone must leave the list (so it cannot come back unseen)."""
-    graph = import_graph()
-    assert edge[1] in graph[edge[0]], f"{edge} no longer imports: remove it from KNOWN"
-    assert _reaches(graph, edge[1], edge[0]), f"{edge} is no longer a cycle: remove it from KNOWN"

@@ -76,7 +76,7 @@ def load_tokenizer(model: str | None) -> tuple[Any, str | None, str]:
     says so."""
     from transformers import AutoTokenizer
 
-    from . import model_availability
+    from .availability import model_availability
 
     model = model or DEFAULT_MODEL
     if model == DEMO_MODEL:
