@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from .. import docfiles
 from ..docfiles import jsonl_records
 from ..errors import FileFormatError, ValidationError
 from ..types import Document
@@ -29,9 +30,7 @@ from .store import Store
 from .schema import DOCUMENTS as D, JUDGMENTS as J, LABELS as L, QUERIES as Q, CANDIDATES as QD, RUNS as R
 
 
-ID_KEYS = ("doc_id", "docid", "id", "_id")
-TEXT_KEYS = ("content", "text", "contents", "body", "passage")  # "content": as rerank --docs reads
-SCORE_KEYS = ("score", "first_stage_score")
+ID_KEYS, TEXT_KEYS = docfiles.ID_FIELDS, docfiles.TEXT_FIELDS  # the one list of document fields
 QUERY_ID_KEYS = ("query_id", "qid", "id", "_id")
 QUERY_TEXT_KEYS = ("text", "query", "title")
 FORMATS = ("qrels", "run", "documents", "queries", "bundle")
@@ -101,9 +100,8 @@ def _float(value: Any, path: Path, line: int, name: str) -> float | None:
 
 
 def read_documents(path: str | Path) -> list[Document]:
-    """Documents from JSONL (``{"doc_id"|"id"|"_id", "text"|"contents", "title"?, "score"?}``)
-    or CSV / TSV with a header (columns ``doc_id`` or ``id``, ``text``, optional ``title``,
-    ``score``)."""
+    """Documents from JSONL or CSV / TSV with a header, by the one list of fields every document
+    reader shares (``docfiles.document_record``); import needs each document's id."""
     path = Path(path)
     records = _records(path)
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -113,19 +111,12 @@ def read_documents(path: str | Path) -> list[Document]:
             raise FileFormatError(str(path), 1, f"missing column '{need}' (columns: {', '.join(sorted(columns))})")
     docs, seen = [], set()
     for line, rec in records:
-        doc_id, body = _pick(rec, ID_KEYS), _pick(rec, TEXT_KEYS)
-        if doc_id is None or str(doc_id).strip() == "":
-            raise FileFormatError(str(path), line, "missing document id (doc_id, id or _id)")
-        if body is None or not isinstance(body, str) or not body.strip():
-            raise FileFormatError(str(path), line, "missing document text (content, text or contents)")
-        doc_id = _checked(path, line, validation.identifier, str(doc_id).strip(), "document id")
-        if doc_id in seen:
-            raise FileFormatError(str(path), line, f"document id {doc_id!r} appears twice")
-        seen.add(doc_id)
-        title = rec.get("title")
-        docs.append(Document(doc_id=doc_id, text=body, title=str(title) if title else None,
-                             first_stage_score=_float(_pick(rec, SCORE_KEYS), path, line, "score"),
-                             first_stage_source=None))
+        doc = docfiles.document_record(rec, str(path), line, error=FileFormatError, id_required=True)
+        doc.doc_id = _checked(path, line, validation.identifier, doc.doc_id.strip(), "document id")
+        if doc.doc_id in seen:
+            raise FileFormatError(str(path), line, f"document id {doc.doc_id!r} appears twice")
+        seen.add(doc.doc_id)
+        docs.append(doc)
     for d in docs:
         if d.first_stage_score is not None:
             d.first_stage_source = "given"
