@@ -22,6 +22,7 @@ from . import (
     adjudication_tab,
     agreement_tab,
     analyze,
+    campaign_api,
     annotate,
     benchmark,
     compare_tab,
@@ -108,6 +109,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         _api(ctx)
+        campaign_api.register(ctx.store)
     return demo
 
 
