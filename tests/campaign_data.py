@@ -25,10 +25,11 @@ def _judgment(n: int) -> Judgment:
 
 
 def make_run(store: Store, n_docs: int = 50, query: str = "tidal energy storage",
-             source_query_id: str = "q1") -> tuple[int, int]:
-    """(query id, run id) of a finished run judging ``n_docs`` documents d0, d1, ..."""
+             source_query_id: str = "q1", paragraphs: int = 1) -> tuple[int, int]:
+    """(query id, run id) of a finished run judging ``n_docs`` documents d0, d1, ... (each of
+    ``paragraphs`` paragraphs: a long one shows whether a page still fits the screen)."""
     query_id = store.upsert_query(query, source=SOURCE, source_query_id=source_query_id)
-    docs = [Document(f"d{n}", f"Document {n} about tidal energy and storage, text {n}.",
+    docs = [Document(f"d{n}", "\n\n".join([f"Document {n} about tidal energy and storage, text {n}."] * paragraphs),
                      first_stage_score=float(100 - n), first_stage_source="given") for n in range(n_docs)]
     run_id = store.start_run(query_id, docs, model="m", engine="fake", instruction="Given a query, find it.",
                              truncate_length=2048, generation=GenerationSettings(), alpha=0.2)
