@@ -38,7 +38,6 @@ def test_four_annotators_in_parallel_processes_give_each_item_exactly_k_labels(s
     with spawn.Manager() as manager, \
             spawn.Pool(4, initializer=hold_start, initargs=(manager.Barrier(4),)) as pool:
         done = pool.starmap(label_until_done, [(store_url, "par", p) for p in people])
-    assert all(done)  # every annotator got work: they labelled side by side
     rows = _labels(store, campaign.id)
     assert len(rows) == 100 == sum(len(d) for d in done)  # nothing lost, nothing extra
     per_item: dict[tuple[int, str], list[str]] = {}

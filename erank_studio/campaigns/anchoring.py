@@ -66,16 +66,25 @@ def report(store: Store, name: str) -> dict[str, Any]:
             "same_items": {c: _summary(pairs(f, both), both) for c, f in CONDITIONS.items()}}
 
 
-def format_report(result: dict[str, Any]) -> str:
+HEADERS = ["items compared", "labels made", "labels", "items", "kappa (quadratic)", "Spearman", "mean |human-model|"]
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    """The report as rows (HEADERS), for the CLI's table and the app's."""
     def cell(value: Any) -> str:
         return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    rows = [["items compared", "labels made", "labels", "items", "kappa (quadratic)", "Spearman", "mean |human-model|"]]
+    out = []
     for scope, title in (("all", "all"), ("same_items", "same items")):
         for cond, words in (("blind", "blind"), ("in_view", "model in view")):
             s = result[scope][cond]
-            rows.append([title, words, str(s["labels"]), str(s["items"]), cell(s["kappa_quadratic"]),
-                         cell(s["spearman"]), cell(s["mean_abs_diff"])])
-    widths = [max(len(r[n]) for r in rows) for n in range(len(rows[0]))]
+            out.append([title, words, str(s["labels"]), str(s["items"]), cell(s["kappa_quadratic"]),
+                        cell(s["spearman"]), cell(s["mean_abs_diff"])])
+    return out
+
+
+def format_report(result: dict[str, Any]) -> str:
+    table = [HEADERS, *rows(result)]
+    widths = [max(len(r[n]) for r in table) for n in range(len(table[0]))]
     return "\n".join("  ".join(v.ljust(w) if n < 2 else v.rjust(w) for n, (v, w) in enumerate(zip(r, widths)))
-                     for r in rows)
+                     for r in table)

@@ -69,21 +69,31 @@ def status(store: Store, name: str) -> dict[str, Any]:
     return {"campaign": campaign.to_dict(), "overall": overall, "people": per_person}
 
 
-def format_status(result: dict[str, Any]) -> str:
-    """The status as lines of text (the CLI's and the app's campaign page)."""
+PEOPLE_HEADERS = ["person", "done", "leased", "left", "labels/hour", "median s"]
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The campaign's settings and the overall progress, a line each."""
     c, o = result["campaign"], result["overall"]
+    return [f"campaign {c['name']}: {c['items']} items from {c['origin']}, {c['overlap']} label(s) each, "
+            f"{'blind' if c['blind'] else 'model shown'}, order {c['strategy']}, lease {c['lease_s']} s",
+            f"overall: {o['done']} done, {o['leased']} leased, {o['left']} left; {o['labels']} of "
+            f"{o['wanted']} labels; {_cell(o['labels_per_hour'])} labels/hour; median {_cell(o['median_seconds'])} s"]
 
-    def cell(value: Any) -> str:
-        return "-" if value is None else str(value)
 
-    lines = [f"campaign {c['name']}: {c['items']} items from {c['origin']}, {c['overlap']} label(s) each, "
-             f"{'blind' if c['blind'] else 'model shown'}, order {c['strategy']}, lease {c['lease_s']} s",
-             f"overall: {o['done']} done, {o['leased']} leased, {o['left']} left; {o['labels']} of "
-             f"{o['wanted']} labels; {cell(o['labels_per_hour'])} labels/hour; median {cell(o['median_seconds'])} s"]
-    rows = [["person", "done", "leased", "left", "labels/hour", "median s"]]
-    rows += [[p, str(v["done"]), str(v["leased"]), str(v["left"]), cell(v["labels_per_hour"]),
-              cell(v["median_seconds"])] for p, v in result["people"].items()]
+def people_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row a person (PEOPLE_HEADERS), for the CLI's table and the app's."""
+    return [[p, str(v["done"]), str(v["leased"]), str(v["left"]), _cell(v["labels_per_hour"]),
+             _cell(v["median_seconds"])] for p, v in result["people"].items()]
+
+
+def format_status(result: dict[str, Any]) -> str:
+    """The status as lines of text (the CLI)."""
+    rows = [PEOPLE_HEADERS, *people_rows(result)]
     widths = [max(len(r[n]) for r in rows) for n in range(len(rows[0]))]
-    lines += ["  ".join(v.ljust(w) if n == 0 else v.rjust(w) for n, (v, w) in enumerate(zip(r, widths)))
-              for r in rows]
-    return "\n".join(lines)
+    return "\n".join(summary_lines(result) + [
+        "  ".join(v.ljust(w) if n == 0 else v.rjust(w) for n, (v, w) in enumerate(zip(r, widths))) for r in rows])

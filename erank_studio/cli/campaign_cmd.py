@@ -10,6 +10,8 @@ the campaign API).
     campaign guidelines NAME [--set FILE.md]    (print them, or store a new version)
     campaign status NAME [--json]               (done, leased, left; labels/hour; median seconds)
     campaign anchoring NAME [--json]            (agreement with the model: blind vs model in view)
+    campaign records (NAME | --run ID) [--as PERSON] [--text T] [--model-min N] [--model-max N]
+                    [--disagreement N] [--status S] [--labelled-by me|anyone|nobody] [--json]
     campaign list
 
 In a blind campaign ``next`` never prints the model's judgment; ``label`` prints it once saved."""
@@ -76,6 +78,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub = actions.add_parser(action, help=what)
         _common(sub)
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec = actions.add_parser("records", help="search and filter a campaign's items or a run's documents")
+    rec.add_argument("name", metavar="NAME", nargs="?", help="the campaign (or give --run)")
+    rec.add_argument("--run", type=int, help="a run's documents instead of a campaign's items")
+    rec.add_argument("--as", dest="person", default="", metavar="PERSON", help="who 'me' is (and who looks, if blind)")
+    rec.add_argument("--text", default="", help="in the query, the document or its id (any case)")
+    rec.add_argument("--model-min", type=int, help="the model's score at least")
+    rec.add_argument("--model-max", type=int, help="the model's score at most")
+    rec.add_argument("--disagreement", type=int, help="some label at least this far from the model's score")
+    rec.add_argument("--status", default="", help="campaign: done, leased or left; run: labelled or unlabelled")
+    rec.add_argument("--labelled-by", choices=["me", "anyone", "nobody"], help="who labelled it")
+    rec.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rec.add_argument("--db", default=None, help="SQLAlchemy URL of the store")
     lst = actions.add_parser("list", help="the campaigns in the store")
     lst.add_argument("--db", default=None, help="SQLAlchemy URL of the store")
     parser.set_defaults(func=run)
@@ -118,6 +133,29 @@ def _create(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _records(store, args: argparse.Namespace) -> None:
+    from ..campaigns import records
+
+    if (args.name is None) == (args.run is None):
+        raise UserError("give a campaign NAME or --run ID (one of them)")
+    if args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    flt = records.RecordFilter(text=args.text, model_min=args.model_min, model_max=args.model_max,
+                               disagreement=args.disagreement, status=args.status,
+                               labelled_by="no one" if args.labelled_by == "nobody" else args.labelled_by or "",
+                               person=args.person, limit=args.limit)
+    found = (records.campaign_records(store, args.name, flt) if args.name is not None
+             else records.run_records(store, args.run, flt))
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return
+    rows = [records.HEADERS] + [[str(v) for v in r] for r in records.table_rows(found)]
+    widths = [min(max(len(r[n]) for r in rows), 60) for n in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths)).rstrip())
+    print(f"{len(found)} found")
+
+
 def _act(store, args: argparse.Namespace) -> int:
     from ..campaigns import anchoring, progress, setup, work
 
@@ -155,12 +193,14 @@ def _act(store, args: argparse.Namespace) -> int:
     elif args.action == "anchoring":
         result = anchoring.report(store, args.name)
         print(json.dumps(result, indent=1) if args.json else anchoring.format_report(result))
+    elif args.action == "records":
+        _records(store, args)
     elif args.action == "list":
         print("\n".join(setup.names(store)) or "no campaigns yet", file=sys.stdout)
     return 0
 
 
-READ_ONLY = {"status", "anchoring", "list"}
+READ_ONLY = {"status", "anchoring", "list", "records"}
 
 
 def run(args: argparse.Namespace) -> int:
