@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from ..campaigns import CampaignError, setup, work
-from . import render
+from . import campaign_panels, render
 from .campaign_api import _person
 from .context import Context
 
@@ -211,6 +211,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         names = setup.names(store)
         return gr.update(choices=names, value=name if name in names else (names[0] if names else None))
 
+    campaign_panels.build(ctx, campaign, person, tab)
     start.click(ask, [campaign, person], outputs, api_visibility="private")
     skip_button.click(skip, [campaign, person, current], outputs, api_visibility="private")
     keep.click(keep_trace, [person, last], [keep, saved], api_visibility="private")
