@@ -49,6 +49,8 @@ def test_a_blind_campaign_from_the_command_line(url, capsys, tmp_path):
     assert "ann" in capsys.readouterr().out
     anchoring = _json(capsys, "campaign", "anchoring", "c", "--json", "--db", url)
     assert anchoring["all"]["blind"]["labels"] == 3 and anchoring["all"]["in_view"]["labels"] == 0
+    assert _json(capsys, "agreement", "--campaign", "c", "--json", "--db", url) == anchoring
+    assert main(["agreement", "--campaign", "none", "--db", url]) == 2
 
 
 def test_a_campaign_that_shows_the_model_prints_its_judgment(url, capsys):
