@@ -5,16 +5,13 @@ one screen at 1440x900 and 1024x768, keys label and skip, labels land in the sto
 campaign's fields. Waits are for states of the page only."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 from campaign_data import make_run
+from page_waits import ARTIFACTS, TIMEOUT_MS, wait_text
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-TIMEOUT_MS = int(os.environ.get("ERANK_BROWSER_TIMEOUT_MS", 180_000))
 SECRET = "SECRET-REASONING"  # in every trace of the campaign's run (campaign_data traces say "thought N")
 
 # Every fetch body and server-sent message the page receives, as it arrives (a clone of each
@@ -45,15 +42,7 @@ if (OriginalEventSource) {
 
 
 def _wait_text(page, selector: str, pattern: str) -> None:
-    condition = "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }"
-    try:
-        page.wait_for_function(condition, arg=[selector, pattern], timeout=TIMEOUT_MS)
-    except sync_api.TimeoutError:
-        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
-        toasts = page.locator('[data-testid="toast-body"]').all_inner_texts()
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "campaign-failure.png"), full_page=True)
-        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}; messages: {toasts}")
+    wait_text(page, selector, pattern, "campaign-failure")
 
 
 def _blind_campaign(db_url: str, name: str, n_docs: int = 4, paragraphs: int = 1) -> None:
