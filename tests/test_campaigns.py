@@ -74,6 +74,9 @@ def test_a_lease_holds_an_item_until_it_expires_then_it_is_handed_out_again(stor
     with pytest.raises(CampaignError, match="already has its 1 label"):
         work.label(store, "lease", "ann", first["item"], 3)  # her lease ran out; nothing saved
     assert [r.person for r in _labels(store, setup.get(store, "lease").id)] == ["cy"]
+    with pytest.raises(CampaignError, match="held by others|being labelled by others"):
+        work.label(store, "lease", "ann", second["item"], 3)  # bob holds it: a label without a lease waits
+    work.label(store, "lease", "bob", second["item"], 4)
 
 
 def test_a_skipped_item_is_not_handed_to_that_person_again(store):

@@ -170,11 +170,17 @@ def label(store: Store, name: str, person: str, item_id: int, score: Any, ration
         conn.execute(select(I.c.id).where(I.c.id == item.id).with_for_update())  # PostgreSQL: one labeller at a time
         me = _person(conn, person)
         now = utcnow()
-        others = _labellers(conn, campaign, item) - {me}
-        if me not in _labellers(conn, campaign, item) and len(others) >= campaign.overlap:
+        labellers = _labellers(conn, campaign, item)
+        others = labellers - {me}
+        if me not in labellers and len(others) >= campaign.overlap:
             raise CampaignError(f"item {item.id} already has its {campaign.overlap} label(s) (your lease ran out "
                                 "and another person took it); nothing saved, ask for the next item")
         lease = _my_lease(conn, item.id, me)
+        holding = lease is not None and lease.state == LEASED and lease.expires_at > now
+        if me not in labellers and not holding and \
+                len(others) + len(_holders(conn, item.id, now) - {me}) >= campaign.overlap:
+            raise CampaignError(f"item {item.id} is being labelled by others who hold it now; nothing saved, "
+                                "ask for the next item")
         if seconds is None and lease is not None and lease.state == LEASED:
             seconds = min(max((now - lease.leased_at).total_seconds(), 0.0), MAX_SECONDS)
         current, _ = guidelines.current(conn, campaign.id)
