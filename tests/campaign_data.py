@@ -50,7 +50,7 @@ def hold_start(barrier) -> None:
 def label_until_done(url: str, campaign: str, person: str) -> list[int]:
     """What one annotator does in their own process: ask, label, until nothing is left; returns
     the items they labelled."""
-    from erank_studio.campaigns import work
+    from erank_studio.store.campaigns import work
 
     done = []
     with Store(url) as store:

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 
 from campaign_data import hold_start, label_until_done, make_run, model_score
 from erank_studio import agreement
-from erank_studio.campaigns import CampaignError, anchoring, progress, setup, work
-from erank_studio.campaigns.payload import MODEL_KEYS
-from erank_studio.campaigns.tables import A, I, L, LE, utcnow
+from erank_studio.store.campaigns import CampaignError, anchoring, progress, setup, work
+from erank_studio.store.campaigns.payload import MODEL_KEYS
+from erank_studio.store.campaigns.tables import A, I, L, LE, utcnow
 from erank_studio.store import Store
 
 

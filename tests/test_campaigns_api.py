@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from campaign_data import make_run, model_score
-from erank_studio.campaigns.payload import MODEL_KEYS
+from erank_studio.store.campaigns.payload import MODEL_KEYS
 from erank_studio.store import Store
 from erank_studio.ui.campaign_api import endpoints
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from campaign_data import make_run, model_score
-from erank_studio.campaigns.payload import MODEL_KEYS
+from erank_studio.store.campaigns.payload import MODEL_KEYS
 from erank_studio.cli import main
 from erank_studio.store import Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_data import make_run
-from erank_studio.campaigns import CampaignError, setup, work
+from erank_studio.store.campaigns import CampaignError, setup, work
 from erank_studio.store import Store
 from erank_studio.ui import campaign_panels, roles_panel
 

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from campaign_data import make_run, model_score
-from erank_studio.campaigns import CampaignError, setup, work
-from erank_studio.campaigns.records import RecordFilter, campaign_records, run_records
+from erank_studio.store.campaigns import CampaignError, setup, work
+from erank_studio.store.campaigns.records import RecordFilter, campaign_records, run_records
 from erank_studio.cli import main
 from erank_studio.store import Store
 

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _anchoring(store, args: argparse.Namespace) -> int:
-    from ..campaigns import CampaignError, anchoring
+    from ..store.campaigns import CampaignError, anchoring
     from . import UserError
 
     try:

@@ -118,7 +118,7 @@ def _print_item(item: dict | None) -> None:
 
 
 def _create(store, args: argparse.Namespace) -> int:
-    from ..campaigns import setup
+    from ..store.campaigns import setup
 
     if args.dataset is None and (args.model or args.top_k is not None):
         raise UserError("--model and --top-k go with --dataset")
@@ -134,7 +134,7 @@ def _create(store, args: argparse.Namespace) -> int:
 
 
 def _records(store, args: argparse.Namespace) -> None:
-    from ..campaigns import records
+    from ..store.campaigns import records
 
     if (args.name is None) == (args.run is None):
         raise UserError("give a campaign NAME or --run ID (one of them)")
@@ -157,7 +157,7 @@ def _records(store, args: argparse.Namespace) -> None:
 
 
 def _act(store, args: argparse.Namespace) -> int:
-    from ..campaigns import anchoring, progress, setup, work
+    from ..store.campaigns import anchoring, progress, setup, work
 
     if args.action == "create":
         return _create(store, args)
@@ -182,7 +182,7 @@ def _act(store, args: argparse.Namespace) -> int:
         if args.set:
             print(f"guidelines version {setup.edit_guidelines(store, args.name, _read_markdown(args.set))} saved")
         else:
-            from ..campaigns import guidelines
+            from ..store.campaigns import guidelines
 
             with store.read() as conn:
                 version, text = guidelines.current(conn, setup.find(conn, args.name).id)
@@ -204,7 +204,7 @@ READ_ONLY = {"status", "anchoring", "list", "records"}
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..campaigns import CampaignError
+    from ..store.campaigns import CampaignError
     from .common import open_store
 
     read_only = args.action in READ_ONLY or (args.action == "guidelines" and not args.set)

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--annotator", default=None, help="only this person's labels")
     parser.add_argument("--run", type=int, default=None, dest="run_id", help="only this run")
     parser.add_argument("--only-labelled", action="store_true", help="only documents a person labelled")
+    parser.add_argument("--skip-empty-rationale", action="store_true",
+                        help="SFT formats: leave out examples with an empty rationale (<think></think>)")
     parser.add_argument("--min-disagreement", type=int, default=None, metavar="K",
                         help="only pairs where |human - model| >= K")
     parser.add_argument("--resolve", default=None, metavar="RULE",
@@ -63,7 +65,7 @@ def _rule(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..store.exports import ExportFilter, export, export_to_tempfile
+    from ..store.exports import ExportFilter, export_summary, export_summary_to_tempfile
     from ..store.hf_dataset import FORMAT as HF_DATASET
     from .common import open_store
 
@@ -74,13 +76,18 @@ def run(args: argparse.Namespace) -> int:
         return _run_dataset(args, rule)
     if args.push_to_hub is not None:
         raise UserError(f"--push-to-hub goes with --format {HF_DATASET}")
-    flt = ExportFilter(annotator=args.annotator, run_id=args.run_id, only_labelled=args.only_labelled,
-                       min_disagreement=args.min_disagreement, resolve=rule)
+    try:
+        flt = ExportFilter(annotator=args.annotator, run_id=args.run_id, only_labelled=args.only_labelled,
+                           min_disagreement=args.min_disagreement, resolve=rule,
+                           skip_empty_rationale=args.skip_empty_rationale)
+    except ValueError:
+        raise UserError("--annotator is empty: name the person whose labels to export "
+                        "(leave --annotator out for everyone's)") from None
     store = open_store(args.db, read_only=True)  # a missing store is not created
     to_stdout = args.out == "-"
     try:
         if to_stdout:
-            name, n = export_to_tempfile(store, args.format, flt)
+            name, summary = export_summary_to_tempfile(store, args.format, flt)
             try:
                 with open(name, "rb") as handle:
                     shutil.copyfileobj(handle, sys.stdout.buffer)
@@ -88,13 +95,20 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 os.unlink(name)
         else:
-            n = export(store, args.format, args.out, flt, overwrite=args.force)
+            summary = export_summary(store, args.format, args.out, flt, overwrite=args.force)
     except (ValueError, OSError) as error:
         raise UserError(str(error)) from None
     finally:
         store.close()
+    n = summary.rows
     print(f"wrote {n} {args.format} rows to {'stdout' if to_stdout else args.out}",
           file=sys.stderr if to_stdout else sys.stdout)
+    if summary.skipped_empty_rationale:
+        print(f"left out {summary.skipped_empty_rationale} example(s) with an empty rationale "
+              "(--skip-empty-rationale)", file=sys.stderr)
+    elif summary.empty_rationale:
+        print(f"note: {summary.empty_rationale} of {n} example(s) have an empty rationale (<think></think>); "
+              "--skip-empty-rationale leaves them out", file=sys.stderr)
     if n == 0:
         print("warning: nothing matched: check --run, --annotator and the other filters, "
               "or whether the store holds labels and judgments yet", file=sys.stderr)

@@ -1,6 +1,9 @@
 """The label store: SQLAlchemy schema, the Store facade, exports and imports.
 
-- ``Store`` (store.py): queries, documents, runs, judgments, append-only labels, qrels.
+- ``Store`` (store.py): the facade over one module per noun, each small functions taking a
+  connection: ``database`` (opening, checks, transactions, the writer lock, migrations),
+  ``queries``, ``candidates`` (documents; a doc_id names one text), ``runs``, ``judgments``,
+  ``annotators``, ``labels``, ``qrels`` (tables in ``schema``).
 - ``exports`` (exports.py): ``export(store, fmt, path, ExportFilter(...))`` and friends.
 - ``imports`` (imports.py): ``import_file(store, fmt, path, source=..., query_id=...)``.
 - ``trec`` (trec.py): strict TREC readers ``read_qrels`` / ``read_run`` and writers.
@@ -28,13 +31,14 @@ from ..errors import (
     StoreReadOnly,
     ValidationError,
 )
+from .candidates import DocumentIdTaken
 from .store import DEFAULT_URL, WRITE_WAIT_S, LabelRow, RunRow, Store, default_url, migrate
 from .writer import JudgmentWriter
 
 __all__ = [
     "Store", "LabelRow", "RunRow", "FileFormatError", "DEFAULT_URL", "default_url", "migrate",
     "WRITE_WAIT_S", "JudgmentWriter", "StoreError", "StoreBusy", "StoreCorrupt", "StoreMissing",
-    "StoreNewer", "StoreReadOnly", "ValidationError",
+    "StoreNewer", "StoreReadOnly", "ValidationError", "DocumentIdTaken",
     "ExportFilter", "export", "export_bytes", "export_to_tempfile", "EXPORT_FORMATS", "import_file",
 ]
 

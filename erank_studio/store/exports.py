@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,11 +50,17 @@ from .. import prompt, scoring
 from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
+from .annotators import find_annotator
+from .candidates import ON_ITS_TEXT, ON_ITS_TEXT_SQL
 from .resolve import Rule
 from .resolve import resolve as resolve_label
-from .store import A, D, J, L, Q, QD, QR, R, Store, is_sqlite_file, store_files
+from ..safe_output import OutputRefused, check_output_file, write_file
+from . import schema
+from .store import Store, store_files
+
 from .teams import items_in
 from .validation import ADJUDICATE, has_reserved_tag
+from .schema import ANNOTATORS as A, DOCUMENTS as D, JUDGMENTS as J, LABELS as L, QUERIES as Q, CANDIDATES as QD, QRELS as QR, RUNS as R
 
 FORMATS = ("sft-messages", "alpaca", "sharegpt", "qrels", "run-rank", "run-hybrid", "csv", "parquet", "bundle")
 SUFFIXES = {
@@ -74,6 +79,25 @@ class ExportFilter:
     min_disagreement: int | None = None
     # One label per item from several annotators (resolve.py): SFT, qrels and runs' filters.
     resolve: Rule | None = None
+    # SFT formats: leave out examples whose target has no reasoning (<think></think>).
+    skip_empty_rationale: bool = False
+
+    def __post_init__(self) -> None:
+        # "Only my labels" with no name would silently export everyone's labels.
+        if self.annotator is not None and not self.annotator.strip():
+            raise ValueError("only one person's labels were asked for, but no annotator is named: "
+                             "give the annotator's name")
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote: ``rows`` (rows, examples or records), and for the SFT formats how many
+    examples had an empty rationale (``<think></think>``: neither the person nor the model gave
+    reasoning) and how many of those ``skip_empty_rationale`` left out."""
+
+    rows: int = 0
+    empty_rationale: int = 0
+    skipped_empty_rationale: int = 0
 
 
 def assistant_content(rationale: str, score: int) -> str:
@@ -95,6 +119,7 @@ lj AS (
 SELECT l.id AS label_id, l.query_id, l.doc_id, l.document_id, a.name AS annotator, l.score,
        q.source_query_id, lj.jid AS judgment_id {model_score}
 FROM cur JOIN labels l ON l.id = cur.id
+{on_its_text}
 JOIN annotators a ON a.id = l.annotator_id
 JOIN queries q ON q.id = l.query_id
 {lj_join} JOIN lj ON lj.query_id = l.query_id AND lj.document_id = l.document_id
@@ -124,15 +149,15 @@ def labelled_pairs(conn: Connection, flt: ExportFilter) -> list[Any]:
     params: dict[str, Any] = {"false": False, "adjudicate": ADJUDICATE}
     ann_where = run_where = ""
     if flt.annotator is not None:
-        ann_where = "AND l.annotator_id = (SELECT id FROM annotators WHERE name = :ann)"
-        params["ann"] = flt.annotator
+        ann_where = "AND l.annotator_id = :ann"
+        params["ann"] = find_annotator(conn, flt.annotator)
     if flt.run_id is not None:
         run_where = "WHERE r.id = :run"
         params["run"] = flt.run_id
     need_judgment = flt.run_id is not None or flt.min_disagreement is not None
     disagree = flt.min_disagreement is not None
     sql = _PAIRS_SQL.format(
-        ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT",
+        on_its_text=ON_ITS_TEXT_SQL, ann_where=ann_where, run_where=run_where, lj_join="" if need_judgment else "LEFT",
         model_score=", jm.score AS model_score" if disagree else "",
         model_join="JOIN judgments jm ON jm.id = lj.jid" if disagree else "",
     )
@@ -197,15 +222,19 @@ def _in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
     return conn.exec_driver_sql(sql.format(ids=",".join([mark] * len(ids))), tuple(ids)).fetchall()
 
 
-def sft_examples(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[str, str]]:
+def sft_examples(store: Store, flt: ExportFilter | None = None,
+                 summary: ExportSummary | None = None) -> Iterator[tuple[str, str]]:
     """(user message, assistant target) for every exported label."""
-    for _, user, target in sft_records(store, flt):
+    for _, user, target in sft_records(store, flt, summary):
         yield user, target
 
 
-def sft_records(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple[Any, str, str]]:
-    """(labelled pair, user message, assistant target) for every exported label."""
+def sft_records(store: Store, flt: ExportFilter | None = None,
+                summary: ExportSummary | None = None) -> Iterator[tuple[Any, str, str]]:
+    """(labelled pair, user message, assistant target) for every exported label; ``summary``
+    counts the empty rationales (and those left out by ``skip_empty_rationale``)."""
     flt = flt or ExportFilter()
+    summary = summary if summary is not None else ExportSummary()
     with store.read() as conn:
         instructions = _latest_instructions(conn)
         pairs = labelled_pairs(conn, flt)
@@ -242,6 +271,11 @@ def sft_records(store: Store, flt: ExportFilter | None = None) -> Iterator[tuple
                         # A model trace that quotes a tag would put a second answer into the
                         # target; people's rationales are refused with such tags when typed.
                         rationale = ""
+                if not rationale.strip():
+                    summary.empty_rationale += 1
+                    if flt.skip_empty_rationale:
+                        summary.skipped_empty_rationale += 1
+                        continue
                 yield p, user, assistant_content(rationale, p.score)
 
 
@@ -249,7 +283,7 @@ def _trec_qid(query_id: int, source_query_id: str | None) -> str:
     return source_query_id if source_query_id else str(query_id)
 
 
-def _write_sft(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_sft(store: Store, path: Path, flt: ExportFilter, summary: ExportSummary) -> int:
     # The line is assembled around json-encoded strings: the same JSON as json.dumps of the
     # dict, several times faster on 100,000 long prompts.
     n = 0
@@ -258,7 +292,7 @@ def _write_sft(store: Store, path: Path, flt: ExportFilter) -> int:
         '}, {"role": "assistant", "content": ', "}]}\n"
     with open(path, "w", encoding="utf-8") as out:
         lines = []
-        for user, target in sft_examples(store, flt):
+        for user, target in sft_examples(store, flt, summary):
             lines.append(head + enc(user) + middle + enc(target) + tail)
             if len(lines) == 1000:
                 out.write("".join(lines))
@@ -269,16 +303,16 @@ def _write_sft(store: Store, path: Path, flt: ExportFilter) -> int:
     return n
 
 
-def _write_alpaca(store: Store, path: Path, flt: ExportFilter) -> int:
-    items = [{"instruction": u, "input": "", "output": t} for u, t in sft_examples(store, flt)]
+def _write_alpaca(store: Store, path: Path, flt: ExportFilter, summary: ExportSummary) -> int:
+    items = [{"instruction": u, "input": "", "output": t} for u, t in sft_examples(store, flt, summary)]
     path.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
     return len(items)
 
 
-def _write_sharegpt(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_sharegpt(store: Store, path: Path, flt: ExportFilter, summary: ExportSummary) -> int:
     items = [
         {"conversations": [{"from": "human", "value": u}, {"from": "gpt", "value": t}]}
-        for u, t in sft_examples(store, flt)
+        for u, t in sft_examples(store, flt, summary)
     ]
     path.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
     return len(items)
@@ -298,7 +332,7 @@ def qrels_rows(store: Store, flt: ExportFilter | None = None) -> list[tuple[str,
     ]
 
 
-def _write_qrels(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_qrels(store: Store, path: Path, flt: ExportFilter, _summary: ExportSummary) -> int:
     return trec.write_qrels(path, qrels_rows(store, flt))
 
 
@@ -366,7 +400,7 @@ def run_rows(store: Store, flt: ExportFilter | None = None, by: str = "rank") ->
 
 
 def _write_run(by: str):
-    def write(store: Store, path: Path, flt: ExportFilter) -> int:
+    def write(store: Store, path: Path, flt: ExportFilter, _summary: ExportSummary) -> int:
         return trec.write_run(path, run_rows(store, flt, by))
 
     return write
@@ -416,11 +450,11 @@ def table(store: Store, flt: ExportFilter | None = None):
                    A.c.name.label("annotator"), L.c.score.label("human_score"),
                    L.c.rationale.label("human_rationale"), L.c.note, L.c.created_at.label("labelled_at"),
                    Q.c.text.label("query"), Q.c.source, Q.c.source_query_id)
-            .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id)
+            .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id).join(QD, ON_ITS_TEXT)
             .where(L.c.id.in_(latest), L.c.retracted.is_(False)).order_by(L.c.id)
         )
         if flt.annotator is not None:
-            lstmt = lstmt.where(A.c.name == flt.annotator)
+            lstmt = lstmt.where(L.c.annotator_id == find_annotator(conn, flt.annotator))
         labels = pd.DataFrame(conn.execute(lstmt).mappings().all())
     if judgments.empty:
         judgments = pd.DataFrame(columns=[c for c in JUDGMENT_COLUMNS if c != "truncated"] + [
@@ -471,13 +505,13 @@ def _typed(frame):
     return frame
 
 
-def _write_csv(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_csv(store: Store, path: Path, flt: ExportFilter, _summary: ExportSummary) -> int:
     frame = table(store, flt)
     frame.to_csv(path, index=False)
     return len(frame)
 
 
-def _write_parquet(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_parquet(store: Store, path: Path, flt: ExportFilter, _summary: ExportSummary) -> int:
     frame = table(store, flt)
     frame.to_parquet(path, index=False)
     return len(frame)
@@ -516,7 +550,7 @@ def bundle_records(store: Store, flt: ExportFilter | None = None) -> Iterator[di
             runs = runs.where(R.c.id == flt.run_id)
             labels = labels.where(L.c.query_id.in_(query_ids))
         if flt.annotator is not None:
-            labels = labels.where(A.c.name == flt.annotator)
+            labels = labels.where(L.c.annotator_id == find_annotator(conn, flt.annotator))
         judgments = select(J).where(J.c.run_id.in_(select(runs.subquery().c.id))).order_by(J.c.id)
         doc_ids = union(
             select(QD.c.document_id).where(QD.c.id.in_(select(cands.subquery().c.id))),
@@ -535,7 +569,7 @@ def bundle_records(store: Store, flt: ExportFilter | None = None) -> Iterator[di
             yield from rows(select(QR).order_by(QR.c.id), "qrel", drop=("id",))
 
 
-def _write_bundle(store: Store, path: Path, flt: ExportFilter) -> int:
+def _write_bundle(store: Store, path: Path, flt: ExportFilter, _summary: ExportSummary) -> int:
     n = 0
     with open(path, "w", encoding="utf-8") as out:
         for rec in bundle_records(store, flt):
@@ -558,57 +592,55 @@ _WRITERS = {
 }
 
 
-class ExportRefused(ValueError):
-    """An export that would destroy something: the store, another database, an existing file."""
+# An export that would destroy something (the store, another database, a device, an existing
+# file without ``overwrite``): the one refusal of ``safe_output``, under the exports' name.
+ExportRefused = OutputRefused
 
 
 def check_destination(store: Store, path: str | Path, overwrite: bool = False) -> Path:
-    """Refuse a destination that is the store's own file (database, -wal, -shm, lock) or any
-    SQLite database, even with ``overwrite``; an existing file unless ``overwrite``."""
-    path = Path(path)
-    target = path.resolve()
-    if any(target == f.resolve() for f in store_files(store.url)):
-        raise ExportRefused(f"refusing to write the export over the store's own file {path}")
-    if path.is_dir():
-        raise ExportRefused(f"{path} is a folder; give a file name")
-    if path.exists():
-        if is_sqlite_file(path):
-            raise ExportRefused(f"refusing to write over {path}: it is an SQLite database")
-        if not overwrite:
-            raise ExportRefused(f"{path} exists; pass --force to replace it")
-    return path
+    """``path`` if the export may be written there (``safe_output.check_output_file``: never the
+    store's own files, any SQLite database or its side files, a device, FIFO, socket or folder;
+    an existing file only with ``overwrite``), else ``ExportRefused``."""
+    return check_output_file(path, overwrite=overwrite, protected=store_files(store.url))
 
 
 def export(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None,
            *, overwrite: bool = False) -> int:
     """Write the export to ``path``; returns the number of rows / examples / records written.
-    The file appears whole or not at all (written beside it, then renamed). Refused
-    (``ExportRefused``) over the store's files or any SQLite database, and over an existing
-    file unless ``overwrite``."""
+    The file appears whole or not at all (written beside it, then renamed), and only where
+    ``check_destination`` allows."""
+    return export_summary(store, fmt, path, flt, overwrite=overwrite).rows
+
+
+def export_summary(store: Store, fmt: str, path: str | Path, flt: ExportFilter | None = None,
+                   *, overwrite: bool = False) -> ExportSummary:
+    """``export``, telling also what the rows hold (``ExportSummary``)."""
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path = check_destination(store, path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The replaced file keeps its permissions (a private 0600 download stays private).
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        n = _WRITERS[fmt](store, tmp, flt or ExportFilter())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return n
+    flt = flt or ExportFilter()
+    summary = ExportSummary()
+    summary.rows = write_file(path, lambda tmp: _WRITERS[fmt](store, tmp, flt, summary),
+                              overwrite=overwrite, protected=store_files(store.url))
+    return summary
 
 
 def export_to_tempfile(store: Store, fmt: str, flt: ExportFilter | None = None,
                        directory: str | None = None) -> tuple[str, int]:
     """Export to a new temporary file (for a UI download button): (path, rows)."""
+    name, summary = export_summary_to_tempfile(store, fmt, flt, directory)
+    return name, summary.rows
+
+
+def export_summary_to_tempfile(store: Store, fmt: str, flt: ExportFilter | None = None,
+                               directory: str | None = None) -> tuple[str, ExportSummary]:
+    """``export_to_tempfile`` with the ``ExportSummary``: (path, summary)."""
     fd, name = tempfile.mkstemp(prefix=f"erank-{fmt}-", suffix=SUFFIXES.get(fmt, ""), dir=directory)
     os.close(fd)
-    return name, export(store, fmt, name, flt, overwrite=True)
+    try:
+        return name, export_summary(store, fmt, name, flt, overwrite=True)
+    except BaseException:
+        os.unlink(name)
+        raise
 
 
 def export_bytes(store: Store, fmt: str, flt: ExportFilter | None = None) -> bytes:

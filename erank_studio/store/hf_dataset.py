@@ -36,8 +36,12 @@ from ..grading import grade
 from .exports import ExportFilter, ExportRefused, sft_records
 from .resolve import Rule
 from .resolve import resolve as resolve_label
-from .store import D, J, Q, R, Store, is_sqlite_file, store_files
+from ..safe_output import check_output_folder, is_sqlite_file
+from . import schema
+from .store import Store, store_files
+
 from .teams import items_in
+from .schema import DOCUMENTS as D, JUDGMENTS as J, QUERIES as Q, RUNS as R
 
 FORMAT = "hf-dataset"
 CARD_MARK = "erank-studio-dataset"  # a tag in the card: --force replaces only a folder holding it
@@ -140,15 +144,9 @@ def check_folder(store: Store, out: str | Path, overwrite: bool) -> Path:
     """Refuse a destination that would destroy something: a file; a folder holding the store's
     files or any SQLite database (even with ``overwrite``); a non-empty folder unless
     ``overwrite``, and then only one an earlier hf-dataset export wrote (its card has our tag)."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ExportRefused(f"{path} is a file; hf-dataset writes a folder")
-    target = path.resolve()
-    for f in store_files(store.url):
-        if f.resolve() == target or target in f.resolve().parents:
-            raise ExportRefused(f"refusing to write the dataset over the store's folder {path}")
+    path = check_output_folder(out, protected=store_files(store.url), what=FORMAT)
     if path.is_dir() and any(path.iterdir()):
-        if any(p.is_file() and is_sqlite_file(p) for p in path.rglob("*")):
+        if any(is_sqlite_file(p) for p in path.rglob("*")):
             raise ExportRefused(f"refusing to replace {path}: it holds an SQLite database")
         if not overwrite:
             raise ExportRefused(f"{path} exists and is not empty; pass --force to replace an earlier dataset export")

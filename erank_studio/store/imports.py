@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,14 @@ from ..docfiles import jsonl_records
 from ..errors import FileFormatError, ValidationError
 from ..types import Document
 from . import trec, validation
+from .annotators import annotator_id
+from .candidates import DocumentIdTaken, stored_text
 from .exports import BUNDLE_FORMAT, BUNDLE_VERSION
-from .store import D, J, L, Q, QD, R, Store, text_sha1
+from . import candidates, qrels, queries, schema
+from .candidates import text_sha1
+from .store import Store
+from .schema import DOCUMENTS as D, JUDGMENTS as J, LABELS as L, QUERIES as Q, CANDIDATES as QD, RUNS as R
+
 
 ID_KEYS = ("doc_id", "docid", "id", "_id")
 TEXT_KEYS = ("content", "text", "contents", "body", "passage")  # "content": as rerank --docs reads
@@ -160,7 +166,7 @@ def import_qrels(store: Store, path: str | Path, source: str) -> int:
     rows = trec.read_qrels(path)
     for chunk in _chunks(rows):
         with store.write(bulk=True) as conn:
-            store._add_qrels(conn, chunk, source)
+            qrels.add_qrels(conn, chunk, source)
     return len(rows)
 
 
@@ -169,7 +175,7 @@ def import_queries(store: Store, path: str | Path, source: str) -> int:
     for chunk in _chunks(rows):
         with store.write(bulk=True) as conn:
             for qid, body in chunk:
-                store._upsert_query(conn, body, source, qid)
+                queries.upsert_query(conn, body, source, qid)
     return len(rows)
 
 
@@ -180,13 +186,13 @@ def import_documents(store: Store, path: str | Path, source: str | None = None,
     docs = read_documents(path)
     if query_id is not None:
         with store.read() as conn:
-            store._ensure_query(conn, query_id)
+            queries.query_row(conn, query_id)
     for chunk in _chunks(docs):
         with store.write(bulk=True) as conn:
             if query_id is not None:
-                store._link_many(conn, query_id, chunk, source or "")
+                candidates.link_documents(conn, query_id, chunk, source or "")
             else:
-                store._document_rows(conn, chunk, source or "")
+                candidates.document_rows(conn, chunk, source or "")
     return len(docs)
 
 
@@ -198,7 +204,7 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
     rows = trec.read_run(path)
     lines = [i for i, line in enumerate(trec.read_lines(path), start=1) if line.strip()]
     with store.read() as conn:
-        queries = {
+        query_ids = {
             r.source_query_id: r.id
             for r in conn.execute(select(Q.c.id, Q.c.source_query_id).where(Q.c.source == source))
         }
@@ -206,28 +212,36 @@ def import_run(store: Store, path: str | Path, source: str) -> int:
         for r in conn.execute(select(D.c.id, D.c.doc_id).where(D.c.source == source).order_by(D.c.id)):
             documents[r.doc_id] = r.id  # the newest text of a doc_id wins
     for line, (qid, doc_id, _rank, _score, _tag) in zip(lines, rows):
-        if qid not in queries:
+        if qid not in query_ids:
             raise FileFormatError(str(path), line, f"unknown query {qid!r} for source {source!r} (import the queries first)")
         if doc_id not in documents:
             raise FileFormatError(str(path), line, f"unknown document {doc_id!r} for source {source!r} (import the documents first)")
     by_query: dict[int, list[tuple[str, float]]] = {}
     for qid, doc_id, _rank, score, _tag in rows:
-        by_query.setdefault(queries[qid], []).append((doc_id, score))
+        by_query.setdefault(query_ids[qid], []).append((doc_id, score))
     for query_id, items in by_query.items():
         for chunk in _chunks(items):
             with store.write(bulk=True) as conn:
-                links = dict(conn.execute(select(QD.c.doc_id, QD.c.id).where(
-                    QD.c.query_id == query_id, QD.c.doc_id.in_([d for d, _ in chunk]))).all())
-                position = store._next_position(conn, query_id)
+                links = {r.doc_id: (r.id, r.document_id) for r in conn.execute(
+                    select(QD.c.doc_id, QD.c.id, QD.c.document_id).where(
+                        QD.c.query_id == query_id, QD.c.doc_id.in_([d for d, _ in chunk])))}
+                position = candidates.next_position(conn, query_id)
                 inserts, updates = [], []
                 for doc_id, score in chunk:
                     values = {"document_id": documents[doc_id], "first_stage_score": score,
                               "first_stage_source": "given"}
                     if doc_id in links:
-                        updates.append({"qd": links[doc_id], **values})
+                        link_id, linked = links[doc_id]
+                        if linked not in (-1, documents[doc_id]):
+                            # The candidate names a text already: the run's must be the same one.
+                            old, new = stored_text(conn, linked), stored_text(conn, documents[doc_id])
+                            if text_sha1(old) != text_sha1(new):
+                                raise DocumentIdTaken(query_id, doc_id, old, new)
+                            values["document_id"] = linked
+                        updates.append({"qd": link_id, **values})
                     else:
                         inserts.append({"query_id": query_id, "doc_id": doc_id, "position": position, **values})
-                        links[doc_id] = -1
+                        links[doc_id] = (-1, -1)
                         position += 1
                 if inserts:
                     conn.execute(QD.insert(), inserts)
@@ -256,15 +270,28 @@ _REFS = {"candidate": (("query", "query_id"), ("document", "document_id")),
          "label": (("query", "query_id"), ("document", "document_id"))}
 
 
+# Dates a bundle may carry: none before the project (nor a year-0001 placeholder), none in the
+# future beyond a day of clock skew (nor year 9999, which would sort above everything real).
+EARLIEST = datetime(2000, 1, 1)
+CLOCK_SKEW = timedelta(days=1)
+
+
 def _when(value: Any, key: str) -> datetime | None:
     if value is None and key == "finished_at":
         return None
     if not isinstance(value, str):
         raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}")
     try:
-        return datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(key, f"{key} must be an ISO timestamp, got {value!r}") from None
+    if when.tzinfo is not None:  # the store keeps UTC without a zone
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    latest = datetime.now(timezone.utc).replace(tzinfo=None) + CLOCK_SKEW
+    if not EARLIEST <= when <= latest:
+        raise ValidationError(key, f"{key} {value!r} is not a plausible date (from {EARLIEST:%Y-%m-%d} "
+                              "to tomorrow)")
+    return when
 
 
 def _string(value: Any, field: str, empty: bool = True) -> str:
@@ -392,6 +419,22 @@ def read_bundle(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]
     return kinds
 
 
+def _check_adjudicators(store: Store, path: Path, labels: list[tuple[int, dict[str, Any]]]) -> None:
+    """The app's rule for adjudications: only an adjudicator of this store sets a final label.
+    A bundle cannot grant the role (a tampered file would grant it to itself), so the person
+    must hold it here before their adjudications are imported."""
+    from .teams import has_role
+
+    first_line: dict[str, int] = {}
+    for line, rec in labels:
+        if rec["action"] == validation.ADJUDICATE:
+            first_line.setdefault(rec["annotator"], line)
+    for name, line in first_line.items():
+        if not has_role(store, name):
+            raise FileFormatError(str(path), line, f"{name!r} set a final label (adjudication) but is not an "
+                                  f"adjudicator in this store: grant the role first (roles grant {name!r})")
+
+
 def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     """Read a bundle back. Queries and documents merge with what is there (same identity, same
     row); runs already present (same query, model and start time) and identical label rows are
@@ -399,12 +442,13 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     included). Written in chunks after the whole file was checked. Returns counts of rows
     added."""
     kinds = read_bundle(path)
+    _check_adjudicators(store, Path(path), kinds["label"])
     added = {k: 0 for k in ("queries", "documents", "candidates", "runs", "judgments", "labels", "qrels")}
     qmap: dict[Any, int] = {}
     for chunk in _chunks(kinds["query"]):
         with store.write(bulk=True) as conn:
             for _, rec in chunk:
-                query_id, new = store._upsert_query_counted(conn, rec["text"], rec["source"],
+                query_id, new = queries.upsert_query(conn, rec["text"], rec["source"],
                                                             rec["source_query_id"], rec["created_at"])
                 qmap[rec["id"]] = query_id
                 added["queries"] += new
@@ -417,7 +461,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
             for source, recs in by_source.items():
                 docs = [Document(doc_id=r["doc_id"], text=r["text"], title=r.get("title")) for r in recs]
                 shas = [text_sha1(r["text"]) for r in recs]
-                rows, new = store._document_rows(conn, docs, source, shas)
+                rows, new = candidates.document_rows(conn, docs, source, shas)
                 added["documents"] += new
                 for r, sha in zip(recs, shas):
                     dmap[r["id"]] = rows[(r["doc_id"], sha)]
@@ -433,7 +477,13 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
                 if existing is None:
                     conn.execute(QD.insert().values(query_id=query_id, doc_id=rec["doc_id"], **values))
                     added["candidates"] += 1
-                elif any(getattr(existing, k) != v for k, v in values.items()):
+                    continue
+                if existing.document_id != document_id:
+                    old, new = stored_text(conn, existing.document_id), stored_text(conn, document_id)
+                    if text_sha1(old) != text_sha1(new):  # the same text from another source is the same
+                        raise DocumentIdTaken(query_id, rec["doc_id"], old, new)
+                    values["document_id"] = existing.document_id
+                if any(getattr(existing, k) != v for k, v in values.items()):
                     conn.execute(QD.update().where(QD.c.id == existing.id).values(**values))
     rmap: dict[Any, int | None] = {}
     run_columns = [c.name for c in R.columns if c.name not in ("id", "query_id", "owner")]
@@ -474,7 +524,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
             for _, rec in chunk:
                 name = rec["annotator"]
                 if name not in annotators:
-                    annotators[name] = store._annotator_id(conn, name)
+                    annotators[name] = annotator_id(conn, name)
             keys = {(r.query_id, r.doc_id, r.annotator_id, r.created_at, r.action) for r in conn.execute(
                 select(L.c.query_id, L.c.doc_id, L.c.annotator_id, L.c.created_at, L.c.action).where(
                     L.c.query_id.in_(sorted({qmap[rec["query_id"]] for _, rec in chunk}))))}
@@ -498,7 +548,7 @@ def import_bundle(store: Store, path: str | Path) -> dict[str, int]:
     for source, triples in by_source.items():
         for chunk in _chunks(triples):
             with store.write(bulk=True) as conn:
-                added["qrels"] += store._add_qrels(conn, chunk, source)
+                added["qrels"] += qrels.add_qrels(conn, chunk, source)
     return added
 
 

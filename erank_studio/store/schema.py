@@ -82,7 +82,7 @@ class DocumentText(TypeDecorator):
 # The newest migration in db/migrations/versions (what ``alembic heads`` says; a test keeps the two
 # equal). Opening a store compares its alembic_version row with this by plain SQL, so a store
 # that is already current opens without importing alembic.
-HEAD_REVISION = "0010"  # campaigns (0010) chain on 0009 once merged; see 0010_campaigns.py
+HEAD_REVISION = "0010"
 
 
 class Base(DeclarativeBase):
@@ -252,6 +252,36 @@ class Qrel(Base):
     )
 
 
+class RenamedDocument(Base):
+    """Revision 0009: a document id that had been re-pointed to a new text, whose older text
+    (with its labels and judgments) got an id of its own, ``<old_doc_id>~<sha1[:8]>``."""
+
+    __tablename__ = "renamed_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False)
+    old_doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    new_doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    old_document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    labels: Mapped[int] = mapped_column(Integer, nullable=False)
+    judgments: Mapped[int] = mapped_column(Integer, nullable=False)
+    renamed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# The tables as SQL Core sees them, for the store's noun modules (``from .schema import LABELS as
+# L``); nothing outside erank_studio/store/ imports them.
+QUERIES = Query.__table__
+DOCUMENTS = DocumentRow.__table__
+CANDIDATES = QueryDocument.__table__
+RUNS = Run.__table__
+JUDGMENTS = JudgmentRow.__table__
+ANNOTATORS = Annotator.__table__
+LABELS = Label.__table__
+ROLES = Role.__table__
+QRELS = Qrel.__table__
+RENAMED_DOCUMENTS = RenamedDocument.__table__
+
+
 # -- campaigns (revision 0010) -----------------------------------------------------------------
 # Labels made in a campaign say which campaign, whether the model's answer was withheld, which
 # guideline version the person read and how long they took; labels made elsewhere leave them NULL,
@@ -325,3 +355,9 @@ class CampaignLease(Base):
     leased_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     __table_args__ = (UniqueConstraint("item_id", "annotator_id", name="uq_campaign_leases"),)
+
+
+CAMPAIGNS = Campaign.__table__
+CAMPAIGN_GUIDELINES = CampaignGuidelines.__table__
+CAMPAIGN_ITEMS = CampaignItem.__table__
+CAMPAIGN_LEASES = CampaignLease.__table__

@@ -22,10 +22,13 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from ..errors import ValidationError
-from . import schema, validation
-from .store import A, J, L, Q, R, LabelRow, Store, utcnow
+from . import annotators, candidates, schema, validation
+from .clock import utcnow
+from .labels import LabelRow, insert_label
+from .store import Store
+from .schema import ANNOTATORS as A, JUDGMENTS as J, LABELS as L, QUERIES as Q, RUNS as R, ROLES as RO
 
-RO = schema.Role.__table__
+
 ADJUDICATOR = "adjudicator"
 
 
@@ -75,9 +78,10 @@ def _role(role: str) -> str:
 
 
 def _has_role(conn: Connection, name: str, role: str) -> bool:
-    found = conn.execute(
-        select(RO.c.id).join(A, A.c.id == RO.c.annotator_id).where(A.c.name == name, RO.c.role == role)
-    ).first()
+    aid = annotators.find_annotator(conn, name)
+    if aid is None:
+        return False
+    found = conn.execute(select(RO.c.id).where(RO.c.annotator_id == aid, RO.c.role == role)).first()
     return found is not None
 
 
@@ -87,7 +91,7 @@ def grant_role(store: Store, name: str, role: str = ADJUDICATOR) -> bool:
     with store.write() as conn:
         if _has_role(conn, name, role):
             return False
-        conn.execute(RO.insert().values(annotator_id=store._annotator_id(conn, name), role=role,
+        conn.execute(RO.insert().values(annotator_id=annotators.annotator_id(conn, name), role=role,
                                         granted_at=utcnow()))
     return True
 
@@ -96,7 +100,7 @@ def revoke_role(store: Store, name: str, role: str = ADJUDICATOR) -> bool:
     """Take the role from ``name`` (their adjudications stay); False when they did not have it."""
     name, role = validation.annotator(name, "name"), _role(role)
     with store.write() as conn:
-        aid = store._annotator_id(conn, name, create=False)
+        aid = annotators.find_annotator(conn, name)
         if aid is None:
             return False
         return conn.execute(RO.delete().where(RO.c.annotator_id == aid, RO.c.role == role)).rowcount > 0
@@ -153,6 +157,7 @@ def items_in(conn: Connection, query_ids: list[int] | None, run_id: int | None =
             select(L.c.id, L.c.query_id, L.c.doc_id, L.c.document_id, L.c.score, L.c.retracted,
                    A.c.name, Q.c.source_query_id)
             .join(A, A.c.id == L.c.annotator_id).join(Q, Q.c.id == L.c.query_id)
+            .join(candidates.QD, candidates.ON_ITS_TEXT)
             .where(L.c.id.in_(current)).order_by(L.c.id)
         ).all()
         for r in rows:
@@ -187,7 +192,7 @@ def _attach_adjudications(conn: Connection, ids: list[int] | None, found: dict[t
     latest = latest.group_by(L.c.query_id, L.c.doc_id)
     for r in conn.execute(
         select(L.c.id, L.c.query_id, L.c.doc_id, L.c.score, L.c.note, L.c.rationale, L.c.created_at, A.c.name)
-        .join(A, A.c.id == L.c.annotator_id).where(L.c.id.in_(latest))
+        .join(A, A.c.id == L.c.annotator_id).join(candidates.QD, candidates.ON_ITS_TEXT).where(L.c.id.in_(latest))
     ):
         item = found.get((r.query_id, r.doc_id))
         if item is not None:
@@ -253,7 +258,7 @@ def adjudicate(store: Store, query_id: int, doc_id: str, adjudicator: str, score
         if labelled is None or len(labelled.scores) < 2:
             raise ValidationError("doc_id", f"document {doc_id!r} of query {query_id} has labels from fewer "
                                             "than two annotators: nothing to adjudicate")
-        return store._insert_label(conn, int(query_id), doc_id, adjudicator, score, rationale or None,
+        return insert_label(conn, int(query_id), doc_id, adjudicator, score, rationale or None,
                                    reason.strip(), action=validation.ADJUDICATE,
                                    document_id=labelled.document_id)
 

@@ -32,6 +32,9 @@ LABEL_ACTIONS = ("set", "undo", "adjudicate")
 ADJUDICATE = "adjudicate"  # a label row that is an adjudicator's final label, not their own label
 ROLES = ("adjudicator",)
 MAX_NAME_CHARS = 200
+# A rationale or note: long enough for a careful paragraph-by-paragraph reasoning, short enough
+# that one field cannot grow the store (and every export of it) by megabytes.
+MAX_FREE_TEXT_CHARS = 20_000
 MAX_ID_CHARS = 500
 MAX_INT = 2**31 - 1  # PostgreSQL's INTEGER; SQLite's would hold more
 RESERVED_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
@@ -39,7 +42,8 @@ _RESERVED = re.compile("|".join(re.escape(t) for t in RESERVED_TAGS), re.IGNOREC
 
 
 def label_score(value: Any, field: str = "score") -> int | None:
-    """A human score: None (no score) or an integer 0..10 (an integral float is accepted)."""
+    """A human score: None (no score) or an integer 0..10. Never rounded: 5.5, True and "5" are
+    refused; an integral float (7.0, what a number box sends) is the integer it spells."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -63,12 +67,18 @@ def storable(value: str, field: str) -> str:
 
 
 def annotator(value: Any, field: str = "annotator") -> str:
-    """A person's name: non-empty after trimming, at most 200 characters."""
+    """A person's name: one line of printable text (no tab, newline or control such as a
+    right-to-left override, which would make one name look like another), non-empty after
+    trimming, at most 200 characters. Names are compared without case (``annotators``)."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"{field} must be a non-empty name")
     name = storable(value.strip(), field)
     if len(name) > MAX_NAME_CHARS:
         raise ValidationError(field, f"{field} is longer than {MAX_NAME_CHARS} characters")
+    hidden = next((c for c in name if not c.isprintable()), None)
+    if hidden is not None:
+        raise ValidationError(field, f"{field} must be one line of printable text "
+                              f"(it holds U+{ord(hidden):04X})")
     return name
 
 
@@ -92,6 +102,9 @@ def free_text(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, f"{field} must be text, got {type(value).__name__}")
+    if len(value) > MAX_FREE_TEXT_CHARS:
+        raise ValidationError(field, f"{field} is longer than {MAX_FREE_TEXT_CHARS:,} characters "
+                              f"({len(value):,})")
     found = _RESERVED.search(value)
     if found:
         raise ValidationError(

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from ..types import Judgment
 
-if TYPE_CHECKING:
-    from .store import Store
+
+class JudgmentSink(Protocol):
+    """Where a batch goes: the store (``Store.add_judgments``, one transaction a batch). A
+    protocol, so that this module needs nothing of the store's and the two import no cycle."""
+
+    def add_judgments(self, run_id: int, judgments: Iterable[Judgment]) -> int: ...
 
 DEFAULT_MAX_ROWS = 32
 DEFAULT_MAX_DELAY_S = 0.25
@@ -26,7 +31,7 @@ class JudgmentWriter:
     ``with`` block (also on an exception there). A failed timed flush is raised by the next
     ``add`` / ``flush`` / ``close``; the judgments stay buffered for another try."""
 
-    def __init__(self, store: Store, run_id: int, *, max_rows: int = DEFAULT_MAX_ROWS,
+    def __init__(self, store: JudgmentSink, run_id: int, *, max_rows: int = DEFAULT_MAX_ROWS,
                  max_delay_s: float = DEFAULT_MAX_DELAY_S) -> None:
         if max_rows < 1 or max_delay_s < 0:
             raise ValueError("max_rows must be at least 1 and max_delay_s not negative")

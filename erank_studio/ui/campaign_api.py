@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..campaigns import CampaignError, anchoring, progress, setup, work
+from ..store.campaigns import CampaignError, anchoring, progress, setup, work
 from . import render
 
 

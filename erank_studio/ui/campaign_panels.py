@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import queue
-from ..campaigns import CampaignError, anchoring, progress, records, setup
+from ..store.campaigns import CampaignError, anchoring, progress, records, setup
 from . import render
 from .campaign_api import _person
 from .context import Context

@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..campaigns import CampaignError, setup, work
+from ..store.campaigns import CampaignError, setup, work
 from . import campaign_panels, render
 from .campaign_api import _person
 from .context import Context
@@ -98,7 +98,7 @@ def model_html(model: dict[str, Any] | None, heading: str = "The model's judgmen
 
 
 def _progress(store: Any, name: str, person: str) -> str:
-    from ..campaigns import progress
+    from ..store.campaigns import progress
 
     result = progress.status(store, name)
     mine = result["people"].get(person, {"done": 0})

@@ -48,8 +48,8 @@ def _wait_text(page, selector: str, pattern: str) -> None:
 def _blind_campaign(db_url: str, name: str, n_docs: int = 4, paragraphs: int = 1) -> None:
     from sqlalchemy import update
 
-    from erank_studio.campaigns import setup
-    from erank_studio.campaigns.tables import J
+    from erank_studio.store.campaigns import setup
+    from erank_studio.store.campaigns.tables import J
     from erank_studio.store import Store
 
     with Store(db_url) as store:
@@ -106,7 +106,7 @@ def test_the_label_view_fits_one_screen(chromium, running_app, width, height):
 def test_a_blind_campaign_sends_nothing_of_the_model_before_the_label(chromium, running_app):
     from sqlalchemy import select
 
-    from erank_studio.campaigns.tables import L
+    from erank_studio.store.campaigns.tables import L
     from erank_studio.store import Store
 
     _blind_campaign(running_app.db_url, "blindview", n_docs=3)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from erank_studio.store import Store
+from erank_studio.types import Document
 from erank_studio.store.store import _head_revision
 
 from .conftest import dump, run_judging
@@ -143,13 +145,29 @@ def _garbage(path):
     path.write_bytes(b"this is not a database at all\n" * 100)
 
 
-def _newer(path):
+def _store_then(path, sql: str) -> None:
+    """A new store at ``path``, then ``sql`` run on it behind the store's back."""
     with Store(f"sqlite:///{path}"):
         pass
     con = sqlite3.connect(path)
-    con.execute("UPDATE alembic_version SET version_num = '0099'")
+    con.execute(sql)
     con.commit()
     con.close()
+
+
+def _newer(path):
+    _store_then(path, "UPDATE alembic_version SET version_num = '0099'")
+
+
+def _damaged_pages(path):
+    """A store whose pages 6-7 were overwritten (what ``dd ... seek=5 count=2`` does): its
+    schema page is intact, so it opens, but SQLite's quick_check fails."""
+    with Store(f"sqlite:///{path}") as store:
+        q = store.upsert_query("q")
+        store.add_documents(q, [Document(f"d{i}", "text " * 200 + str(i)) for i in range(300)])
+    with open(path, "r+b") as handle:
+        handle.seek(4096 * 5)
+        handle.write(random.Random(5).randbytes(4096 * 2))
 
 
 def _read_only(path):
@@ -176,6 +194,7 @@ COMMANDS = ["export", "evaluate", "import", "rerank", "batch"]
     (_truncated, "damaged"),
     (_garbage, "not an ERank Studio store"),
     (_newer, "written by a newer ERank Studio"),
+    (_damaged_pages, "is damaged (SQLite's quick_check"),
 ])
 @pytest.mark.parametrize("command", COMMANDS)
 def test_bad_store_is_one_line_exit_2(tmp_path, make, needle, command, _cli):
@@ -285,3 +304,66 @@ def test_huge_input_file_is_refused_before_reading(tmp_path, monkeypatch, capsys
     assert "the limit is" in capsys.readouterr().err
     assert main(["evaluate", "--run", str(big), "--qrels", str(big)]) == 2
     assert "the limit is" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["roles", "grant", "bob"], ["roles", "list"], ["agreement"],
+                                  ["adjudicate", "queue"]])
+def test_a_damaged_store_is_refused_by_team_commands_unchanged(tmp_path, args, _cli):
+    path = tmp_path / "c3.sqlite"
+    _damaged_pages(path)
+    data = path.read_bytes()
+    _one_line_error(_cli(*args, "--db", f"sqlite:///{path}"), "damaged", ".recover")
+    assert path.read_bytes() == data
+
+
+def test_a_damaged_store_is_refused_when_opened_for_writing(tmp_path):
+    path = tmp_path / "c3.sqlite"
+    _damaged_pages(path)
+    data = path.read_bytes()
+    from erank_studio.errors import StoreCorrupt
+
+    with pytest.raises(StoreCorrupt, match="damaged"):
+        Store(f"sqlite:///{path}")
+    assert path.read_bytes() == data
+
+
+def _foreign(path):
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE contacts (name TEXT)")
+    con.execute("INSERT INTO contacts VALUES ('x')")
+    con.commit()
+    con.close()
+
+
+def _two_versions(path):
+    _store_then(path, "INSERT INTO alembic_version VALUES ('0007')")
+
+
+@pytest.mark.parametrize("make, needle", [
+    (_foreign, "not an ERank Studio store (it holds other tables: contacts)"),
+    (_two_versions, "2 schema version rows"),
+])
+@pytest.mark.parametrize("args", [
+    ["import", "{docs}", "--format", "documents"], ["roles", "grant", "bob"], ["agreement"],
+    ["export", "--format", "csv", "--out", "{tmp}/x.csv"],
+])
+def test_a_store_that_is_not_ours_or_is_inconsistent_is_one_line(tmp_path, make, needle, args, _cli):
+    path = tmp_path / "other.sqlite"
+    make(path)
+    data = path.read_bytes()
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "content": "text"}\n')
+    args = [a.replace("{docs}", str(docs)).replace("{tmp}", str(tmp_path)) for a in args]
+    _one_line_error(_cli(*args, "--db", f"sqlite:///{path}"), needle)
+    assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("url, needle", [
+    ("", "the store URL is empty"),
+    ("postgresql+psycopg://u:secret-pw@localhost:notaport/db", "its port 'notaport' is not a number"),
+    ("no-scheme", "not a database URL"),
+])
+def test_bad_store_urls_are_one_line(tmp_path, url, needle, _cli):
+    line = _one_line_error(_cli("export", "--format", "csv", "--out", str(tmp_path / "x.csv"), "--db", url), needle)
+    assert "secret-pw" not in line
+    assert not (tmp_path / "x.csv").exists()

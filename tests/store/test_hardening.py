@@ -248,12 +248,12 @@ def test_hybrid_after_an_alpha_change_equals_a_fresh_computation(store):
     q, run, judgments, _ = run_judging(store)
     statements = []
     listener = lambda *a: statements.append(a[2])  # noqa: E731
-    event.listen(store.engine, "before_cursor_execute", listener)
+    event.listen(store.database, "before_cursor_execute", listener)
     try:
         new = scoring.hybrid([j.first_stage_score for j in judgments], [j.rank_score for j in judgments], 0.7)
         store.set_hybrid_scores(run, {j.doc_id: h for j, h in zip(judgments, new)}, 0.7)
     finally:
-        event.remove(store.engine, "before_cursor_execute", listener)
+        event.remove(store.database, "before_cursor_execute", listener)
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     assert len(updates) == 2  # the run's alpha, and one executemany for every judgment
     stored = store.run_judgments(run)
@@ -312,7 +312,7 @@ def test_think_and_answer_tags_are_refused_where_typed(store, tag, field):
 
 
 def test_a_read_only_file_is_refused_for_writing_before_anything_loads(tmp_path, monkeypatch):
-    import erank_studio.store.store as module
+    import erank_studio.store.database as module
 
     path = tmp_path / "ro.sqlite"
     url = f"sqlite:///{path}"

@@ -144,3 +144,50 @@ def test_a_store_of_an_unknown_revision_is_still_refused(new_url):
     with pytest.raises(StoreNewer, match="newer ERank Studio"):
         Store(url)
     assert _version(url) == "0099"
+
+
+def test_0009_gives_a_re_pointed_ids_older_text_its_own_id(new_url, caplog):
+    """A store of revision 0008 where d1 was retyped with another text (the link re-pointed,
+    the older label and judgment left on the older text): after the migration each label and
+    judgment is shown on the text it was made on, and the rename is listed."""
+    import hashlib
+    import logging
+
+    from sqlalchemy import update
+
+    from erank_studio.store import candidates, schema
+    from erank_studio.types import GenerationSettings, Judgment
+
+    url = new_url("m")
+    _upgrade(url, "0008")
+    old = Store(url, migrate_on_open=False)
+    q = old.upsert_query("why do moths fly to lights")
+    run = old.start_run(q, [Document("d1", "moths navigate by the moon"), Document("d2", "other")],
+                        model="m", engine="fake", instruction="i", truncate_length=100,
+                        generation=GenerationSettings(), alpha=0.2)
+    old.add_judgment(run, Judgment(doc_id="d1", index=0, raw_output="<answer>8</answer>", status="ok", score=8))
+    old.add_label(q, "d1", "ann", 9, rationale="on the moon text")
+    with old.write() as conn:  # what 0008's _link did when d1 came again with another text
+        rows, _ = candidates.document_rows(conn, [Document("d1", "bright lamps attract insects")], "")
+        new_row = next(iter(rows.values()))
+        QD = schema.QueryDocument.__table__
+        conn.execute(update(QD).where(QD.c.query_id == q, QD.c.doc_id == "d1").values(document_id=new_row))
+    old.add_label(q, "d1", "bob", 2)  # made on the new text
+    old.close()
+
+    with caplog.at_level(logging.WARNING, logger="erank_studio.store"):
+        store = Store(url)
+    renamed = "d1~" + hashlib.sha1(b"moths navigate by the moon").hexdigest()[:8]
+    assert f"d1 -> {renamed} (1 labels, 1 judgments)" in caplog.text
+    with store:
+        texts = {d.doc_id: d.text for d in store.documents_for_query(q)}
+        assert texts == {"d1": "bright lamps attract insects", "d2": "other", renamed: "moths navigate by the moon"}
+        labels = store.current_labels(q)
+        assert (labels["d1"].annotator, labels["d1"].score) == ("bob", 2)
+        assert (labels[renamed].annotator, labels[renamed].score) == ("ann", 9)
+        assert [j.doc_id for j in store.run_judgments(run)] == [renamed]
+        assert [(r["old_doc_id"], r["new_doc_id"], r["labels"], r["judgments"])
+                for r in store.renamed_documents()] == [("d1", renamed, 1, 1)]
+    _downgrade(url, "0008")  # and back: the labels and judgments return to their old ids
+    with Store(url, migrate_on_open=False) as back:
+        assert [j.doc_id for j in back.run_judgments(run)] == ["d1"]

@@ -8,6 +8,8 @@ import math
 import krippendorff
 import numpy as np
 import pytest
+
+from erank_studio.errors import FileFormatError
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
@@ -209,11 +211,17 @@ def test_a_bundle_carries_adjudications_and_roles_do_not_leak(store, tmp_path, r
     path = tmp_path / "b.jsonl"
     path.write_bytes(export_bytes(store, "bundle"))
     with _second_store(request, tmp_path) as copy:
+        # A role is the receiving store operator's to grant, and only an adjudicator's final
+        # labels are taken (issue 19: a tampered bundle cannot adjudicate): refused until then.
+        with pytest.raises(FileFormatError, match="'carol' set a final label .* not an adjudicator"):
+            import_bundle(copy, path)
+        assert teams.role_holders(copy) == [] and copy.count_labels() == 0
+        teams.grant_role(copy, "carol")
         import_bundle(copy, path)
         item = next(it for it in teams.items(copy) if it.doc_id == "d1")
         assert item.adjudication.score == 7 and item.adjudication.adjudicator == "carol"
         assert item.scores == {"alice": 9, "bob": 2}
-        assert teams.role_holders(copy) == []  # a role is the receiving store operator's to grant
+        assert teams.role_holders(copy) == ["carol"]
         assert import_bundle(copy, path)["labels"] == 0
 
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-# Chains on 0009 (label rules) in main; a branch without 0009 chains on 0008.
-down_revision = "0008"
+
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

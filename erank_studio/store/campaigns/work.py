@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
 
-from ..errors import ValidationError
-from ..store import validation
+from ...errors import ValidationError
+from .. import validation
 from . import guidelines
 from .errors import CampaignError
 from .payload import item_payload, item_row, model_judgment
@@ -31,7 +31,7 @@ from .setup import Campaign, find
 from .tables import I, L, LE, person_id, utcnow
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .. import Store
 
 LEASED, SKIPPED = "leased", "skipped"
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: a "seconds" beyond it is a mistake, not a label time

@@ -19,7 +19,7 @@ from .tables import A, D, I, J, L, LE, Q, R, utcnow
 from .work import LEASED
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .. import Store
 
 LABELLED_BY = ("", "me", "anyone", "no one")
 CAMPAIGN_STATUSES = ("", "done", "leased", "left")

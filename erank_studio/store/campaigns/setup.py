@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from .. import queue
-from ..errors import ValidationError
-from ..store import validation
+from ... import queue
+from ...errors import ValidationError
+from .. import validation
 from . import guidelines
 from .errors import CampaignError
 from .tables import C, I, J, utcnow
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .. import Store
 
 DEFAULT_LEASE_S = 600  # ten minutes: long enough to read a long document, short enough that a closed tab frees it
 DEFAULT_STRATEGY = queue.STRATEGY_RANK
@@ -100,7 +100,7 @@ def _run_items(store: Store, run_id: int) -> tuple[list[queue.QueueItem], str, s
 
 def _batch_items(store: Store, dataset: str, model: str | None,
                  top_k: int | None) -> tuple[list[queue.QueueItem], str, str]:
-    from ..batch_eval import BatchNotFound, load_batch
+    from ...batch_eval import BatchNotFound, load_batch
 
     try:
         batch = load_batch(store, dataset, model=model)

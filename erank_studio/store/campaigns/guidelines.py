@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from .. import prompt
+from ... import prompt
 from .tables import G, utcnow
 
 DEFAULT_HEADING = "Guidelines"

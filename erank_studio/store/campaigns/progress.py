@@ -19,7 +19,7 @@ from .tables import A, I, L, LE, utcnow
 from .work import LEASED, SKIPPED
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .. import Store
 
 
 def _rates(rows: list[Any]) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .. import agreement
+from ... import agreement
 from .payload import model_judgment
 from .setup import find
 from .tables import I, L
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from .. import Store
 
 CONDITIONS = {"blind": True, "in_view": False}
 
