@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from campaign_data import hold_start, label_until_done, make_run, model_score
 from erank_studio import agreement
-from erank_studio.store.campaigns import CampaignError, anchoring, progress, setup, work
+from erank_studio.store.campaigns import CampaignError, anchoring, progress, setup, sft_may_use_trace, work
 from erank_studio.store.campaigns.payload import MODEL_KEYS
 from erank_studio.store.campaigns.tables import A, I, L, LE, utcnow
 from erank_studio.store import Store
@@ -139,8 +139,8 @@ def test_labels_record_campaign_blind_guideline_version_and_seconds(store):
     kept = work.keep_trace(store, "rec", "ann", first["item"])
     last = _labels(store, campaign.id)[-1]
     assert (last.id, last.score, last.rationale, last.trace_kept) == (kept, 6, "why", True)
-    assert work.sft_may_use_trace(True, True) and not work.sft_may_use_trace(True, False)
-    assert work.sft_may_use_trace(None, None) and work.sft_may_use_trace(False, None)
+    assert sft_may_use_trace(True, True) and not sft_may_use_trace(True, False)
+    assert sft_may_use_trace(None, None) and sft_may_use_trace(False, None)
 
 
 def test_the_default_guidelines_carry_the_instruction_and_the_score_definitions(store):
@@ -217,3 +217,20 @@ def test_a_campaign_over_a_datasets_top_k(store):
     assert campaign.n_items == 4 and campaign.origin == "dataset camp (m, top 2)"
     with store.read() as conn:
         assert conn.execute(select(I.c.doc_id).where(I.c.campaign_id == campaign.id)).scalars().all().count("d3") == 2
+
+
+def test_the_sft_export_uses_a_blind_labels_trace_only_once_kept(store):
+    from erank_studio.store.exports import sft_examples
+
+    _, run_id = make_run(store, 2)
+    setup.create(store, "sftb", run_id=run_id, overlap=1, blind=True)
+    first = work.next_item(store, "sftb", "ann")
+    work.label(store, "sftb", "ann", first["item"], 7)
+    second = work.next_item(store, "sftb", "ann")
+    work.label(store, "sftb", "ann", second["item"], 3)
+    targets = sorted(target for _, target in sft_examples(store))
+    assert targets == ["<think></think><answer>3</answer>", "<think></think><answer>7</answer>"]
+    work.keep_trace(store, "sftb", "ann", first["item"])
+    n = int(first["doc_id"][1:])
+    targets = sorted(target for _, target in sft_examples(store))
+    assert targets == ["<think></think><answer>3</answer>", f"<think>thought {n}</think><answer>7</answer>"]

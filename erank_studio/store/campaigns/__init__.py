@@ -18,4 +18,11 @@ from __future__ import annotations
 
 from .errors import CampaignError
 
-__all__ = ["CampaignError"]
+__all__ = ["CampaignError", "sft_may_use_trace"]
+
+
+def sft_may_use_trace(blind: bool | None, trace_kept: bool | None) -> bool:
+    """Whether the SFT export may fill a label's missing rationale with the model's trace: always
+    for labels made in view of the model (and outside campaigns, where ``blind`` is NULL); for a
+    blind label only when its person kept the trace after the reveal (``work.keep_trace``)."""
+    return not blind or bool(trace_kept)

@@ -37,13 +37,6 @@ LEASED, SKIPPED = "leased", "skipped"
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: a "seconds" beyond it is a mistake, not a label time
 
 
-def sft_may_use_trace(blind: bool | None, trace_kept: bool | None) -> bool:
-    """Whether the SFT export may fill a label's missing rationale with the model's trace: always
-    for labels made in view of the model (and outside campaigns), for a blind label only when its
-    person kept the trace after the reveal (``keep_trace``)."""
-    return not blind or bool(trace_kept)
-
-
 def _person(conn: Connection, name: Any) -> int:
     try:
         return int(person_id(conn, validation.annotator(name, "person")))
