@@ -17,6 +17,7 @@ import numpy as np
 from . import metrics, parse
 from .batch import RUN_KINDS
 from .batch_eval import Batch
+from .benchmark_qrels import with_every_query
 from .types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Judgment
 
 OUTCOMES = (STATUS_OK, STATUS_FORCED, *parse.FAILURE_MESSAGES)
@@ -32,8 +33,12 @@ SIGNALS = {
 
 
 def evaluate(batch: Batch, missing: str = "skip") -> dict[str, Any]:
-    """nDCG@10 of the batch's first stage, model and hybrid: exactly ``evaluate``'s result."""
-    return metrics.evaluate_runs(batch.runs, batch.qrels, missing)
+    """nDCG@10 of the batch's first stage, model and hybrid: exactly ``evaluate``'s result (with
+    ``missing="zero"`` over every query of the benchmark's qrels, benchmark_qrels)."""
+    qrels = batch.qrels
+    if missing == "zero" and batch.against == "qrels":
+        qrels = with_every_query(batch.dataset, qrels)
+    return metrics.evaluate_runs(batch.runs, qrels, missing)
 
 
 def _judgments(batch: Batch) -> list[tuple[str, Judgment]]:

@@ -18,6 +18,7 @@ from . import scoring
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 MEASURE = "nDCG@10"  # ir_measures' name of the measure (imported when first computed, not at start-up)
+JUDGED = "Judged@10"  # reported beside it: how much of the top 10 the qrels judge
 SCALE = list(range(11))
 MISSING = ("skip", "zero")
 
@@ -34,6 +35,18 @@ def ndcg_at_10(run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, di
     """(mean nDCG@10, {qid: nDCG@10}) over the queries both the run and the qrels have, or with
     ``missing="zero"`` over every qrels query (0 where the run has none); the mean is NaN when
     there are none."""
+    return measure_at(MEASURE, run, qrels, missing)
+
+
+def judged_at_10(run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, dict[str, float]]:
+    """(mean Judged@10, {qid: value}): the share of each query's top 10 that the qrels judge
+    (ir_measures' ``Judged@10``), over the same queries as ``ndcg_at_10``. Low values say the
+    nDCG rests on unjudged documents counted as not relevant."""
+    return measure_at(JUDGED, run, qrels, missing)
+
+
+def measure_at(name: str, run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, dict[str, float]]:
+    """One ir_measures measure by name, per query and mean, under the ``missing`` convention."""
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
     plain_run, plain_qrels = _plain_run(run), _plain_qrels(qrels)
@@ -42,7 +55,7 @@ def ndcg_at_10(run: Run, qrels: Qrels, missing: str = "skip") -> tuple[float, di
     if common:
         import ir_measures
 
-        measure = ir_measures.parse_measure(MEASURE)
+        measure = ir_measures.parse_measure(name)
         per_query = {
             m.query_id: float(m.value)
             for m in ir_measures.iter_calc([measure], {q: plain_qrels[q] for q in common}, {q: plain_run[q] for q in common})
@@ -67,12 +80,15 @@ def hybrid_run(first_stage: Run, model: Run, alpha: float = scoring.DEFAULT_ALPH
 
 def evaluate_runs(runs: Mapping[str, Run], qrels: Qrels, missing: str = "skip") -> dict[str, Any]:
     """nDCG@10 of several named runs: {"measure", "missing", "qrels_queries", "systems": {name:
-    {"mean", "n_queries" (averaged over), "per_query"}}, "queries": sorted qids}."""
+    {"mean", "n_queries" (averaged over), "per_query", "judged_at_10", "judged_per_query"}},
+    "queries": sorted qids}."""
     systems = {}
     qids: set[str] = set()
     for name, run in runs.items():
         mean, per_query = ndcg_at_10(run, qrels, missing)
-        systems[name] = {"mean": mean, "n_queries": len(per_query), "per_query": per_query}
+        judged, judged_per_query = judged_at_10(run, qrels, missing)
+        systems[name] = {"mean": mean, "n_queries": len(per_query), "per_query": per_query,
+                         "judged_at_10": judged, "judged_per_query": judged_per_query}
         qids |= set(per_query)
     return {"measure": MEASURE, "missing": missing, "qrels_queries": len(_plain_qrels(qrels)),
             "systems": systems, "queries": sorted(qids)}
@@ -92,7 +108,7 @@ def convention_note(result: Mapping[str, Any]) -> str:
 def format_table(result: Mapping[str, Any], per_query: bool = True) -> str:
     """A plain-text table: one column a system, one row a query, the mean last."""
     names = list(result["systems"])
-    width = max([len("query"), len("mean")] + [len(q) for q in result["queries"]]) if per_query else 5
+    width = max([len("query"), len(JUDGED)] + ([len(q) for q in result["queries"]] if per_query else []))
     cols = [max(len(n), 7) for n in names]
     lines = [f"{'query':<{width}}  " + "  ".join(f"{n:>{c}}" for n, c in zip(names, cols))]
 
@@ -105,6 +121,8 @@ def format_table(result: Mapping[str, Any], per_query: bool = True) -> str:
             lines.append(f"{qid:<{width}}  " + "  ".join(cell(v, c) for v, c in zip(row, cols)))
     means = [result["systems"][n]["mean"] for n in names]
     lines.append(f"{'mean':<{width}}  " + "  ".join(cell(v, c) for v, c in zip(means, cols)))
+    judged = [result["systems"][n].get("judged_at_10") for n in names]
+    lines.append(f"{JUDGED:<{width}}  " + "  ".join(cell(v, c) for v, c in zip(judged, cols)))
     counts = [result["systems"][n]["n_queries"] for n in names]
     lines.append(f"{'queries':<{width}}  " + "  ".join(f"{v:>{c}}" for v, c in zip(counts, cols)))
     return "\n".join(lines)

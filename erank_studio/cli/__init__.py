@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agreement": ("agreement", "agreement between annotators (kappa, Spearman, Krippendorff's alpha) and with the model"),
     "adjudicate": ("adjudicate", "the queue of documents annotators disagree on, and setting their final label"),
     "roles": ("roles", "grant, revoke or list the adjudicator role"),
+    "campaign": ("campaign_cmd", "labelling campaigns: create, hand out items (next), label, skip, status, anchoring"),
 }
 
 

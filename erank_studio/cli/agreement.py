@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "comes with the number of documents it rests on; '-' where it is undefined.",
     )
     add_query_selection(parser)
+    parser.add_argument("--campaign", metavar="NAME", help="instead: agreement with the model of a campaign's blind "
+                        "labels and of labels made with the model in view (as `campaign anchoring`)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from .common import open_store
 
     store = open_store(args.db, read_only=True)
+    if args.campaign is not None:
+        return _anchoring(store, args)
     try:
         chosen = teams.items(store, source=args.source, qids=args.query_id)
     except ValueError as error:
@@ -41,4 +45,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result['items']} labelled documents, {len(result['annotators'])} annotators: "
               f"{', '.join(result['annotators']) or 'none'}")
         print(agreement.format_table(result))
+    return 0
+
+
+def _anchoring(store, args: argparse.Namespace) -> int:
+    from ..store.campaigns import CampaignError, anchoring
+    from . import UserError
+
+    try:
+        result = anchoring.report(store, args.campaign)
+    except CampaignError as error:
+        raise UserError(str(error)) from None
+    finally:
+        store.close()
+    print(json.dumps(result, indent=1) if args.json else anchoring.format_report(result))
     return 0

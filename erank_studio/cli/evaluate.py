@@ -115,7 +115,14 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     agreement = metrics.agreement(*batch.label_pairs) if args.against == "labels" else None
     # named apart, so that an E[N] figure is never read as ERank's rank_score one
     runs = {name if name == "first_stage" else name + suffix: run for name, run in batch.runs.items()}
-    return runs, batch.qrels, agreement
+    qrels = batch.qrels
+    if args.missing == "zero" and args.against == "qrels" and file_qrels is None:
+        from ..benchmark_qrels import note, with_every_query
+
+        qrels = with_every_query(args.dataset, qrels)  # every query of the benchmark, not only those stored
+        if note(args.dataset):
+            print(f"note: {note(args.dataset)}", file=sys.stderr)
+    return runs, qrels, agreement
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,7 +9,8 @@ Formats (``FORMATS``):
   judgment of that query and document (in the filtered run when ``run_id`` is given); for a
   label no run has judged, P is ``prompt.user_message(query, document, instruction, template)``
   with the query's latest run's instruction and template, or the defaults. rationale = the person's
-  edited rationale, else the model's trace, else empty; N = the person's score. With no
+  edited rationale, else the model's trace (for a blind campaign label only if its person kept
+  the trace after the reveal), else empty; N = the person's score. With no
   annotator filter every annotator's current label is one example.
 - ``alpaca`` JSON list of ``{"instruction": P, "input": "", "output": target}`` and
   ``sharegpt`` JSON list of ``{"conversations": [{"from": "human", "value": P},
@@ -51,6 +52,7 @@ from ..grading import RULE as GRADE_RULE
 from ..grading import grade
 from . import trec
 from .annotators import find_annotator
+from .campaigns import sft_may_use_trace
 from .candidates import ON_ITS_TEXT, ON_ITS_TEXT_SQL
 from .resolve import Rule
 from .resolve import resolve as resolve_label
@@ -240,8 +242,11 @@ def sft_records(store: Store, flt: ExportFilter | None = None,
         pairs = labelled_pairs(conn, flt)
         for i in range(0, len(pairs), _CHUNK):
             chunk = pairs[i:i + _CHUNK]
-            rationales = dict(_in(conn, "SELECT id, rationale FROM labels WHERE id IN ({ids})",
-                                  [p.label_id for p in chunk if p.label_id is not None]))
+            # id -> (rationale, whether the model's trace may stand in for a missing one: not for
+            # a blind campaign label whose person did not keep it after the reveal)
+            rationales = {r[0]: (r[1], sft_may_use_trace(r[2], r[3])) for r in _in(
+                conn, "SELECT id, rationale, blind, trace_kept FROM labels WHERE id IN ({ids})",
+                [p.label_id for p in chunk if p.label_id is not None])}
             judged = {r[0]: r for r in _in(
                 conn, "SELECT j.id, j.prompt_message, j.trace, r.instruction, r.template FROM judgments j "
                 "JOIN runs r ON r.id = j.run_id WHERE j.id IN ({ids})",
@@ -264,9 +269,9 @@ def sft_records(store: Store, flt: ExportFilter | None = None,
                     instruction = (j[3] if j is not None else None) or latest[0] or prompt.DEFAULT_INSTRUCTION
                     template = (j[4] if j is not None else None) or latest[1] or prompt.DEFAULT_TEMPLATE
                     user = prompt.user_message(queries[p.query_id], docs[p.document_id], instruction, template)
-                rationale = rationales.get(p.label_id)
+                rationale, trace_allowed = rationales.get(p.label_id, (None, True))
                 if rationale is None:
-                    rationale = (j[2] if j is not None else None) or ""
+                    rationale = (j[2] if j is not None and trace_allowed else None) or ""
                     if has_reserved_tag(rationale):
                         # A model trace that quotes a tag would put a second answer into the
                         # target; people's rationales are refused with such tags when typed.

@@ -82,7 +82,7 @@ class DocumentText(TypeDecorator):
 # The newest migration in db/migrations/versions (what ``alembic heads`` says; a test keeps the two
 # equal). Opening a store compares its alembic_version row with this by plain SQL, so a store
 # that is already current opens without importing alembic.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 class Base(DeclarativeBase):
@@ -280,3 +280,84 @@ LABELS = Label.__table__
 ROLES = Role.__table__
 QRELS = Qrel.__table__
 RENAMED_DOCUMENTS = RenamedDocument.__table__
+
+
+# -- campaigns (revision 0010) -----------------------------------------------------------------
+# Labels made in a campaign say which campaign, whether the model's answer was withheld, which
+# guideline version the person read and how long they took; labels made elsewhere leave them NULL,
+# so every existing label query reads them unchanged. Added to the mapped class here (SQLAlchemy's
+# documented way to extend a declarative class) so the campaign columns live with the campaign
+# tables below.
+Label.campaign_id = mapped_column("campaign_id", ForeignKey("campaigns.id"), nullable=True)
+Label.blind = mapped_column("blind", Boolean, nullable=True)
+Label.guideline_version = mapped_column("guideline_version", Integer, nullable=True)
+Label.seconds = mapped_column("seconds", Float, nullable=True)
+# A blind label's rationale may fall back on the model's trace (the SFT export) only when the
+# person kept that trace after it was revealed: True then, False for a blind label, NULL elsewhere.
+Label.trace_kept = mapped_column("trace_kept", Boolean, nullable=True)
+
+
+class Campaign(Base):
+    """A named set of items that ``overlap`` people each label (campaigns/)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    overlap: Mapped[int] = mapped_column(Integer, nullable=False)
+    blind: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    strategy: Mapped[str] = mapped_column(String(30), nullable=False)
+    lease_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    # where the items came from, for people: "run 3", "dataset sample (model m, top 10)"
+    origin: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class CampaignGuidelines(Base):
+    """One version of a campaign's guidelines (markdown); editing adds the next version."""
+
+    __tablename__ = "campaign_guidelines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("campaign_id", "version", name="uq_campaign_guidelines"),)
+
+
+class CampaignItem(Base):
+    """One (query, document row) of a campaign, in the order its strategy hands them out. The
+    document row (not only its doc_id) keeps the label bound to the text the person read; the run
+    is where the model's judgment comes from (NULL: none)."""
+
+    __tablename__ = "campaign_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    query_id: Mapped[int] = mapped_column(ForeignKey("queries.id"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    doc_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "query_id", "doc_id", name="uq_campaign_items"),
+        Index("ix_campaign_items_order", "campaign_id", "position"),
+    )
+
+
+class CampaignLease(Base):
+    """Who holds an item now: ``state`` "leased" until ``expires_at`` (then free again), or
+    "skipped" (never handed to that person again). One row per (item, person), updated."""
+
+    __tablename__ = "campaign_leases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("campaign_items.id"), nullable=False)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id"), nullable=False)
+    state: Mapped[str] = mapped_column(String(10), nullable=False)
+    leased_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("item_id", "annotator_id", name="uq_campaign_leases"),)
+
+
+CAMPAIGNS = Campaign.__table__
+CAMPAIGN_GUIDELINES = CampaignGuidelines.__table__
+CAMPAIGN_ITEMS = CampaignItem.__table__
+CAMPAIGN_LEASES = CampaignLease.__table__

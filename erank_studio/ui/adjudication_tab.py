@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from ..store import teams
-from . import render
+from . import render, roles_panel
 from .annotate import who
 from .context import Context
 from .rerank_tab import RerankUI
@@ -86,7 +86,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         reason = gr.Textbox(label="Reason (required)", elem_id="erank-adjudicate-reason", scale=2)
     rationale = gr.Textbox(label="Rationale for the SFT target (optional)", lines=3,
                            elem_id="erank-adjudicate-rationale")
-    save = gr.Button("Set final label", variant="primary", elem_id="erank-adjudicate-save")
+    save = gr.Button("Set final label", variant="primary", elem_id="erank-adjudicate-save", interactive=False)
     status = gr.Markdown("", elem_id="erank-adjudicate-status")
 
     def role_line(name: str) -> str:
@@ -104,9 +104,10 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not read the queue: {error}"))
             return gr.skip()
-        return frame, state, line, ""
+        # Disabled with the reason on the role line, rather than refused after a click.
+        return frame, state, line, "", gr.update(interactive=teams.has_role(ctx.store, who(annotator, request)))
 
-    outputs = [table, picked, role, item]
+    outputs = [table, picked, role, item, save]
     load.click(refresh, [gap, done_too, ui.annotator], outputs, api_visibility="private")
     tab.select(refresh, [gap, done_too, ui.annotator], outputs, api_visibility="private")
 
@@ -134,3 +135,4 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
 
     save.click(on_save, [picked, final, reason, rationale, gap, done_too, ui.annotator],
                [status, table, picked, item, reason, rationale], api_visibility="private")
+    roles_panel.build(ctx, ui.annotator, tab)

@@ -16,6 +16,8 @@ from . import (
     adjudication_tab,
     agreement_tab,
     analyze,
+    campaign_api,
+    campaign_tab,
     annotate,
     api,
     benchmark,
@@ -97,6 +99,8 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
                 agreement_tab.build(ctx, agreement_view)
             with gr.Tab("Adjudicate", id="adjudicate", elem_id="erank-tab-adjudicate") as adjudicate_view:
                 adjudication_tab.build(ctx, ui, adjudicate_view)
+            with gr.Tab("Label", id="label", elem_id="erank-tab-label") as label_view:
+                campaign_tab.build(ctx, label_view)
             with gr.Tab("Export", id="export", elem_id="erank-tab-export"):
                 export_tab.build(ctx, ui)
         rerank_tab.wire(ctx, ui)
@@ -108,6 +112,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         api.register(ctx)
+        campaign_api.register(ctx.store)
     return demo
 
 

@@ -85,7 +85,9 @@ def summary_text(batch: batch_eval.Batch, result: dict[str, Any] | None) -> str:
     def mean(system: str) -> str:
         s = result["systems"][system]
         value = "–" if math.isnan(s["mean"]) else f"{s['mean']:.4f}"
-        return f"{SYSTEM_COLUMNS[system]} **{value}** ({s['n_queries']} queries)"
+        judged = s.get("judged_at_10")
+        judged_text = "" if judged is None or math.isnan(judged) else f" Judged@10 {judged:.2f}"
+        return f"{SYSTEM_COLUMNS[system]} **{value}** ({s['n_queries']} queries){judged_text}"
 
     against = f"human labels graded {render.md_escape(grading.RULE)}" if batch.against == "labels" else "qrels"
     return (f"{head}\n\nmean nDCG@10 against {against}: " + " · ".join(mean(s) for s in SYSTEM_COLUMNS)

@@ -5,34 +5,21 @@ query and see both traces with their differences marked; rerun the open run's do
 click and find the new run offered for comparison. Waits are for states of the page only."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from constructed_runs import DOCS, make_run
+from page_waits import TIMEOUT_MS, wait_text
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-TIMEOUT_MS = int(os.environ.get("ERANK_BROWSER_TIMEOUT_MS", 180_000))
 ANNOTATOR = "quinn"
 THOUGHT_A = "the document <b>names</b> the cause directly"
 THOUGHT_B = "the document hints at the cause"
 
 
 def _wait_text(page, selector: str, pattern: str) -> None:
-    """Wait until the element's text matches; on a timeout, fail saying what it shows and which
-    messages are up (a screenshot goes to test-artifacts/)."""
-    condition = "([sel, pat]) => { const el = document.querySelector(sel); return el && new RegExp(pat).test(el.innerText); }"
-    try:
-        page.wait_for_function(condition, arg=[selector, pattern], timeout=TIMEOUT_MS)
-    except sync_api.TimeoutError:
-        shown = page.locator(selector).inner_text() if page.locator(selector).count() else "(missing)"
-        toasts = page.locator('[data-testid="toast-body"]').all_inner_texts()
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "queue-compare-failure.png"), full_page=True)
-        pytest.fail(f"{selector} never matched {pattern!r}; it shows {shown!r}; messages: {toasts}")
+    wait_text(page, selector, pattern, "queue-compare-failure")
 
 
 def _choose(page, elem_id: str, option: str) -> None:

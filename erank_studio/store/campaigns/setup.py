@@ -1,0 +1,176 @@
+"""Creating a campaign and finding one by name.
+
+Items come from one run (its judged documents) or from a dataset's batch (every query's latest
+judgment per document by one model, optionally only each query's top k by the model's ranking).
+They are put in the order of a label-next strategy (queue.py: entropy, first_stage, qrels, rank)
+once, at creation, so every person's ``next`` walks the same fixed order and the order does not
+shift as labels arrive. Each item points at the document row the model judged, so a label stays
+bound to the text that was read."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, select
+
+from ... import queue
+from ...errors import ValidationError
+from .. import validation
+from . import guidelines
+from .errors import CampaignError
+from .tables import C, I, J, utcnow
+
+if TYPE_CHECKING:
+    from .. import Store
+
+DEFAULT_LEASE_S = 600  # ten minutes: long enough to read a long document, short enough that a closed tab frees it
+DEFAULT_STRATEGY = queue.STRATEGY_RANK
+MAX_GUIDELINES_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    name: str
+    overlap: int
+    blind: bool
+    strategy: str
+    lease_s: int
+    origin: str
+    n_items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "overlap": self.overlap, "blind": self.blind, "strategy": self.strategy,
+                "lease_s": self.lease_s, "origin": self.origin, "items": self.n_items}
+
+
+def _campaign(conn: Connection, row: Any) -> Campaign:
+    n = conn.execute(select(func.count()).select_from(I).where(I.c.campaign_id == row.id)).scalar()
+    return Campaign(id=row.id, name=row.name, overlap=row.overlap, blind=bool(row.blind), strategy=row.strategy,
+                    lease_s=row.lease_s, origin=row.origin, n_items=int(n or 0))
+
+
+def find(conn: Connection, name: str) -> Campaign:
+    """The campaign called ``name``, or a CampaignError naming the ones there are."""
+    row = conn.execute(select(C).where(C.c.name == name)).first()
+    if row is None:
+        names = list(conn.execute(select(C.c.name).order_by(C.c.id).limit(20)).scalars())
+        raise CampaignError(f"no campaign named {name!r}; campaigns: {', '.join(names) or 'none yet'}")
+    return _campaign(conn, row)
+
+
+def get(store: Store, name: str) -> Campaign:
+    with store.read() as conn:
+        return find(conn, name)
+
+
+def names(store: Store) -> list[str]:
+    """Every campaign's name, oldest first (the app's picker)."""
+    with store.read() as conn:
+        return list(conn.execute(select(C.c.name).order_by(C.c.id)).scalars())
+
+
+def _checked(name: str, overlap: Any, lease_s: Any, strategy: str, text: str | None) -> str:
+    try:
+        name = validation.annotator(name, "campaign name")
+        validation.positive_int(overlap, "overlap")
+        validation.positive_int(lease_s, "lease time (seconds)")
+        if text is not None:
+            validation.storable(text, "guidelines")
+    except ValidationError as error:
+        raise CampaignError(str(error)) from None
+    if strategy not in queue.STRATEGIES:
+        raise CampaignError(f"unknown strategy {strategy!r}; choose one of {', '.join(queue.STRATEGIES)}")
+    if text is not None and not text.strip():
+        raise CampaignError("the guidelines are empty")
+    if text is not None and len(text) > MAX_GUIDELINES_CHARS:
+        raise CampaignError(f"the guidelines are longer than {MAX_GUIDELINES_CHARS} characters")
+    return name
+
+
+def _run_items(store: Store, run_id: int) -> tuple[list[queue.QueueItem], str, str]:
+    try:
+        info = store.run_info(run_id)
+    except ValueError as error:
+        raise CampaignError(str(error)) from None
+    query_id = int(info["query_id"])
+    items = queue.query_items(run_id, query_id, store.run_judgments(run_id), store.qrels_for(query_id))
+    return items, info["instruction"], f"run {run_id} ({info['model']})"
+
+
+def _batch_items(store: Store, dataset: str, model: str | None,
+                 top_k: int | None) -> tuple[list[queue.QueueItem], str, str]:
+    from ...batch_eval import BatchNotFound, load_batch
+
+    try:
+        batch = load_batch(store, dataset, model=model)
+    except BatchNotFound as error:
+        raise CampaignError(str(error)) from None
+    items: list[queue.QueueItem] = []
+    for q in batch.queries:
+        if q.judgments:
+            items += queue.query_items(q.run_of, q.query_id, q.judgments, batch.qrels.get(q.key), q.key)
+    if top_k is not None:
+        items = [i for i in items if i.model_rank is not None and i.model_rank <= top_k]
+    run_ids = sorted({i.run_id for i in items})
+    instruction = store.run_info(run_ids[0])["instruction"] if run_ids else None
+    origin = f"dataset {dataset} ({batch.model}" + (f", top {top_k})" if top_k else ")")
+    return items, instruction, origin
+
+
+def _document_rows(conn: Connection, run_ids: set[int]) -> dict[tuple[int, str], int]:
+    """(run, doc_id) -> the document row its latest judgment in that run read."""
+    rows = conn.execute(select(J.c.run_id, J.c.doc_id, J.c.document_id).where(J.c.run_id.in_(run_ids))
+                        .order_by(J.c.id)).all()
+    return {(r.run_id, r.doc_id): r.document_id for r in rows}  # ordered by id: the latest wins
+
+
+def create(store: Store, name: str, *, run_id: int | None = None, dataset: str | None = None,
+           model: str | None = None, top_k: int | None = None, overlap: int = 1, blind: bool = False,
+           guidelines_text: str | None = None, strategy: str = DEFAULT_STRATEGY,
+           lease_s: int = DEFAULT_LEASE_S) -> Campaign:
+    """A new campaign over a run's documents or a dataset's batch (``top_k`` per query by the
+    model's ranking), its guidelines version 1 (``guidelines_text`` or the default rubric)."""
+    name = _checked(name, overlap, lease_s, strategy, guidelines_text)
+    if (run_id is None) == (dataset is None):
+        raise CampaignError("a campaign is built from one run or one dataset: give exactly one of them")
+    if dataset is None and (model is not None or top_k is not None):
+        raise CampaignError("a model and a top k go with a dataset (a run has one model and its own documents)")
+    if top_k is not None:
+        try:
+            validation.positive_int(top_k, "top k")
+        except ValidationError as error:
+            raise CampaignError(str(error)) from None
+    if run_id is not None:
+        items, instruction, origin = _run_items(store, run_id)
+    else:
+        items, instruction, origin = _batch_items(store, dataset, model, top_k)
+    try:
+        ordered = queue.order(items, strategy)
+    except queue.QueueUnavailable as error:
+        raise CampaignError(str(error)) from None
+    if not ordered:
+        raise CampaignError(f"{origin} has no judged documents to label")
+    with store.write() as conn:
+        if conn.execute(select(C.c.id).where(C.c.name == name)).first() is not None:
+            raise CampaignError(f"a campaign named {name!r} exists already; choose another name")
+        campaign_id = int(conn.execute(C.insert().values(
+            name=name, overlap=overlap, blind=bool(blind), strategy=strategy, lease_s=lease_s, origin=origin,
+            created_at=utcnow())).inserted_primary_key[0])
+        guidelines.add_version(conn, campaign_id, guidelines_text or guidelines.default_rubric(instruction))
+        rows = _document_rows(conn, {i.run_id for i in ordered})
+        conn.execute(I.insert(), [
+            {"campaign_id": campaign_id, "position": n, "query_id": i.query_id, "doc_id": i.doc_id,
+             "document_id": rows[(i.run_id, i.doc_id)], "run_id": i.run_id}
+            for n, i in enumerate(ordered)])
+        return find(conn, name)
+
+
+def edit_guidelines(store: Store, name: str, text: str) -> int:
+    """Store new guidelines for the campaign; returns the new version (labels made from now on
+    record it; earlier labels keep the version they were made under)."""
+    if not isinstance(text, str) or not text.strip():
+        raise CampaignError("the guidelines are empty")
+    _checked(name, 1, 1, DEFAULT_STRATEGY, text)
+    with store.write() as conn:
+        return guidelines.add_version(conn, find(conn, name).id, text)

@@ -1,0 +1,82 @@
+"""Search and filter over a campaign's items and a run's documents (use case and CLI)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from campaign_data import make_run, model_score
+from erank_studio.store.campaigns import CampaignError, setup, work
+from erank_studio.store.campaigns.records import RecordFilter, campaign_records, run_records
+from erank_studio.cli import main
+from erank_studio.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'r.sqlite'}") as s:
+        yield s
+
+
+def _label_first(store, name, person, scores):
+    for score in scores:
+        item = work.next_item(store, name, person)
+        work.label(store, name, person, item["item"], score)
+
+
+def test_filters_over_a_campaign(store):
+    _, run_id = make_run(store, 6)  # model scores by doc: d0 0, d1 7, d2 3, d3 10, d4 6, d5 2
+    setup.create(store, "c", run_id=run_id, overlap=2)
+    _label_first(store, "c", "ann", [10, 0])  # rank order: d3 (10), then d1 (7)
+    _label_first(store, "c", "bob", [10])  # d3 again
+    assert work.next_item(store, "c", "bob")["doc_id"] == "d1"  # bob now holds d1
+    every = campaign_records(store, "c", RecordFilter())
+    assert [r["doc_id"] for r in every] == ["d3", "d1", "d4", "d2", "d5", "d0"]
+    assert {r["doc_id"]: r["status"] for r in every}["d3"] == "done"
+    assert {r["doc_id"]: r["status"] for r in every}["d1"] == "leased"
+
+    def ids(**kwargs):
+        return [r["doc_id"] for r in campaign_records(store, "c", RecordFilter(**kwargs))]
+
+    assert ids(model_min=6, model_max=7) == ["d1", "d4"]
+    assert ids(disagreement=5) == ["d1"]  # ann's 0 against the model's 7
+    assert ids(labelled_by="me", person="bob") == ["d3"]
+    assert ids(labelled_by="anyone") == ["d3", "d1"]
+    assert ids(labelled_by="no one") == ["d4", "d2", "d5", "d0"]
+    assert ids(status="left") == ["d4", "d2", "d5", "d0"]
+    assert ids(text="DOCUMENT 5") == ["d5"] and ids(text="d2") == ["d2"]
+    assert every[0]["labels"] == {"ann": 10, "bob": 10} and every[0]["model_score"] == model_score(3)
+
+
+def test_a_blind_campaign_shows_the_model_only_where_the_person_labelled(store):
+    _, run_id = make_run(store, 3)
+    setup.create(store, "b", run_id=run_id, overlap=1, blind=True)
+    _label_first(store, "b", "ann", [5])
+    rows = campaign_records(store, "b", RecordFilter(person="ann"))
+    assert [r["model_score"] is not None for r in rows] == [True, False, False]
+    assert all(r["model_score"] is None for r in campaign_records(store, "b", RecordFilter(person="bob")))
+    with pytest.raises(CampaignError, match="blind"):
+        campaign_records(store, "b", RecordFilter(model_min=3))
+
+
+def test_filters_over_a_run(store):
+    query_id, run_id = make_run(store, 4)  # d0 0, d1 7, d2 3, d3 10
+    store.add_label(query_id, "d2", "ann", 9)
+    rows = run_records(store, run_id, RecordFilter())
+    assert [r["doc_id"] for r in rows] == ["d3", "d1", "d2", "d0"]
+    assert [r["doc_id"] for r in run_records(store, run_id, RecordFilter(status="labelled"))] == ["d2"]
+    assert [r["doc_id"] for r in run_records(store, run_id, RecordFilter(disagreement=6))] == ["d2"]
+    with pytest.raises(CampaignError, match="status must be one of labelled, unlabelled"):
+        run_records(store, run_id, RecordFilter(status="done"))
+
+
+def test_records_from_the_command_line(store, capsys):
+    _, run_id = make_run(store, 4)
+    setup.create(store, "c", run_id=run_id, overlap=1)
+    assert main(["campaign", "records", "c", "--model-min", "7", "--json", "--db", store.url]) == 0
+    assert [r["doc_id"] for r in json.loads(capsys.readouterr().out)] == ["d3", "d1"]
+    assert main(["campaign", "records", "--run", str(run_id), "--labelled-by", "nobody", "--db", store.url]) == 0
+    assert capsys.readouterr().out.strip().endswith("4 found")
+    assert main(["campaign", "records", "c", "--model-min", "12", "--db", store.url]) == 2
+    assert capsys.readouterr().err == "error: model score from must be a whole number from 0 to 10, got 12\n"
+    assert main(["campaign", "records", "--db", store.url]) == 2
