@@ -315,11 +315,10 @@ def test_cancel_midway_yields_the_rest_as_cancelled(server) -> None:
 
 def test_judge_reads_p_of_n_from_the_returned_logprobs(server) -> None:
     url, _ = server
-    engine = OpenAIEngine(MODEL, base_url=url)
+    engine = OpenAIEngine(MODEL, base_url=url, max_retries=0)
     docs = [Document("d7", "SCORE=7", first_stage_score=1.0),
             Document("d10", "SCORE=10", first_stage_score=2.0),
             Document("bad", "FAIL500", first_stage_score=3.0)]
-    engine.client = engine.client.with_options(max_retries=0)
     judged = {j.doc_id: j for j in judge_module.judge(engine, "q", docs, DEFAULT_INSTRUCTION)}
     assert judged["d7"].status == STATUS_OK and judged["d7"].score == 7
     assert judged["d7"].probability == pytest.approx(0.8)
