@@ -1,0 +1,151 @@
+"""The openai engine over several servers: two local fake OpenAI-compatible servers
+(tests/fake_openai_servers.py), real HTTP on loopback."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+
+import pytest
+
+from erank_studio import judge
+from erank_studio.engines.openai_engine import OpenAIEngine, ServerUnavailable
+from erank_studio.engines.servers import parse_base_urls
+from erank_studio.prompt import DEFAULT_INSTRUCTION
+from erank_studio.types import STATUS_OK, Document
+from fake_openai_servers import MODEL, closed_port_url, fake_servers, score_of
+
+QUERIES = [f"question number {i}: why is the sky {i} times blue?" for i in range(16)]
+DOCS = [Document(f"d{k}", f"document {k} about the sky and light", first_stage_score=float(k)) for k in range(4)]
+
+
+def judge_all(engine: OpenAIEngine, queries=QUERIES):
+    """query -> doc_id -> judgment."""
+    return {q: {j.doc_id: j for j in judge.judge(engine, q, DOCS, DEFAULT_INSTRUCTION)} for q in queries}
+
+
+def seen_by(server) -> set[str]:
+    """The queries whose documents reached ``server``."""
+    return {q for q in QUERIES for m in server.chat_messages if f"\n{q}\n" in m}
+
+
+def comparable(judged):
+    return {q: {d: (j.status, j.score, j.probability, j.rank_score, j.raw_output) for d, j in docs.items()}
+            for q, docs in judged.items()}
+
+
+def test_a_querys_documents_all_reach_one_server() -> None:
+    with fake_servers(2) as (a, b):
+        engine = OpenAIEngine(MODEL, base_url=f"{a.url},{b.url}")
+        judged = judge_all(engine)
+    on_a, on_b = seen_by(a), seen_by(b)
+    assert on_a.isdisjoint(on_b) and on_a | on_b == set(QUERIES)
+    assert on_a and on_b  # both servers took queries (16 queries on 2 servers by hash)
+    assert len(a.chat_messages) + len(b.chat_messages) == len(QUERIES) * len(DOCS)  # each document once
+    for q, docs in judged.items():
+        expected = a.url if q in on_a else b.url
+        assert {j.extra["server"] for j in docs.values()} == {expected}
+        assert all(j.status == STATUS_OK for j in docs.values())
+        assert all(j.score == score_of(j.prompt_message) for j in docs.values())
+    assert engine.server_report() == []
+    assert [s["judged"] for s in engine.describe()["servers"]] == [len(on_a) * 4, len(on_b) * 4]
+
+
+def test_the_extra_step_for_p_of_n_goes_to_the_querys_server(qwen3_tokenizer) -> None:
+    with fake_servers(2) as (a, b):
+        engine = OpenAIEngine(MODEL, base_url=f"{a.url},{b.url}", tokenizer=qwen3_tokenizer)
+        judged = judge_all(engine, QUERIES[:6])
+    for server in (a, b):
+        # the fake lists only the sampled digit: P(0..10) needs the extra completions step
+        assert len(server.completion_prompts) >= len(server.chat_messages)
+        for ids in server.completion_prompts:
+            text = qwen3_tokenizer.decode(ids)
+            assert any(f"\n{q}\n" in text for q in seen_by(server))
+    assert all(j.score_distribution is not None for docs in judged.values() for j in docs.values())
+
+
+def test_concurrency_is_per_server_across_queries_in_flight() -> None:
+    with fake_servers(2, latency_per_token_s=0.005) as servers:
+        engine = OpenAIEngine(MODEL, base_url=",".join(s.url for s in servers), concurrency=2)
+        threads = [threading.Thread(target=judge_all, args=(engine, QUERIES[i::4])) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert all(s.max_in_flight <= 2 for s in servers)
+    assert max(s.max_in_flight for s in servers) == 2  # the limit was reached, not just kept
+
+
+@pytest.mark.parametrize("failure", ["http-500", "closed-port"])
+def test_a_failing_servers_documents_are_judged_by_the_other(failure, caplog) -> None:
+    with fake_servers(2) as (bad, good), fake_servers(1) as (alone,):
+        bad_url = bad.url
+        if failure == "closed-port":
+            bad_url = closed_port_url()
+        else:
+            bad.fail_status = 500
+        with caplog.at_level(logging.WARNING, logger="erank_studio.engines.servers"):
+            engine = OpenAIEngine(MODEL, base_url=f"{bad_url},{good.url}", max_retries=1)
+            judged = judge_all(engine)
+        reference = judge_all(OpenAIEngine(MODEL, base_url=alone.url))
+    assert all(j.extra["server"] == good.url and j.status == STATUS_OK for d in judged.values() for j in d.values())
+    assert len(good.chat_messages) == len(QUERIES) * len(DOCS)
+    assert comparable(judged) == comparable(reference)  # the same judgments as one server's
+    report = "\n".join(engine.server_report())
+    if failure == "closed-port":  # seen at start: the run says so at once, nothing is sent there
+        assert f"{bad_url} does not answer" in (engine.warning or "")
+    else:
+        assert f"server {bad_url} failed (the server at {bad_url} answered HTTP 500" in report
+        assert f"document(s) of {bad_url} judged by {good.url}" in report
+        assert any(bad_url in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+    assert bad_url in report
+    servers = {s["url"]: s for s in engine.describe()["servers"]}
+    assert servers[good.url]["judged"] == len(QUERIES) * len(DOCS) and servers[bad_url]["judged"] == 0
+
+
+def test_when_every_server_fails_each_document_fails_with_the_reason() -> None:
+    with fake_servers(2) as servers:
+        for server in servers:
+            server.fail_status = 503
+        engine = OpenAIEngine(MODEL, base_url=",".join(s.url for s in servers), max_retries=0)
+        judged = judge_all(engine, QUERIES[:2])
+    for docs in judged.values():
+        for j in docs.values():
+            assert j.status != STATUS_OK and "HTTP 503" in j.failure_detail
+
+
+def test_base_urls_parsed_from_the_option_and_the_environment(monkeypatch) -> None:
+    assert parse_base_urls(" http://a:1/v1/ , http://b:2/v1,http://a:1/v1") == ["http://a:1/v1", "http://b:2/v1"]
+    with pytest.raises(ValueError, match="not an http"):
+        parse_base_urls("a:1/v1")
+    with fake_servers(2) as (a, b):
+        monkeypatch.setenv("ERANK_BASE_URL", f"{a.url}, {b.url}")
+        engine = OpenAIEngine(MODEL)
+        assert engine.base_url == f"{a.url},{b.url}"
+        assert [s["url"] for s in engine.describe()["servers"]] == [a.url, b.url]
+    with pytest.raises(ServerUnavailable, match="none of the servers answers"):
+        OpenAIEngine(MODEL, base_url=f"{closed_port_url()},{closed_port_url()}")
+
+
+def test_cli_refuses_bad_server_options_in_one_line(capsys) -> None:
+    from erank_studio.cli import main
+
+    for argv, message in [
+        (["--engine", "openai", "--base-url", "ftp://x"], "--base-url: base URL 'ftp://x' is not an http(s) URL"),
+        (["--engine", "openai", "--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--engine", "transformers", "--concurrency", "4"], "--concurrency is for --engine openai"),
+    ]:
+        assert main(["rerank", "--dataset", "sample", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_query_keeps_its_server_whichever_documents_are_asked() -> None:
+    with fake_servers(2) as (a, b):
+        engine = OpenAIEngine(MODEL, base_url=f"{a.url},{b.url}")
+        where = defaultdict(set)
+        for q in QUERIES[:6]:
+            for subset in (DOCS, DOCS[:1], DOCS[2:]):
+                for j in judge.judge(engine, q, subset, DEFAULT_INSTRUCTION):
+                    where[q].add(j.extra["server"])
+    assert all(len(servers) == 1 for servers in where.values())
