@@ -188,6 +188,7 @@ class ServerPool:
     def describe(self) -> list[dict[str, Any]]:
         with self.lock:
             return [
-                {"url": s.url, "judged": s.judged, "failures": s.failures, "last_failure": s.failure}
+                {"url": s.url, "judged": s.judged, "in_flight": s.in_flight, "failures": s.failures,
+                 "last_failure": s.failure}
                 for s in self.servers
             ]
