@@ -96,20 +96,19 @@ def _top(token: str, logprob: float, alternatives: dict[str, float] | None = Non
     return [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in listed.items()]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_state: FakeServer
-    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+class OpenAIHandler(BaseHTTPRequestHandler):
+    """What every fake OpenAI-compatible server here shares: JSON answers and ``/v1/models``."""
 
     def log_message(self, *args: Any) -> None:  # keep test and bench output clean
         pass
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        if status >= 500:
-            self.send_header("retry-after-ms", "5")  # keeps the openai client's backoff short
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -119,20 +118,32 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": "not found"}})
 
+
+    def _route(self, body: dict[str, Any]) -> None:
+        """A POST to its endpoint (the subclass's ``_chat`` and ``_completion``)."""
+        if self.path == "/v1/chat/completions":
+            self._chat(body)
+        elif self.path == "/v1/completions":
+            self._completion(body)
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+
+class _Handler(OpenAIHandler):
+    server_state: FakeServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         state = self.server_state
         if state.fail_status is not None:
-            self._send(state.fail_status, {"error": {"message": "failing on purpose", "type": "server_error"}})
+            # retry-after-ms keeps the openai client's backoff short
+            self._send(state.fail_status, {"error": {"message": "failing on purpose", "type": "server_error"}},
+                       {"retry-after-ms": "5"})
             return
         state.entered()
         try:
-            if self.path == "/v1/chat/completions":
-                self._chat(body)
-            elif self.path == "/v1/completions":
-                self._completion(body)
-            else:
-                self._send(404, {"error": {"message": "not found"}})
+            self._route(body)
         finally:
             state.left()
 
