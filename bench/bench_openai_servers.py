@@ -2,11 +2,18 @@
 several-servers routing), against local fake servers whose answers take a simulated time per
 generated token, so that the servers, not this machine's CPU, are the limit.
 
-Run (about 2 minutes here):
+Run (about 5 minutes; the defaults written out in the second line):
 
     .venv/bin/python bench/bench_openai_servers.py
-    .venv/bin/python bench/bench_openai_servers.py --servers 1 2 4 --passes 2 --concurrency 16 \\
-        --latency-per-token 0.004 --output-tokens 125
+    .venv/bin/python bench/bench_openai_servers.py --servers 1 2 4 --passes 3 --concurrency 16 \\
+        --latency-per-token 0.004 --output-tokens 250
+
+Seen here (2 CPU cores shared with other work, load 7-10): 14.5 / 28.5 / 53.5 documents a second
+through 1 / 2 / 4 servers, 1.97x and 3.69x one server's (goal 1.8x and 3.6x), every server at 15-16
+requests in flight from the first second to the last query. With answers half as long
+(``--output-tokens 125 --passes 2``, load 11-12) 1.91x and 3.43x: the servers were as full, and
+the client's own CPU per request (this process: HTTP, JSON, parsing) was the limit at 95 requests
+a second.
 
 What it does, plainly:
 - Each fake server (tests/fake_openai_servers.py) runs in its own process, so the servers' HTTP
@@ -15,6 +22,7 @@ What it does, plainly:
   One server therefore delivers concurrency / (output_tokens x latency) documents a second.
 - One OpenAIEngine with ``base_url`` = the N servers and ``concurrency`` per server judges the
   bundled sample's queries (``--dataset sample``: 40 queries x 20 documents) ``--passes`` times
+  (a few passes, so that the last queries' tail is a small part of the run)
   through ``judge.judge``, the batch's own pipeline. The batch judges one query at a time today
   (queries in flight are another change), and one query's documents all go to one server, so
   the bench keeps several queries in flight itself: 2 x N driver threads take the next query
@@ -129,11 +137,11 @@ def timeline(samples: list[tuple[float, list[int]]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--passes", type=int, default=2, help="times the sample's queries are judged")
+    parser.add_argument("--passes", type=int, default=3, help="times the sample's queries are judged")
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight per server")
     parser.add_argument("--latency-per-token", type=float, default=0.004, help="seconds per generated token")
-    parser.add_argument("--output-tokens", type=int, default=125)
+    parser.add_argument("--output-tokens", type=int, default=250)
     parser.add_argument("--quiet-timeline", action="store_true", help="no in-flight lines")
     args = parser.parse_args()
 

@@ -371,7 +371,7 @@ class OpenAIEngine:
     ) -> Generation:
         """One document on its query's server, taken to the next server while servers fail."""
         tried: list[Server] = []
-        failure = ""
+        failure = "no server left to try"
         while True:
             server = route.server(tried)
             if server is None:  # every server failed for this document
@@ -380,17 +380,18 @@ class OpenAIEngine:
                 route.done(server)
                 return Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
             self._pool.sent(server)
+            failure = ""
             try:
                 generation = self._request(server, index, prompt, settings, cancel)
             except ServerFailed as error:
-                self._pool.answered(server, failed=True)
                 failure = str(error)
+            finally:
+                server.slots.release()
+                self._pool.answered(server, failed=bool(failure))
+            if failure:
                 self._pool.fail(server, failure)
                 tried.append(server)
                 continue
-            finally:
-                server.slots.release()
-            self._pool.answered(server)
             route.done(server)
             if tried:
                 self._pool.moved(tried[0], server)
@@ -483,7 +484,9 @@ class _QueryRoute:
 
     def done(self, server: Server) -> None:
         with self._lock:
-            if server is self._current:
+            # (a document that finishes after the query moved, or after the caller stopped, was
+            # counted on the new server, which close() releases)
+            if server is self._current and self._left > 0:
                 self._left -= 1
                 self.pool.release(server, 1)
 

@@ -154,9 +154,10 @@ class ServerPool:
             server.failed_at = time.monotonic()
             server.failure = reason
             server.failures += 1
-        if first:
             note = f"server {server.url} failed ({reason}); its documents go to the other servers"
-            self.notes.append(note)
+            if first:
+                self.notes.append(note)
+        if first:
             log.warning(note)
 
     def moved(self, source: Server, target: Server) -> None:
