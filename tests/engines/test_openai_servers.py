@@ -149,3 +149,56 @@ def test_query_keeps_its_server_whichever_documents_are_asked() -> None:
                 for j in judge.judge(engine, q, subset, DEFAULT_INSTRUCTION):
                     where[q].add(j.extra["server"])
     assert all(len(servers) == 1 for servers in where.values())
+
+
+def _pool(count: int):
+    from erank_studio.engines.servers import Server, ServerPool
+
+    return ServerPool([Server(url=f"http://s{i}:8000/v1", client=None, slots=threading.BoundedSemaphore(1))
+                       for i in range(count)], retry_after_s=3600)
+
+
+def test_the_pool_picks_by_hash_when_idle_and_spreads_queries_in_flight() -> None:
+    from erank_studio.engines.servers import route_key
+
+    pool = _pool(4)
+    keys = [route_key(f"Here is the query:\nq{i}\n\nHere is the document:\nd", "erank") for i in range(40)]
+    # idle: always the first of the query's own order, the same every time
+    for key in keys:
+        first = pool.choose(key, 20)
+        assert first is pool.order(key)[0]
+        pool.release(first, 20)
+        assert pool.choose(key, 20) is first
+        pool.release(first, 20)
+    # 40 queries of 20 documents in flight at once: no server holds more than 1.25x its share
+    for key in keys:
+        pool.choose(key, 20)
+    assert max(s.load for s in pool.servers) <= 1.25 * 800 / 4 + 20
+    assert sum(s.load for s in pool.servers) == 800
+    # a failed server is skipped, the others keep their queries
+    failed = pool.order(keys[0])[0]
+    for s in pool.servers:
+        s.load = 0
+    pool.fail(failed, "boom")
+    moved = {key: pool.order(key)[0] for key in keys}
+    for key in keys:
+        chosen = pool.choose(key, 1)
+        pool.release(chosen, 1)
+        assert chosen is not failed
+        if moved[key] is not failed:
+            assert chosen is moved[key]  # rendezvous hashing: only the failed server's queries move
+    assert pool.report() == ["server http://s%d:8000/v1 failed (boom); its documents go to the other servers"
+                             % pool.servers.index(failed)]
+
+
+def test_route_key_is_the_query_part_for_both_templates() -> None:
+    from erank_studio.engines.servers import route_key
+    from erank_studio.prompt import build
+
+    for template in ("erank", "paper"):
+        a = build("why? Here is the document: no", "doc one", DEFAULT_INSTRUCTION, None, template=template)
+        b = build("why? Here is the document: no", "another document", DEFAULT_INSTRUCTION, None, template=template)
+        c = build("other query", "doc one", DEFAULT_INSTRUCTION, None, template=template)
+        assert route_key(a.message, template) == route_key(b.message, template)
+        assert route_key(a.message, template) != route_key(c.message, template)
+        assert "doc one" not in route_key(a.message, template)
