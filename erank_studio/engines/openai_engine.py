@@ -158,12 +158,14 @@ class OpenAIEngine:
         that does not answer is left to the others, unless none answers."""
         with ThreadPoolExecutor(max_workers=len(urls)) as probes:
             outcomes = list(probes.map(lambda url: self._probe(url, probe_timeout_s), urls))
-        down = {url: str(outcome) for url, outcome in zip(urls, outcomes) if isinstance(outcome, Exception)}
+        # why each silent server is silent: the connection error itself where there is one
+        down = {url: str(outcome.__cause__ or outcome) for url, outcome in zip(urls, outcomes)
+                if isinstance(outcome, Exception)}
         served = {url: outcome for url, outcome in zip(urls, outcomes) if not isinstance(outcome, Exception)}
         if not served:
             if len(urls) == 1:
                 raise outcomes[0]
-            raise ServerUnavailable("none of the servers answers: " + "; ".join(down.values()))
+            raise ServerUnavailable("none of the servers answers: " + "; ".join(f"{u} ({why})" for u, why in down.items()))
         if not model:
             first = next(iter(served))
             if not served[first]:

@@ -202,3 +202,22 @@ def test_route_key_is_the_query_part_for_both_templates() -> None:
         assert route_key(a.message, template) == route_key(b.message, template)
         assert route_key(a.message, template) != route_key(c.message, template)
         assert "doc one" not in route_key(a.message, template)
+
+
+def test_the_batch_command_says_which_server_failed_and_who_judged(tmp_path, capsys) -> None:
+    import json
+
+    from erank_studio.cli import main
+
+    dead = closed_port_url()
+    with fake_servers(1) as (good,):
+        code = main(["rerank", "--dataset", "sample", "--queries", "4", "--top-k", "2", "--engine", "openai",
+                     "--model", MODEL, "--base-url", f"{dead},{good.url}", "--concurrency", "3", "--no-progress",
+                     "--db", f"sqlite:///{tmp_path / 'store.sqlite'}", "--out", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"{dead} does not answer (" in captured.err.splitlines()[0]  # at the start
+    assert f"note: server {dead} failed" in captured.err  # and at the end
+    summary = json.loads(captured.out)
+    assert summary["judged"] == 8 and summary["failed"] == 0
+    assert {s["url"]: s["judged"] for s in summary["servers"]} == {dead: 0, good.url: 8}
