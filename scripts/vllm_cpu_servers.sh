@@ -5,6 +5,8 @@
 # .venv for the studio.
 #   scripts/vllm_cpu_servers.sh              # 2 servers, the whole sample (40 queries x 20 documents)
 #   TOP_K=5 QUERIES=10 scripts/vllm_cpu_servers.sh
+#   KILL_AFTER=30 scripts/vllm_cpu_servers.sh   # the first server is killed 30 s into the run:
+#                                               # its documents go to the other (see the notes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-vllm
@@ -39,6 +41,11 @@ done
 BASE_URL=$(IFS=,; echo "${URLS[*]}")
 echo "servers up: $BASE_URL" >&2
 start=$(date +%s)
+if [ -n "${KILL_AFTER:-}" ]; then
+    # SIGKILL, as a crash: a plain SIGTERM leaves this vLLM build holding its connections
+    # without answering, which the studio sees only at the request timeout (600 s)
+    (sleep "$KILL_AFTER"; kill -9 "${PIDS[0]}"; echo "killed the server at ${URLS[0]}" >&2) &
+fi
 "$STUDIO" -m erank_studio rerank --dataset sample --top-k "${TOP_K:-20}" ${QUERIES:+--queries "$QUERIES"} \
     --engine openai --model "$MODEL" --base-url "$BASE_URL" --concurrency 8 \
     --max-new-tokens 32 --truncate-length 256 --force-answer --no-progress \
