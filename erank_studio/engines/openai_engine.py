@@ -434,16 +434,20 @@ class OpenAIEngine:
             return None
         context = prompt.text + partial_output + forcing_suffix(partial_output)
         ids = list(self.tokenizer(context, add_special_tokens=False)["input_ids"])
-        # The query's own server when it answers (its prefix cache holds the prompt).
-        key = route_key(prompt.message, prompt.template)
-        order = self._pool.order(key)
-        server = next((s for s in order if self._pool.is_healthy(s)), order[0])
-        try:
-            first = self._next_token_digits(server, ids)
-            after_one = self._next_token_digits(server, ids + [self._digits["1"]])
-        except Exception:  # forcing is best effort: the judgment stays a parse failure
-            return None
-        return forced_distribution(first, after_one.get("0", 0.0))
+        # The query's own server first (its prefix cache holds the prompt), the next one in the
+        # query's order where that one fails.
+        order = self._pool.order(route_key(prompt.message, prompt.template))
+        for server in sorted(order, key=lambda s: not self._pool.is_healthy(s)):
+            try:
+                first = self._next_token_digits(server, ids)
+                after_one = self._next_token_digits(server, ids + [self._digits["1"]])
+            except Exception as error:  # forcing is best effort: the judgment stays a parse failure
+                if is_server_failure(error) and len(order) > 1:
+                    self._pool.fail(server, _error_message(error, server.url))
+                    continue
+                return None
+            return forced_distribution(first, after_one.get("0", 0.0))
+        return None
 
 
 def _take_slot(server: Server, stop: threading.Event, cancel: CancelToken | None) -> bool:

@@ -150,15 +150,16 @@ class ServerPool:
         if len(self.servers) == 1:  # nowhere else to go: each document keeps its own error
             return
         with self.lock:
-            first = server.failed_at is None or time.monotonic() - server.failed_at >= self.retry_after_s
+            paused = server.failed_at is not None and time.monotonic() - server.failed_at < self.retry_after_s
+            again = server.failures > 0
             server.failed_at = time.monotonic()
             server.failure = reason
             server.failures += 1
             note = f"server {server.url} failed ({reason}); its documents go to the other servers"
-            if first:
+            if not again:
                 self.notes.append(note)
-        if first:
-            log.warning(note)
+        if not paused:  # the first failure, or one after a pause: once a minute at most, not per document
+            log.log(logging.INFO if again else logging.WARNING, note)
 
     def moved(self, source: Server, target: Server) -> None:
         """One document of ``source`` (which failed) judged by ``target``."""

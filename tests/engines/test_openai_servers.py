@@ -221,3 +221,22 @@ def test_the_batch_command_says_which_server_failed_and_who_judged(tmp_path, cap
     summary = json.loads(captured.out)
     assert summary["judged"] == 8 and summary["failed"] == 0
     assert {s["url"]: s["judged"] for s in summary["servers"]} == {dead: 0, good.url: 8}
+
+
+def test_forcing_moves_to_the_next_server_when_the_querys_server_fails(qwen3_tokenizer) -> None:
+    from erank_studio.engines.servers import route_key
+    from erank_studio.prompt import build
+
+    with fake_servers(2) as servers:
+        engine = OpenAIEngine(MODEL, base_url=",".join(s.url for s in servers), tokenizer=qwen3_tokenizer,
+                              max_retries=0)
+        prompt = build(QUERIES[0], "doc", DEFAULT_INSTRUCTION, qwen3_tokenizer)
+        first_url = engine._pool.order(route_key(prompt.message, prompt.template))[0].url
+        first = next(s for s in servers if s.url == first_url)
+        other = next(s for s in servers if s is not first)
+        healthy = engine.force_scores(prompt, "<think> unfinished")
+        assert healthy is not None and first.completion_prompts and not other.completion_prompts
+        first.fail_status = 500  # the query's server dies between its answer and the forcing step
+        assert engine.force_scores(prompt, "<think> unfinished") == pytest.approx(healthy)
+        assert other.completion_prompts  # the same distribution, from the other server
+        assert any(f"server {first.url} failed" in line for line in engine.server_report())
