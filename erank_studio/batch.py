@@ -19,6 +19,7 @@ from . import metrics, prompt, runs, scoring, text_rules
 from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
 from .models import display_name
+from .shards import Shard
 from .store import Store
 from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
@@ -86,6 +87,7 @@ def rerank_dataset(
     cancel: CancelToken | None = None,
     on_judgment: Callable[[Judgment], Any] | None = None,
     template: str = prompt.DEFAULT_TEMPLATE,
+    shard: Shard | None = None,
 ) -> BatchResult:
     """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries) with the
     prompt template called ``template`` (the released code's by default)."""
@@ -93,6 +95,7 @@ def rerank_dataset(
     instruction = instruction or dataset.instruction
     model = engine.model
     queries = dataset.queries()[: limit if limit is not None else None]
+    queries = shard.select(queries) if shard is not None else queries  # --shard K/N: its 1/N
     result = BatchResult(dataset=dataset.name, model=model, queries=len(queries))
     qrels_rows = [(q.query_id, d, r) for q in queries for d, r in dataset.qrels(q.query_id).items()]
     if qrels_rows:

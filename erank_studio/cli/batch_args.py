@@ -22,9 +22,30 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     _add(group, "--dataset", help="'sample', bright/<task>, trec-dl-2019, trec-dl-2020, beir/<name>, or a BEIR folder")
     _add(group, "--top-k", type=int, default=100, help="first-stage candidates judged per query (default 100)")
     _add(group, "--queries", type=int, default=None, metavar="N", help="only the first N queries")
+    _add(group, "--shard", default=None, metavar="K/N",
+         help="judge shard K of N: a fixed 1/N of the queries (by a hash of their ids), so N processes "
+         "writing one store (--db) judge every query once between them; TREC runs go to DIR/shard-K-of-N")
     _add(group, "--out", default=None, metavar="DIR", help="where the TREC runs go (default runs/)")
     _add(group, "--no-progress", action="store_true", help="no progress bar")
     _add(parser, "--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
+
+
+def _shard_from(args: argparse.Namespace):
+    from ..shards import Shard, ShardError
+
+    if getattr(args, "shard", None) is None:
+        return None
+    try:
+        return Shard.parse(args.shard)
+    except ShardError as error:
+        raise UserError(str(error)) from None
+
+
+def _report_servers(engine) -> None:
+    """Which server failed and where its documents went (the openai engine with several)."""
+    report = getattr(engine, "server_report", None)
+    for line in report() if callable(report) else []:
+        print(f"note: {line}", file=sys.stderr)
 
 
 def run_dataset_command(args: argparse.Namespace) -> int:
@@ -36,6 +57,7 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         raise UserError("--top-k must be at least 1")
     if args.queries is not None and args.queries < 1:
         raise UserError("--queries must be at least 1")
+    shard = _shard_from(args)
     try:
         dataset = load_dataset(args.dataset)
     except (DatasetUnavailable, DatasetFormatError) as error:
@@ -53,9 +75,12 @@ def run_dataset_command(args: argparse.Namespace) -> int:
     engine = engine_from(args)
     settings = settings_from(args, engine)
     out_dir = Path(args.out) if args.out else Path("runs")
+    if shard is not None:  # each shard's runs hold its queries only: never over another's files
+        out_dir = out_dir / shard.slug
     n = min(args.queries or len(dataset.queries()), len(dataset.queries()))
+    share = f"shard {shard}: {len(shard.select(dataset.queries()[:n]))} of {n}" if shard else f"{n}"
     print(
-        f"{dataset.name}: {n} queries x top {args.top_k}, model {engine.model} ({engine.name}), store {store.url}",
+        f"{dataset.name}: {share} queries x top {args.top_k}, model {engine.model} ({engine.name}), store {store.url}",
         file=sys.stderr,
     )
     from ..store import StoreError
@@ -64,12 +89,13 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         result = rerank_dataset(
             dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
             truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
-            progress=not args.no_progress, template=args.template,
+            progress=not args.no_progress, template=args.template, shard=shard,
         )
     except StoreError as error:  # what was committed stays; a rerun resumes from there
         raise UserError(f"{error} (the judgments committed so far are kept; run again to resume)") from None
     finally:
         store.close()
+        _report_servers(engine)
     summary = {
         "dataset": result.dataset, "model": result.model, "queries": result.queries,
         "judged": result.judged, "skipped": result.skipped, "failed": result.failed,
@@ -77,5 +103,10 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         "ndcg@10": {k: (None if math.isnan(v) else round(v, 4)) for k, v in result.ndcg.items()},
         "files": {k: str(v) for k, v in result.files.items()},
     }
+    if shard is not None:
+        summary["shard"] = str(shard)
+    servers = engine.describe().get("servers")
+    if servers is not None:
+        summary["servers"] = servers
     print(json.dumps(summary, indent=2))
     return 0
