@@ -143,12 +143,14 @@ def stop_on_sigterm() -> None:
     """SIGTERM (``kill``, a container or service manager stopping the app) ends the app as Ctrl-C
     does: the server closes and the process exits normally, so the app's temporary folder
     (uploads, exports of labels) is removed as on any exit. Python's default for SIGTERM ends the
-    process at once, without the exit handlers."""
+    process at once, without the exit handlers. Only the main thread may set a handler: an app
+    served from another thread (a Space's runner, a test harness) keeps its host's SIGTERM."""
 
     def interrupt(signum, frame) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @contextmanager
