@@ -142,7 +142,7 @@ def stream_job(job: RunJob, tick: float = API_TICK_S) -> Iterator[dict[str, Any]
 def _message(job: RunJob, new: list[Judgment], n_judged: int, ranked: list[dict] | None) -> dict[str, Any]:
     return {"run_id": job.run_id, "query_id": job.view.query_id, "status": job.status if ranked is not None
             else "running", "n_documents": job.n_documents, "n_judged": n_judged,
-            "new": [judgment_item(j) for j in new], "judgments": ranked,
+            "new": [judgment_item(j) for j in new], "judgments": ranked, "note": job.view.note,
             **({"error": job.error} if ranked is not None and job.error else {})}
 
 

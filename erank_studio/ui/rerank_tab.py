@@ -68,6 +68,7 @@ class RerankUI:
     rerun: gr.Button  # "rerun the open run's documents with these settings" (compare_tab.wire_rerun)
     distribution: gr.Plot  # P(0..10) of the open judgment, beside its score card
     running_note: gr.Markdown  # which run is in progress elsewhere, and who started it
+    run_note: gr.Markdown  # what the run path did to the open run's list (RunView.note)
     panel: AnnotationPanel
 
     # The annotation panel's components, read as the view's own by every tab.
@@ -82,7 +83,7 @@ class RerankUI:
     def detail_outputs(self) -> list:
         """What ``detail_values`` fills, in its order: the one place that order is written."""
         return [self.view, self.table, self.detail, self.document, self.trace, self.rationale, self.note,
-                self.labelled]
+                self.labelled, self.run_note]
 
     @property
     def list_outputs(self) -> list:
@@ -170,7 +171,9 @@ def build(ctx: Context) -> RerankUI:
                               elem_id="erank-rerun")
             running_note = gr.Markdown("", elem_id="erank-running-note")
     with gr.Row(equal_height=False, elem_id="erank-table-controls"):
-        progress = gr.Markdown("", elem_id="erank-progress")
+        with gr.Column(scale=2, min_width=240):
+            progress = gr.Markdown("", elem_id="erank-progress")
+            run_note = gr.Markdown("", elem_id="erank-run-note")
         sort_by = gr.Radio(render.SORT_CHOICES, value=render.SORT_RANK, elem_id="erank-sort",
                            label="Rank by (ERank's rank_score, the hybrid, or E[N] of the score distribution)")
         alpha = gr.Slider(0.0, 1.0, value=scoring.DEFAULT_ALPHA, step=0.05,
@@ -203,14 +206,15 @@ def build(ctx: Context) -> RerankUI:
     return RerankUI(view, bench, query, preset, instruction, documents, upload, model, engine, base_url,
                     truncate_length, max_new_tokens, force_answer, template, model_status, engine_warning, run,
                     cancel, progress, sort_by, alpha, table, saved_runs, detail, document, trace, loaded, list_box,
-                    list_info, list_table, list_clear, rerun, distribution, running_note, panel)
+                    list_info, list_table, list_clear, rerun, distribution, running_note, run_note, panel)
 
 
 # -- handlers --------------------------------------------------------------------------------------
 
 
 def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: str) -> tuple:
-    """(view, table, detail, document, trace, rationale, note, labelled) for the selected row."""
+    """(view, table, detail, document, trace, rationale, note, labelled, run note) for the selected
+    row."""
     labels = session.labels(ctx.store, view, annotator)
     scores = {k: v.score for k, v in labels.items()}
     table = render.styled(render.results_frame(view.judgments, view.documents, sort_by=sort_by,
@@ -225,7 +229,13 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
     rationale = (mine.rationale if mine and mine.rationale else (j.trace if j and j.trace else "")) or ""
     note = (mine.note if mine and mine.note else "") or ""
     return (view, table, card, render.document_html(doc), render.trace_html(j), rationale, note,
-            render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None))
+            render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None),
+            run_note_text(view))
+
+
+def run_note_text(view: RunView) -> str:
+    """The run path's note about the open run's list, escaped (empty when there is none)."""
+    return f"Note: {render.md_escape(view.note)}" if view.note else ""
 
 
 def detail_updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, sort_by: str) -> dict:
