@@ -17,6 +17,7 @@ gradio_client = pytest.importorskip("gradio_client")
 
 from gated import fill, open_page, shot, start_gated_app, wait_text  # noqa: E402
 
+from erank_studio.text_rules import text_doc_id  # noqa: E402
 from erank_studio.ui import render  # noqa: E402
 
 COL_HUMAN = render.COLUMNS.index(render.COL_HUMAN)
@@ -262,9 +263,6 @@ def test_api_refusals_are_one_clear_message_without_a_server_path(gated_app, cal
 MOTHS = "why do moths fly to lights"
 
 
-@pytest.mark.xfail(strict=False, reason="typed documents need ids derived from their text (helper RUNPATH's "
-                                        "doc_input change): with positional ids d1, d2 the second run's d1 "
-                                        "is the first run's d1")
 def test_a_label_stays_on_the_text_it_was_made_on(browser, gated_app):
     """Issue 19: two runs of one query with different typed documents; a label on the first run's
     first document shows on no document of the second run, and qrels hold that text alone."""
@@ -292,6 +290,7 @@ def test_a_label_stays_on_the_text_it_was_made_on(browser, gated_app):
         qrels = exports.export_bytes(store, "qrels", exports.ExportFilter()).decode().splitlines()
     moth_lines = [line for line in qrels if line.split()[0] == str(_query_id(gated_app, MOTHS))]
     assert len(moth_lines) == 1, qrels
+    assert moth_lines[0].split()[2] == text_doc_id(first["documents"][0])  # the labelled text's id
     context.close()
 
 
