@@ -14,7 +14,7 @@ import gradio as gr
 from .. import models, prompt, scoring
 from ..engines import ENGINES
 from ..types import Document
-from . import annotation_panel, doc_input, render, session
+from . import annotation_panel, doc_input, render, run_limits, session
 from .annotation_panel import AnnotationPanel
 from .context import Context
 from .feedback import keep_screen
@@ -152,8 +152,11 @@ def build(ctx: Context) -> RerankUI:
             # No minimum/maximum here: the run's own check (run_limits) names the field and its range.
             truncate_length = gr.Number(value=d.truncate_length, precision=0,
                                         label="truncate_length (tokens)", elem_id="erank-truncate")
-            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0,
-                                       label="max new tokens", elem_id="erank-max-new-tokens")
+            # Empty until the model loads (app._wire_model_status fills in the budget it gets);
+            # a run started while it is empty gets that budget too (run_limits.settings_for).
+            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, label="max new tokens",
+                                       info=run_limits.budget_info(None, d.max_new_tokens),
+                                       elem_id="erank-max-new-tokens")
             force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "
                                        "(always on for models that are not rerankers)", elem_id="erank-force")
             template = gr.Dropdown(TEMPLATE_CHOICES, value=prompt.DEFAULT_TEMPLATE, label="prompt template",
