@@ -106,6 +106,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         annotate.wire(ctx, ui)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
         compare_tab.wire_open(ctx, ui, compare_ui, tabs, RERANK_TAB, saved)
+        compare_tab.wire_base_model(ctx, ui, compare_ui, tabs, RERANK_TAB)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         api.register(ctx)

@@ -83,15 +83,16 @@ def box_budget(engine: Any, operator_budget: int | None, shown: Any, filled: Any
 
 
 def budget_info(engine: Any, operator_budget: int | None) -> str:
-    """The budget box's info line: whose budget it shows, and why."""
+    """The budget box's info line: the budget a run gets here, whose it is and why (the box itself
+    may show a reopened run's own budget)."""
     if operator_budget:
-        return f"{int(operator_budget):,}: this server's operator set it (ERANK_MAX_NEW_TOKENS)"
+        return f"this server's budget: {int(operator_budget):,} (its operator's ERANK_MAX_NEW_TOKENS)"
     if engine is None:
-        return "filled in with the model's budget once it has loaded"
+        return "the loaded model's budget, filled in once it has loaded"
     budget = model_budget(engine, None)
     if budget == DEFAULT_MAX_NEW_TOKENS:
-        return f"{budget:,}: the budget of ERank's released code"
-    return (f"{budget:,}: this model's budget on a CPU (a document decodes in about a minute; past it "
+        return f"this model's budget: {budget:,}, as ERank's released code"
+    return (f"this model's budget: {budget:,} on a CPU (a document decodes in about a minute; past it "
             "a score is forced)")
 
 

@@ -34,8 +34,8 @@ def test_the_box_follows_the_loaded_model_until_a_person_types_a_number():
 def test_the_box_says_whose_budget_it_shows():
     assert "operator" in run_limits.budget_info(CPU_DEFAULT, 2000)
     assert "once it has loaded" in run_limits.budget_info(None, None)
-    assert run_limits.budget_info(CPU_DEFAULT, None).startswith("1,024: this model's budget on a CPU")
-    assert run_limits.budget_info(ERANK, None).startswith("4,096: the budget of ERank's released code")
+    assert run_limits.budget_info(CPU_DEFAULT, None).startswith("this model's budget: 1,024 on a CPU")
+    assert run_limits.budget_info(ERANK, None) == "this model's budget: 4,096, as ERank's released code"
 
 
 def test_an_empty_box_runs_with_the_models_budget():
