@@ -11,9 +11,10 @@ import pandas as pd
 from .. import compare, models
 from ..compare import Comparison
 from ..types import Judgment
-from . import opened_run, render, rerank_tab, session
+from . import opened_run, render, run_inputs, session
 from .context import Context
-from .rerank_tab import LoadedList, RerankUI, show_list
+from .rerank_tab import RerankUI
+from .run_inputs import LoadedList, show_list
 from .session import Benchmark, RunView
 
 COLUMNS = ["document", "N (A)", "N×P (A)", "rank (A)", "N (B)", "N×P (B)", "rank (B)", "change"]
@@ -272,10 +273,10 @@ def wire_base_model(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tabs: gr.
         if base is None:
             raise gr.Error("Open a run judged by an ERank model first: its base model judges the same documents.")
         loaded, bench = rerun_inputs(ctx.store, view)
-        offered = [*rerank_tab.model_choices(ctx.defaults), (models.display_name(base), base)]
+        offered = [*run_inputs.model_choices(ctx.defaults), (models.display_name(base), base)]
         gr.Info(render.html_escape(f"Judging run #{view.run_id}'s documents with {models.display_name(base)}; "
                                    "the model box names it for the runs after this one too."))
-        return {**opened_run.settings_updates(ui, view), **rerank_tab.list_updates(ui, loaded, view.qrels),
+        return {**opened_run.settings_updates(ui, view), **run_inputs.list_updates(ui.inputs, loaded, view.qrels),
                 ui.bench: bench,
                 ui.model: gr.update(choices=offered, value=base),
                 compare_ui.run_a: gr.update(choices=run_choices(ctx, view.query_id), value=view.run_id),

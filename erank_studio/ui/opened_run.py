@@ -16,15 +16,8 @@ from .. import prompt
 from ..engines import ENGINES
 from . import queue_panel, render, session
 from .context import Context
-from .rerank_tab import (
-    PRESET_CUSTOM,
-    LoadedList,
-    RerankUI,
-    detail_updates,
-    list_updates,
-    model_choices,
-    opened_run_text,
-)
+from .rerank_tab import RerankUI, detail_updates, opened_run_text
+from .run_inputs import PRESET_CUSTOM, LoadedList, list_updates, model_choices
 from .session import RunView
 
 
@@ -80,7 +73,7 @@ def updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, so
     out = {
         **detail_updates(ctx, ui, view, annotator, sort_by),
         **settings_updates(ui, view),
-        **list_updates(ui, run_documents(view), view.qrels),
+        **list_updates(ui.inputs, run_documents(view), view.qrels),
         ui.upload: None,
         ui.bench: session.benchmark_of(ctx.store, view),
         ui.progress: opened_run_text(view),
