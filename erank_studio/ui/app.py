@@ -117,7 +117,7 @@ def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
     timer = gr.Timer(1.0)
     # The budget this page last filled in itself: a box still showing it (or empty) follows the
     # loaded model; a number the person typed, or a reopened run's, is left alone.
-    filled_budget = gr.State(ctx.defaults.max_new_tokens)
+    filled_budget = gr.State(run_limits.initial_budget(ctx.defaults.max_new_tokens))
 
     # With model choice off, whatever a page sends, only the operator's model is looked at or loaded.
     def poll(model, engine_name, base_url, shown_budget, filled):

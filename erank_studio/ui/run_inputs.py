@@ -104,9 +104,9 @@ def build(ctx: Context) -> RunInputs:
             # No minimum/maximum here: the run's own check (run_limits) names the field and its range.
             truncate_length = gr.Number(value=d.truncate_length, precision=0,
                                         label="truncate_length (tokens)", elem_id="erank-truncate")
-            # Empty until the model loads (app._wire_model_status fills in the budget it gets);
-            # a run started while it is empty gets that budget too (run_limits.settings_for).
-            max_new_tokens = gr.Number(value=d.max_new_tokens, precision=0, label="max new tokens",
+            # Once the model loads, app._wire_model_status shows the budget it gets here.
+            max_new_tokens = gr.Number(value=run_limits.initial_budget(d.max_new_tokens), precision=0,
+                                       label="max new tokens",
                                        info=run_limits.budget_info(None, d.max_new_tokens),
                                        elem_id="erank-max-new-tokens")
             force_answer = gr.Checkbox(value=False, label="force an answer when the output has none "

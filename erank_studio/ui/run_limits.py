@@ -73,6 +73,11 @@ def model_budget(engine: Any, operator_budget: int | None) -> int:
     return int(operator_budget) if operator_budget else suggested_max_new_tokens(engine)
 
 
+def initial_budget(operator_budget: int | None) -> int:
+    """What the budget box shows before the model has loaded (a number: the box cannot be empty)."""
+    return int(operator_budget) if operator_budget else DEFAULT_MAX_NEW_TOKENS
+
+
 def box_budget(engine: Any, operator_budget: int | None, shown: Any, filled: Any) -> int | None:
     """The budget the page's box should show now that ``engine`` is loaded, or None to leave it:
     a box that is empty or still shows what the page filled in (``filled``) follows the model; a
@@ -88,7 +93,8 @@ def budget_info(engine: Any, operator_budget: int | None) -> str:
     if operator_budget:
         return f"this server's budget: {int(operator_budget):,} (its operator's ERANK_MAX_NEW_TOKENS)"
     if engine is None:
-        return "the loaded model's budget, filled in once it has loaded"
+        return (f"{DEFAULT_MAX_NEW_TOKENS:,} until the model has loaded, then the budget it gets "
+                f"(a CPU model's is smaller)")
     budget = model_budget(engine, None)
     if budget == DEFAULT_MAX_NEW_TOKENS:
         return f"this model's budget: {budget:,}, as ERank's released code"

@@ -24,6 +24,8 @@ def test_the_model_budget_is_the_operators_else_the_models():
 
 
 def test_the_box_follows_the_loaded_model_until_a_person_types_a_number():
+    shown = run_limits.initial_budget(None)
+    assert shown == 4096 and run_limits.box_budget(CPU_DEFAULT, None, shown, shown) == 1024
     assert run_limits.box_budget(None, None, None, None) is None  # nothing loaded yet
     assert run_limits.box_budget(CPU_DEFAULT, None, None, None) == 1024  # an empty box is filled in
     assert run_limits.box_budget(ERANK, None, 1024, 1024) == 4096  # what the page filled follows the model
@@ -33,7 +35,7 @@ def test_the_box_follows_the_loaded_model_until_a_person_types_a_number():
 
 def test_the_box_says_whose_budget_it_shows():
     assert "operator" in run_limits.budget_info(CPU_DEFAULT, 2000)
-    assert "once it has loaded" in run_limits.budget_info(None, None)
+    assert run_limits.budget_info(None, None).startswith("4,096 until the model has loaded")
     assert run_limits.budget_info(CPU_DEFAULT, None).startswith("this model's budget: 1,024 on a CPU")
     assert run_limits.budget_info(ERANK, None) == "this model's budget: 4,096, as ERank's released code"
 
