@@ -99,8 +99,14 @@ def test_batch_defaults(tmp_path):
 def test_ui_defaults(monkeypatch):
     from erank_studio.ui.context import Defaults
 
+    from erank_studio.ui.run_limits import model_budget
+
     monkeypatch.delenv("ERANK_MAX_NEW_TOKENS", raising=False)
-    assert Defaults().max_new_tokens == 4096 and Defaults.from_env().max_new_tokens == 4096
+    # No operator budget: an ERank model (no budget of its own) gets the released 4096.
+    assert Defaults().max_new_tokens is None and Defaults.from_env().max_new_tokens is None
+    assert model_budget(object(), Defaults.from_env().max_new_tokens) == 4096
+    monkeypatch.setenv("ERANK_MAX_NEW_TOKENS", "512")
+    assert model_budget(object(), Defaults.from_env().max_new_tokens) == 512
 
 
 def test_ui_session_records_template_and_chat_template_source(tmp_path):

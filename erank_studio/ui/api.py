@@ -94,7 +94,8 @@ def api_rerank(ctx: Context):
         except doc_input.DocumentInputError as error:
             raise gr.Error(render.html_escape(error)) from None
         d = ctx.defaults
-        max_new = max_new_tokens if max_new_tokens not in (0, None, "") else d.max_new_tokens
+        # 0 or empty: the budget the loaded model gets (the operator's, else the model's own).
+        max_new = max_new_tokens if max_new_tokens not in (0, None, "") else None
         numbers = run_progress.checked_numbers(ctx, alpha, truncate_length, max_new)
         try:
             choice = ctx.engine_choice(model or None, engine or None, base_url or None)
@@ -108,6 +109,7 @@ def api_rerank(ctx: Context):
                 loaded = step
             elif time.monotonic() > deadline:
                 raise gr.Error("the model is still loading; try again")
+        max_new = max_new or run_limits.model_budget(loaded, d.max_new_tokens)
         numbers = run_progress.checked_numbers(ctx, alpha, truncate_length, max_new, loaded)
         job = None
         with refusals(ctx):
@@ -142,7 +144,7 @@ def stream_job(job: RunJob, tick: float = API_TICK_S) -> Iterator[dict[str, Any]
 def _message(job: RunJob, new: list[Judgment], n_judged: int, ranked: list[dict] | None) -> dict[str, Any]:
     return {"run_id": job.run_id, "query_id": job.view.query_id, "status": job.status if ranked is not None
             else "running", "n_documents": job.n_documents, "n_judged": n_judged,
-            "new": [judgment_item(j) for j in new], "judgments": ranked,
+            "new": [judgment_item(j) for j in new], "judgments": ranked, "note": job.view.note,
             **({"error": job.error} if ranked is not None and job.error else {})}
 
 

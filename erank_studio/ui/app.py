@@ -26,6 +26,7 @@ from . import (
     opened_run,
     queue_panel,
     rerank_tab,
+    run_limits,
     run_progress,
     session,
 )
@@ -109,6 +110,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         annotate.wire(ctx, ui)
         compare_tab.wire_rerun(ctx, ui, compare_ui)
         compare_tab.wire_open(ctx, ui, compare_ui, tabs, RERANK_TAB, saved)
+        compare_tab.wire_base_model(ctx, ui, compare_ui, tabs, RERANK_TAB)
         _wire_model_status(ctx, ui)
         _wire_identity(ctx, ui, saved, demo)
         api.register(ctx)
@@ -118,16 +120,27 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
 
 def _wire_model_status(ctx: Context, ui: rerank_tab.RerankUI) -> None:
     timer = gr.Timer(1.0)
+    # The budget this page last filled in itself: a box still showing it (or empty) follows the
+    # loaded model; a number the person typed, or a reopened run's, is left alone.
+    filled_budget = gr.State(run_limits.initial_budget(ctx.defaults.max_new_tokens))
 
     # With model choice off, whatever a page sends, only the operator's model is looked at or loaded.
-    def poll(model, engine_name, base_url):
+    def poll(model, engine_name, base_url, shown_budget, filled):
         model, engine_name, base_url = ctx.engine_choice(model, engine_name, base_url, strict=False)
         engine, error, _ = ctx.provider.wait(model, engine_name, base_url, 0)
         status = ctx.provider.status(model, engine_name, base_url)
         done = engine is not None or error is not None
-        return status, run_progress.warning_text(engine) if engine else "", gr.Timer(active=not done)
+        out = {ui.model_status: status, ui.engine_warning: run_progress.warning_text(engine) if engine else "",
+               timer: gr.Timer(active=not done)}
+        budget = run_limits.box_budget(engine, ctx.defaults.max_new_tokens, shown_budget, filled)
+        if budget is not None:
+            out[ui.max_new_tokens] = gr.update(value=budget,
+                                               info=run_limits.budget_info(engine, ctx.defaults.max_new_tokens))
+            out[filled_budget] = budget
+        return out
 
-    timer.tick(poll, [ui.model, ui.engine, ui.base_url], [ui.model_status, ui.engine_warning, timer],
+    timer.tick(poll, [ui.model, ui.engine, ui.base_url, ui.max_new_tokens, filled_budget],
+               [ui.model_status, ui.engine_warning, timer, ui.max_new_tokens, filled_budget],
                api_visibility="private", show_progress="hidden")
 
     def switch(model, engine_name, base_url):

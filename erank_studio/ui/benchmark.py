@@ -11,7 +11,8 @@ import gradio as gr
 from .. import data
 from . import render
 from .context import ALLOW_DOWNLOADS_ENV, Context
-from .rerank_tab import PRESET_CUSTOM, LoadedList, RerankUI, show_list
+from .rerank_tab import RerankUI
+from .run_inputs import PRESET_CUSTOM, LoadedList, show_list
 from .session import Benchmark
 
 _CACHE: dict[str, data.Dataset] = {}

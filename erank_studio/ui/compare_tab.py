@@ -11,9 +11,10 @@ import pandas as pd
 from .. import compare, models
 from ..compare import Comparison
 from ..types import Judgment
-from . import opened_run, render, session
+from . import opened_run, render, run_inputs, session
 from .context import Context
-from .rerank_tab import LoadedList, RerankUI, show_list
+from .rerank_tab import RerankUI
+from .run_inputs import LoadedList, show_list
 from .session import Benchmark, RunView
 
 COLUMNS = ["document", "N (A)", "N×P (A)", "rank (A)", "N (B)", "N×P (B)", "rank (B)", "change"]
@@ -32,6 +33,9 @@ class CompareUI:
     trace_a: gr.HTML
     trace_b: gr.HTML
     state: gr.State
+    # "Judge with ERank's base model": shown only where the open run's model is an ERank model
+    # (and the operator lets visitors choose a model).
+    base_model: gr.Button
 
 
 def change_text(change: int | None) -> str:
@@ -112,6 +116,8 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
         run_b = gr.Dropdown([], value=None, label="Run B", elem_id="erank-compare-b", scale=3)
         go = gr.Button("Compare", variant="primary", elem_id="erank-compare-go", scale=1)
         open_b = gr.Button("Open B in Rerank", elem_id="erank-compare-open-b", scale=1)
+        base_model = gr.Button("Judge with ERank's base model", elem_id="erank-compare-base", scale=1,
+                               visible=False)
     summary = gr.Markdown("", elem_id="erank-compare-summary")
     table = gr.Dataframe(value=comparison_frame(None), interactive=False, wrap=False, max_height=420,
                          label="Per document (click a row to see both traces)", elem_id="erank-compare-table")
@@ -119,7 +125,7 @@ def build(ctx: Context, ui_rerank: RerankUI, tab: gr.Tab) -> CompareUI:
     with gr.Row(equal_height=False):
         trace_a = gr.HTML(diff_html(None, None, "a"), elem_id="erank-compare-trace-a")
         trace_b = gr.HTML(diff_html(None, None, "b"), elem_id="erank-compare-trace-b")
-    ui = CompareUI(run_a, run_b, open_b, summary, table, document, trace_a, trace_b, gr.State(None))
+    ui = CompareUI(run_a, run_b, open_b, summary, table, document, trace_a, trace_b, gr.State(None), base_model)
     go.click(lambda a, b, who: _compare(ctx, a, b, who), [run_a, run_b, ui_rerank.annotator],
              [ui.state, summary, table, document, trace_a, trace_b], api_visibility="private")
     document.input(lambda c, d: (diff_html(c, d, "a"), diff_html(c, d, "b")), [ui.state, document],
@@ -182,10 +188,13 @@ def _wire_tab(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tab: gr.Tab) ->
                 a = default_a
         elif a is None and b is None:
             a, b = default_pair(ctx, view)
-        return gr.update(choices=choices, value=a), gr.update(choices=choices, value=b)
+        base = base_model_for(ctx, view)
+        return (gr.update(choices=choices, value=a), gr.update(choices=choices, value=b),
+                gr.update(visible=base is not None,
+                          value=f"Judge with ERank's base model ({models.display_name(base)})" if base else None))
 
-    tab.select(on_tab, [ui.view, compare_ui.run_a, compare_ui.run_b], [compare_ui.run_a, compare_ui.run_b],
-               api_visibility="private")
+    tab.select(on_tab, [ui.view, compare_ui.run_a, compare_ui.run_b],
+               [compare_ui.run_a, compare_ui.run_b, compare_ui.base_model], api_visibility="private")
 
 
 def run_choices(ctx: Context, query_id: int | None) -> list[tuple[str, int]]:
@@ -242,6 +251,40 @@ def wire_rerun(ctx: Context, ui: RerankUI, compare_ui: CompareUI) -> None:
 
     ui.rerun.click(check, ui.view, None, api_visibility="private").success(
         load, ui.view, [ui.query, ui.loaded, ui.list_box, ui.list_info, ui.list_table, ui.bench, compare_ui.run_a],
+        api_visibility="private",
+    ).success(None, None, None, js=_CLICK_RERANK, api_visibility="private")
+
+
+def base_model_for(ctx: Context, view: RunView) -> str | None:
+    """The untrained Qwen3 the open run's ERank model was trained from, where this server lets the
+    page choose a model (else None: no base-model button)."""
+    if view.run_id is None or not view.judgments or not ctx.defaults.allow_model_choice:
+        return None
+    return models.base_model_of(view.model)
+
+
+def wire_base_model(ctx: Context, ui: RerankUI, compare_ui: CompareUI, tabs: gr.Tabs, rerank_tab_id: str) -> None:
+    """"Judge with ERank's base model": the rerun path (the open run's query and documents,
+    judged by pressing Rerank, as a job) with the model set to the open run's base model, so the
+    model is what differs; the open run becomes A and, once the new run is open, it is B."""
+
+    def load(view: RunView):
+        base = base_model_for(ctx, view)
+        if base is None:
+            raise gr.Error("Open a run judged by an ERank model first: its base model judges the same documents.")
+        loaded, bench = rerun_inputs(ctx.store, view)
+        offered = [*run_inputs.model_choices(ctx.defaults), (models.display_name(base), base)]
+        gr.Info(render.html_escape(f"Judging run #{view.run_id}'s documents with {models.display_name(base)}; "
+                                   "the model box names it for the runs after this one too."))
+        return {**opened_run.settings_updates(ui, view), **run_inputs.list_updates(ui.inputs, loaded, view.qrels),
+                ui.bench: bench,
+                ui.model: gr.update(choices=offered, value=base),
+                compare_ui.run_a: gr.update(choices=run_choices(ctx, view.query_id), value=view.run_id),
+                tabs: gr.Tabs(selected=rerank_tab_id)}
+
+    compare_ui.base_model.click(
+        load, ui.view, [*opened_run.settings_outputs(ui), *ui.list_outputs, ui.bench, ui.model, compare_ui.run_a,
+                        tabs],
         api_visibility="private",
     ).success(None, None, None, js=_CLICK_RERANK, api_visibility="private")
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from ..engines.base import CancelToken
 from ..models import DEMO_MODEL, ERANK_MODELS
 from ..store import Store
-from ..types import DEFAULT_MAX_NEW_TOKENS
 from .engine_provider import AUTO_MODEL, EngineProvider
 from .jobs import JobManager
 
@@ -41,7 +40,9 @@ class Defaults:
     model: str = AUTO_MODEL
     engine: str = "auto"
     base_url: str = ""
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    # The operator's budget (ERANK_MAX_NEW_TOKENS); None: each run gets its model's own
+    # (run_limits.model_budget: 1,024 for the CPU default, 4,096 for ERank).
+    max_new_tokens: int | None = None
     truncate_length: int = 2048
     annotator: str = ""
     batch_size: int | None = None  # prompts decoded together (transformers); None: the engine's default
@@ -72,7 +73,7 @@ class Defaults:
             model=os.environ.get("ERANK_MODEL") or AUTO_MODEL,
             engine=os.environ.get("ERANK_ENGINE") or "auto",
             base_url=os.environ.get("ERANK_BASE_URL") or "",
-            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or DEFAULT_MAX_NEW_TOKENS),
+            max_new_tokens=int(os.environ.get("ERANK_MAX_NEW_TOKENS") or 0) or None,
             truncate_length=int(os.environ.get("ERANK_TRUNCATE_LENGTH") or 2048),
             annotator=os.environ.get("ERANK_ANNOTATOR") or "",
             batch_size=int(os.environ["ERANK_BATCH_SIZE"]) if os.environ.get("ERANK_BATCH_SIZE") else None,

@@ -31,13 +31,8 @@ def _check(docs: list[Document]) -> list[Document]:
         raise DocumentInputError("no documents: type at least one, or upload a file")
     if len(docs) > MAX_DOCUMENTS:
         raise DocumentInputError(f"{len(docs)} documents is too many for one run here (at most {MAX_DOCUMENTS})")
-    scored = [d.first_stage_score is not None for d in docs]
-    if any(scored) and not all(scored):
-        missing = sum(1 for s in scored if not s)
-        raise DocumentInputError(
-            f"{missing} of {len(docs)} documents have no first-stage score: give every document "
-            "one, or none (then BM25 scores them)"
-        )
+    # A list where only some documents carry a first-stage score is accepted: the run path scores
+    # the whole list with BM25 and says so (runs.partial_first_stage_note, shown with the run).
     return docs
 
 

@@ -16,15 +16,8 @@ from .. import prompt
 from ..engines import ENGINES
 from . import queue_panel, render, session
 from .context import Context
-from .rerank_tab import (
-    PRESET_CUSTOM,
-    LoadedList,
-    RerankUI,
-    detail_updates,
-    list_updates,
-    model_choices,
-    opened_run_text,
-)
+from .rerank_tab import RerankUI, detail_updates, opened_run_text
+from .run_inputs import PRESET_CUSTOM, LoadedList, list_updates, model_choices
 from .session import RunView
 
 
@@ -42,9 +35,33 @@ def run_documents(view: RunView) -> LoadedList:
 
 def outputs(ui: RerankUI) -> list:
     """Every component ``updates`` may set."""
-    return [*ui.detail_outputs, ui.query, ui.preset, ui.instruction, ui.template, ui.alpha, ui.truncate_length,
-            ui.max_new_tokens, ui.force_answer, ui.model, ui.engine, *ui.list_outputs, ui.upload, ui.bench,
+    return [*ui.detail_outputs, *settings_outputs(ui), ui.model, ui.engine, *ui.list_outputs, ui.upload, ui.bench,
             ui.progress, ui.label_status, ui.saved_runs, *ui.queue.outputs]
+
+
+def settings_outputs(ui: RerankUI) -> list:
+    """Every component ``settings_updates`` may set."""
+    return [ui.query, ui.preset, ui.instruction, ui.template, ui.alpha, ui.force_answer, ui.truncate_length,
+            ui.max_new_tokens]
+
+
+def settings_updates(ui: RerankUI, view: RunView) -> dict:
+    """The inputs ``view`` was judged with, but the model: query, instruction and its preset,
+    template, alpha, truncation and generation settings."""
+    generation = view.generation or {}
+    out = {
+        ui.query: view.query,
+        ui.preset: preset_of(view.instruction),
+        ui.instruction: view.instruction,
+        ui.template: view.template if view.template in prompt.TEMPLATES else prompt.DEFAULT_TEMPLATE,
+        ui.alpha: view.alpha,
+        ui.force_answer: bool(generation.get("force_answer", False)),
+    }
+    if view.truncate_length:
+        out[ui.truncate_length] = int(view.truncate_length)
+    if generation.get("max_new_tokens"):
+        out[ui.max_new_tokens] = int(generation["max_new_tokens"])
+    return out
 
 
 def updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, sort_by: str, *,
@@ -53,26 +70,16 @@ def updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, so
     unless one is. ``keep_queue``: the Label next order itself opened it (it goes on)."""
     if view.judgments and view.selected is None:
         view.selected = view.order(sort_by)[0]
-    generation = view.generation or {}
     out = {
         **detail_updates(ctx, ui, view, annotator, sort_by),
-        ui.query: view.query,
-        ui.preset: preset_of(view.instruction),
-        ui.instruction: view.instruction,
-        ui.template: view.template if view.template in prompt.TEMPLATES else prompt.DEFAULT_TEMPLATE,
-        ui.alpha: view.alpha,
-        **list_updates(ui, run_documents(view), view.qrels),
+        **settings_updates(ui, view),
+        **list_updates(ui.inputs, run_documents(view), view.qrels),
         ui.upload: None,
         ui.bench: session.benchmark_of(ctx.store, view),
         ui.progress: opened_run_text(view),
         ui.label_status: "",
         ui.saved_runs: gr.update(choices=session.run_choices(ctx.store), value=view.run_id),
     }
-    if view.truncate_length:
-        out[ui.truncate_length] = int(view.truncate_length)
-    if generation.get("max_new_tokens"):
-        out[ui.max_new_tokens] = int(generation["max_new_tokens"])
-    out[ui.force_answer] = bool(generation.get("force_answer", False))
     offered = [value for _, value in model_choices(ctx.defaults)]
     if ctx.defaults.allow_model_choice and view.model in offered:
         # Only a model this server offers: a run judged elsewhere (another machine's folder, a

@@ -2,6 +2,7 @@
 Metrics come from erank_studio.metrics (ir_measures, scipy); nothing is computed by hand here."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,11 +16,16 @@ from .render import html_escape
 ALPHAS = [round(a, 2) for a in np.linspace(0.0, 1.0, 21)]
 QID = "q"
 DISTRIBUTION_HEIGHT = 190
+DISTRIBUTION_WRAP = 26  # characters a line of the distribution's empty message holds at its least width
 
 
-def _empty(title: str, message: str) -> go.Figure:
+def _empty(title: str, message: str, width: int | None = None) -> go.Figure:
+    """A figure that says why it is empty; ``width``: wrap the message at that many characters
+    (a narrow figure cuts a long line at both sides)."""
+    lines = textwrap.wrap(message, width) if width else [message]
     fig = go.Figure()
-    fig.add_annotation(text=html_escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.add_annotation(text="<br>".join(html_escape(line) for line in lines), showarrow=False, x=0.5, y=0.5,
+                       xref="paper", yref="paper")
     fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, height=320)
     return fig
 
@@ -29,7 +35,7 @@ def score_distribution_figure(j: Judgment | None) -> go.Figure:
     title = "P(score) at the answer"
     if j is None or not j.score_distribution:
         why = "no judgment open" if j is None else "no distribution: no parsable score, or the engine could not read it"
-        fig = _empty(title, why)
+        fig = _empty(title, why, width=DISTRIBUTION_WRAP)
         fig.update_layout(height=DISTRIBUTION_HEIGHT, margin=dict(l=10, r=10, t=30, b=10), title_font_size=12)
         return fig
     colors = ["#1e3a8a" if n == j.score else "#93c5fd" for n in scoring.SCORE_VALUES]

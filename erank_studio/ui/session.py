@@ -163,7 +163,7 @@ def benchmark_of(store: Store, view: RunView) -> Benchmark | None:
 
 def status_text(status: str | None) -> str:
     """A run's status for people: "interrupted" says what happened."""
-    if status == "interrupted":
+    if status == runs.RunStatus.INTERRUPTED:  # a str enum: equal to the stored "interrupted"
         return "interrupted (the process judging it stopped; what it judged is kept)"
     return status or ""
 

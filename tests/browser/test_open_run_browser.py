@@ -17,6 +17,7 @@ gradio_client = pytest.importorskip("gradio_client")
 
 from gated import fill, open_page, shot, start_gated_app, wait_text  # noqa: E402
 
+from erank_studio.text_rules import text_doc_id  # noqa: E402
 from erank_studio.ui import render  # noqa: E402
 
 COL_HUMAN = render.COLUMNS.index(render.COL_HUMAN)
@@ -262,9 +263,6 @@ def test_api_refusals_are_one_clear_message_without_a_server_path(gated_app, cal
 MOTHS = "why do moths fly to lights"
 
 
-@pytest.mark.xfail(strict=False, reason="typed documents need ids derived from their text (helper RUNPATH's "
-                                        "doc_input change): with positional ids d1, d2 the second run's d1 "
-                                        "is the first run's d1")
 def test_a_label_stays_on_the_text_it_was_made_on(browser, gated_app):
     """Issue 19: two runs of one query with different typed documents; a label on the first run's
     first document shows on no document of the second run, and qrels hold that text alone."""
@@ -292,9 +290,47 @@ def test_a_label_stays_on_the_text_it_was_made_on(browser, gated_app):
         qrels = exports.export_bytes(store, "qrels", exports.ExportFilter()).decode().splitlines()
     moth_lines = [line for line in qrels if line.split()[0] == str(_query_id(gated_app, MOTHS))]
     assert len(moth_lines) == 1, qrels
+    assert moth_lines[0].split()[2] == text_doc_id(first["documents"][0])  # the labelled text's id
     context.close()
 
 
 def _query_id(app, text: str) -> int:
     with _store(app) as store:
         return next(q["id"] for q in store.queries() if q["text"] == text)
+
+
+def test_judge_with_erank_s_base_model_from_compare(browser, gated_app):
+    """An ERank run's query and documents judged again by its base model through the Rerank
+    path (a job, with progress), then offered as A (old) and B (new) in Compare."""
+    from constructed_runs import DOCS, make_run
+
+    with _store(gated_app) as store:
+        _, old = make_run(store, source_query_id="base-q", model="Alibaba-NLP/ERank-4B", instruction="Judge it.")
+    context, page = open_page(browser, gated_app)
+    page.goto(f"{gated_app.url}?run={old}")
+    wait_text(page, "#erank-progress", rf"run #{old} · done")
+    page.click("button[role=tab]:has-text('Compare')")
+    button = page.locator("#erank-compare-base")
+    button.wait_for(state="visible")
+    assert "Qwen3-4B" in button.inner_text()
+    button.click()
+    n = len(DOCS)
+    wait_text(page, "#erank-progress", rf"running: 0 of {n}")
+    _open_settings(page)
+    assert "Qwen3-4B" in _value(page, "erank-model")
+    gated_app.release(n)
+    wait_text(page, "#erank-progress", rf"done: {n} of {n}")
+    new = int(re.search(r"run #(\d+)", page.inner_text("#erank-progress")).group(1))
+    shot(page, "open-run-10-base-model-judged")
+    with _store(gated_app) as store:
+        info_old, info_new = store.run_info(old), store.run_info(new)
+        judged_new = store.run_judgments(new)
+    assert info_new["query_id"] == info_old["query_id"] and info_new["instruction"] == "Judge it."
+    assert sorted(j.doc_id for j in judged_new) == sorted(DOCS)
+    page.click("button[role=tab]:has-text('Compare')")
+    for elem_id, run in (("erank-compare-a", old), ("erank-compare-b", new)):
+        page.wait_for_function("([sel, id]) => document.querySelector(sel).value.startsWith('#' + id + ' ')",
+                               arg=[f"#{elem_id} input", run])
+    # The new run was judged by the (gated) engine, no ERank model: no button for it.
+    page.locator("#erank-compare-base").wait_for(state="hidden")
+    context.close()

@@ -58,6 +58,10 @@ def test_distribution_chart_is_the_judgments_distribution(judgments):
     for missing in (None, judgments[3]):
         empty = plots.score_distribution_figure(missing)
         assert not empty.data and empty.layout.annotations[0].text
+    # The narrow chart's message comes in short lines (one long line was cut at both sides).
+    lines = plots.score_distribution_figure(judgments[3]).layout.annotations[0].text.split("<br>")
+    assert len(lines) > 1 and max(map(len, lines)) <= plots.DISTRIBUTION_WRAP
+    assert " ".join(lines) == "no distribution: no parsable score, or the engine could not read it"
 
 
 def test_ndcg_plot_can_rank_the_model_by_expected_score(judgments):

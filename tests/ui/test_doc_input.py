@@ -36,11 +36,17 @@ def test_jsonl_with_scores_round_trips():
     ('{"id": 1, "content": "a"}\n{"id": 1, "content": "b"}', "appears twice"),
     ('{"id": 1}', "content"),
     ('{"id": 1, "content": "a", "score": "high"}', "not a number"),
-    ('{"id": 1, "content": "a", "score": 1}\n{"id": 2, "content": "b"}', "no first-stage score"),
 ])
 def test_bad_text_says_what_to_fix(text, message):
     with pytest.raises(DocumentInputError, match=message):
         doc_input.parse_text(text)
+
+
+def test_a_partly_scored_list_is_accepted_as_typed():
+    """The run path, not the box, decides what a partial first stage means (BM25 for the whole
+    list, with a note shown with the run: tests/ui/test_jobs.py)."""
+    docs = doc_input.parse_text('{"id": 1, "content": "a", "score": 1}\n{"id": 2, "content": "b"}')
+    assert [(d.doc_id, d.first_stage_score) for d in docs] == [("1", 1.0), ("2", None)]
 
 
 def test_the_box_obeys_the_file_size_limit(monkeypatch):

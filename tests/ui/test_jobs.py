@@ -12,7 +12,7 @@ import pytest
 from erank_studio import judge, prompt
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import api as ui_api
-from erank_studio.ui import rerank_tab, run_progress
+from erank_studio.ui import render, rerank_tab, run_progress
 from erank_studio.ui.context import Context, Defaults, ModelChoiceLocked
 from erank_studio.ui.engine_provider import EngineProvider
 from erank_studio.ui.jobs import JobManager, RunBusy
@@ -170,6 +170,34 @@ def test_the_api_streams_increments_that_add_up_to_the_final_list(store, fake_en
     assert scores == sorted(scores, reverse=True)
     stored = {j.doc_id: j.hybrid_score for j in store.run_judgments(final["run_id"])}
     assert {i["doc_id"]: i["hybrid_score"] for i in final["judgments"]} == pytest.approx(stored)
+
+
+PARTLY_SCORED = ('{"id": "a", "content": "cats purr", "first_stage_score": 3}\n'
+                 '{"id": "b", "content": "dogs bark"}\n{"id": "c", "content": "cats sleep"}')
+PARTLY_SCORED_NOTE = "2 of 3 documents had no first-stage score, so BM25 scored the whole list"
+
+
+def test_the_api_says_when_bm25_replaced_a_partial_first_stage(store, fake_engine):
+    ctx = _ctx(store, fake_engine)
+    messages = list(ui_api.api_rerank(ctx)("cats?", PARTLY_SCORED, max_new_tokens=8))
+    assert messages[-1]["status"] == "done" and len(messages[-1]["judgments"]) == 3
+    assert all(m["note"].startswith(PARTLY_SCORED_NOTE) for m in messages)
+    stored = {j.doc_id: j.first_stage_score for j in store.run_judgments(messages[-1]["run_id"])}
+    assert stored["a"] != 3.0 and None not in stored.values()  # BM25's scores, not the given one
+    fully_typed = list(ui_api.api_rerank(ctx)("cats?", DOCS_TEXT, max_new_tokens=8))
+    assert all(m["note"] is None for m in fully_typed)
+
+
+def test_the_page_shows_the_note_of_a_partly_scored_run_and_clears_it_for_the_next(store, fake_engine):
+    ctx = _ctx(store, fake_engine)
+    ui, run = _run_handler(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        partly = list(run(documents_text=PARTLY_SCORED))
+        assert render.md_escape(PARTLY_SCORED_NOTE) in partly[-1][ui.run_note]
+        assert store.runs()[0].status == "done"  # the list was judged, not refused
+        plain = list(run())
+    assert plain[-1][ui.run_note] == ""
 
 
 def test_an_api_client_that_disconnects_cancels_its_run(store, gated_engine):

@@ -93,3 +93,17 @@ def test_compare_traces_are_escaped_and_marked(store):
     loaded, bench = compare_tab.rerun_inputs(store, session.open_run(store, a))
     assert [d.doc_id for d in loaded.documents] == list("d1 d2 d3 d4 d5 d6 d7".split())
     assert bench.source == SOURCE and bench.source_query_id == "q1"
+
+
+def test_the_base_model_button_is_offered_for_erank_runs_where_a_model_may_be_chosen(store):
+    from erank_studio.ui.context import Context, Defaults
+
+    _, erank_run = make_run(store, model="Alibaba-NLP/ERank-14B")
+    _, other_run = make_run(store, model="Qwen/Qwen3-0.6B", instruction="other")
+    open_choice = Context(store=store, provider=None, defaults=Defaults(model="fake"))  # type: ignore[arg-type]
+    locked = Context(store=store, provider=None,  # type: ignore[arg-type]
+                     defaults=Defaults(model="fake", allow_model_choice=False))
+    assert compare_tab.base_model_for(open_choice, session.open_run(store, erank_run)) == "Qwen/Qwen3-14B"
+    assert compare_tab.base_model_for(open_choice, session.open_run(store, other_run)) is None
+    assert compare_tab.base_model_for(locked, session.open_run(store, erank_run)) is None  # public server
+    assert compare_tab.base_model_for(open_choice, session.RunView()) is None  # nothing open

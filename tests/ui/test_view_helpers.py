@@ -7,7 +7,7 @@ import pytest
 
 from erank_studio import models
 from erank_studio.types import Document
-from erank_studio.ui import rerank_tab, run_progress
+from erank_studio.ui import run_inputs, run_progress
 from erank_studio.ui.feedback import keep_screen
 
 
@@ -56,16 +56,16 @@ def test_an_error_becomes_one_toast_and_keeps_every_output():
 
 
 def test_a_loaded_list_is_what_the_run_judges():
-    listed = rerank_tab.LoadedList("sample · q1", [Document("a", "x", first_stage_score=1.0)])
-    assert [d.doc_id for d in rerank_tab.documents_for_run("typed text", listed)] == ["a"]
-    assert [d.text for d in rerank_tab.documents_for_run("one\ntwo", None)] == ["one", "two"]
+    listed = run_inputs.LoadedList("sample · q1", [Document("a", "x", first_stage_score=1.0)])
+    assert [d.doc_id for d in run_inputs.documents_for_run("typed text", listed)] == ["a"]
+    assert [d.text for d in run_inputs.documents_for_run("one\ntwo", None)] == ["one", "two"]
     with pytest.raises(gr.Error):
-        rerank_tab.documents_for_run("", None)
+        run_inputs.documents_for_run("", None)
 
 
 def test_model_choices_name_folders_but_load_paths(tmp_path):
     from erank_studio.ui.context import Defaults
 
-    choices = dict((value, label) for label, value in rerank_tab.model_choices(Defaults(model=str(tmp_path))))
+    choices = dict((value, label) for label, value in run_inputs.model_choices(Defaults(model=str(tmp_path))))
     assert choices[str(tmp_path)] == tmp_path.name
     assert choices["demo"] == models.DEMO_DISPLAY_NAME
