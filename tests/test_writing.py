@@ -109,3 +109,11 @@ def test_the_transformers_loop_reports_tokens_while_it_writes(tiny_model_dir):
     assert {index for report in reports for (_, index) in report} == {0, 1, 2}
     snap = tracker.snapshot()
     assert snap.documents == 0 and snap.written == sum(j.output_tokens for j in judgments)
+
+
+def test_no_rate_is_shown_in_the_first_second():
+    clock = Clock()
+    tracker = WritingProgress(clock)
+    tracker.scope().tokens({0: 7})
+    clock.now += 0.01
+    assert progress_line(tracker.snapshot(), 0, 6, 0.01, 8) == "writing 1 document: 7 tokens so far (longest 7 of 8)"

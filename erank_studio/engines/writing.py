@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 # The transformers loop reports every this many decode steps: one lock a report, not one a token.
 REPORT_EVERY_STEPS = 4
+MIN_RATE_S = 1.0  # seconds of writing before a rate (and an estimate from it) is shown
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class WritingSnapshot:
 
     @property
     def tokens_per_s(self) -> float:
-        return self.written / self.seconds if self.seconds > 0 else 0.0
+        """0 in the first second: a rate over a few milliseconds says nothing."""
+        return self.written / self.seconds if self.seconds >= MIN_RATE_S else 0.0
 
 
 class WritingProgress:
@@ -129,7 +131,7 @@ def time_left(done: int, total: int, elapsed_s: float, snapshot: WritingSnapshot
         return f"about {_duration(elapsed_s / done * left)} left"
     if budget and snapshot.tokens_per_s > 0:
         bound = (left * budget - snapshot.tokens_now) / snapshot.tokens_per_s
-        return f"at most {_duration(bound)} left"
+        return f"at most {_duration(bound)} left" if bound >= 1 else ""
     return ""
 
 
