@@ -117,3 +117,36 @@ def test_no_rate_is_shown_in_the_first_second():
     tracker.scope().tokens({0: 7})
     clock.now += 0.01
     assert progress_line(tracker.snapshot(), 0, 6, 0.01, 8) == "writing 1 document: 7 tokens so far (longest 7 of 8)"
+
+
+def test_rerank_says_on_stderr_what_is_being_written_between_judgments(tmp_path, monkeypatch, capsys):
+    from erank_studio.cli import main, rerank
+    from erank_studio.engines.base import Generation
+
+    said = threading.Event()
+
+    class Slow:  # writes 5 tokens of the document, then waits until the CLI has said so
+        name, model, is_reranker, warning, chat_template_source, tokenizer = "fake", "fake", True, None, None, None
+
+        def generate(self, prompts, settings, cancel=None):
+            for i, _ in enumerate(prompts):
+                writing_of(cancel).begin(i)
+                writing_of(cancel).tokens({i: 5})
+                assert said.wait(30)
+                yield Generation(index=i, text="<answer>3</answer>", pieces=["<answer>", "3", "</answer>"],
+                                 logprobs=[0.0, 0.0, 0.0], output_tokens=3)
+
+    def line_then_tell(*args):
+        text = progress_line(*args)
+        if text:
+            said.set()
+        return text
+
+    docs = tmp_path / "d.jsonl"
+    docs.write_text('{"id": "a", "content": "one"}\n')
+    monkeypatch.setattr(rerank, "engine_from", lambda args: Slow())
+    monkeypatch.setattr(rerank, "progress_line", line_then_tell)
+    monkeypatch.setattr(rerank, "WRITING_EVERY_S", 0.01)
+    assert main(["rerank", "--query", "q", "--docs", str(docs), "--max-new-tokens", "64"]) == 0
+    err = capsys.readouterr().err
+    assert "[0/1] writing 1 document: 5 tokens so far (longest 5 of 64)" in err
