@@ -33,10 +33,20 @@ class ServerLikeEngine:
     chat_template_source = "test"
     concurrent_requests = True
 
-    def __init__(self, meet: int = 0) -> None:
+    def __init__(self, meet: int = 0, permits: int | None = None) -> None:
         self._barrier = threading.Barrier(meet, timeout=WAIT_S) if meet else None
+        # With permits: only that many documents are written; the others wait for a cancel.
+        self._permits = threading.Semaphore(permits) if permits is not None else None
         self._lock = threading.Lock()
         self.calls = 0
+
+    def _may_write(self, cancel) -> bool:
+        if self._permits is None:
+            return True
+        while not self._permits.acquire(timeout=0.02):
+            if cancel is not None and cancel.cancelled:
+                return False
+        return True
 
     def generate(self, prompts, settings, cancel=None):
         with self._lock:
@@ -45,7 +55,7 @@ class ServerLikeEngine:
         if first_calls:
             self._barrier.wait()  # raises BrokenBarrierError unless the calls run at once
         for index, prompt in enumerate(prompts):
-            if cancel is not None and cancel.cancelled:
+            if not self._may_write(cancel) or (cancel is not None and cancel.cancelled):
                 yield Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
                 continue
             writing_of(cancel).begin(index)
@@ -99,10 +109,11 @@ def test_a_stopped_batch_in_flight_resumes_judging_nothing_twice(new_url):
             cancel.cancel()
 
     with Store(url) as store:
-        first = rerank_dataset(tiny_dataset(), ServerLikeEngine(), store, top_k=4, settings=SETTINGS, progress=False,
-                               cancel=cancel, on_judgment=stop_after_four, queries_in_flight=3)
+        # Four documents written, then the Cancel (the other documents wait for it).
+        first = rerank_dataset(tiny_dataset(), ServerLikeEngine(permits=4), store, top_k=4, settings=SETTINGS,
+                               progress=False, cancel=cancel, on_judgment=stop_after_four, queries_in_flight=3)
         statuses = Counter(r.status for r in store.runs())
-    assert 4 <= first.judged < 12 and statuses["cancelled"] >= 1 and "running" not in statuses
+    assert first.judged == 4 and statuses["cancelled"] >= 1 and "running" not in statuses
     with Store(url) as store:
         second = rerank_dataset(tiny_dataset(), ServerLikeEngine(), store, top_k=4, settings=SETTINGS,
                                 progress=False, queries_in_flight=3)
