@@ -22,13 +22,15 @@ from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
 from .engines.writing import WritingProgress, progress_line, ticking
 from .models import display_name
+from .shards import Shard
 from .store import Store
 from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
 
 RUN_KINDS = ("first_stage", "model", "hybrid")
-# Queries judged at once on an OpenAI-compatible server: its 16 requests a query (the engine's
-# concurrency) times 4 keeps a server's batch full while one query's last, longest documents finish.
+# Queries judged at once on OpenAI-compatible servers. The engine bounds the requests in flight per
+# server (--concurrency); with one query at a time those slots empty while the query's last, longest
+# documents finish, and 4 queries keep them full (more only queue for the same slots).
 DEFAULT_QUERIES_IN_FLIGHT = 4
 WRITING_EVERY_S = 1.0  # how often the progress bar's "writing ..." is refreshed between judgments
 
@@ -137,6 +139,7 @@ def rerank_dataset(
     on_judgment: Callable[[Judgment], Any] | None = None,
     template: str = prompt.DEFAULT_TEMPLATE,
     queries_in_flight: int = 1,
+    shard: Shard | None = None,
 ) -> BatchResult:
     """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries) with the
     prompt template called ``template`` (the released code's by default).
@@ -150,6 +153,7 @@ def rerank_dataset(
     instruction = instruction or dataset.instruction
     model = engine.model
     queries = dataset.queries()[: limit if limit is not None else None]
+    queries = shard.select(queries) if shard is not None else queries  # --shard K/N: its 1/N
     result = BatchResult(dataset=dataset.name, model=model, queries=len(queries))
     qrels_rows = [(q.query_id, d, r) for q in queries for d, r in dataset.qrels(q.query_id).items()]
     if qrels_rows:

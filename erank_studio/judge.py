@@ -71,6 +71,7 @@ def _judgment_from(
         query_truncation=built.query_truncation,
         document_truncation=built.document_truncation,
         prompt_message=built.message,
+        extra=dict(generation.extra),
     )
     if generation.finish_reason in (FINISH_ERROR, FINISH_CANCELLED):
         judgment.status = STATUS_FAILED

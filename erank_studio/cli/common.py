@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import prompt, text_rules
 from ..engines import ENGINES, EngineUnavailable, fitted_budget, load_engine
 from ..engines.base import Engine
+from ..engines.servers import DEFAULT_CONCURRENCY, BaseURLError, parse_base_urls
 from ..models import CPU_MAX_NEW_TOKENS, DEMO_MAX_NEW_TOKENS
 from ..scoring import DEFAULT_ALPHA
 from ..types import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_CAP, GenerationSettings
@@ -62,7 +63,16 @@ def add_template_argument(parser: argparse.ArgumentParser) -> None:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="hub id, local folder, or 'demo' (default: best model here)")
     parser.add_argument("--engine", default="auto", choices=ENGINES)
-    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server, for --engine openai")
+    parser.add_argument(
+        "--base-url", default=None, metavar="URL[,URL...]",
+        help="OpenAI-compatible server(s), for --engine openai (default: $ERANK_OPENAI_BASE_URL or "
+        "$ERANK_BASE_URL, else http://127.0.0.1:8000/v1); several, separated by commas: each query "
+        "goes to one of them, a failed server's documents to the others",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, metavar="N",
+        help=f"--engine openai: requests in flight per server (default {DEFAULT_CONCURRENCY})",
+    )
     parser.add_argument("--truncate-length", type=int, default=prompt.DEFAULT_TRUNCATE_LENGTH)
     parser.add_argument(
         "--max-new-tokens", type=int, default=None,
@@ -92,6 +102,7 @@ def check_engine_arguments(args: argparse.Namespace) -> None:
         raise UserError("--alpha must lie between 0 and 1")
     if not math.isfinite(args.temperature) or args.temperature < 0:
         raise UserError("--temperature must be a finite number, 0 or more")
+    check_server_arguments(args)
 
 
 def max_new_tokens_cap() -> int:
@@ -103,8 +114,26 @@ def max_new_tokens_cap() -> int:
     return max(MAX_NEW_TOKENS_CAP, operator)
 
 
+def check_server_arguments(args: argparse.Namespace) -> None:
+    """--base-url and --concurrency: refused in one line before anything loads."""
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UserError("--concurrency must be at least 1")
+    if args.concurrency is not None and args.engine != "openai":
+        raise UserError("--concurrency is for --engine openai (the other engines batch on their own)")
+    if args.base_url is not None and args.engine == "openai":
+        try:
+            parse_base_urls(args.base_url)
+        except BaseURLError as error:
+            raise UserError(f"--base-url: {error}") from None
+
+
 def engine_from(args: argparse.Namespace) -> Engine:
-    options = {"base_url": args.base_url} if args.engine == "openai" and args.base_url else {}
+    options: dict[str, object] = {}
+    if args.engine == "openai":
+        if args.base_url:
+            options["base_url"] = args.base_url
+        if args.concurrency is not None:
+            options["concurrency"] = args.concurrency
     try:
         engine = load_engine(args.model, args.engine, fallback=not args.no_fallback, **options)
     except EngineUnavailable as error:

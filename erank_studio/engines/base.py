@@ -53,6 +53,8 @@ class Generation:
     # The digit probabilities at the score, where the output has a parsable score and the engine
     # could read them (score_reading.read_score_digits); None otherwise.
     score_digits: ScoreDigits | None = None
+    # Recorded with the judgment (Judgment.extra), e.g. "server": the server that judged it.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class CancelToken:

@@ -12,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,8 +23,7 @@ from erank_studio.engines.openai_engine import OpenAIEngine, ServerUnavailable
 from erank_studio.models import qwen3_tokenizer_folder
 from erank_studio.prompt import DEFAULT_INSTRUCTION, build
 from erank_studio.types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Document, GenerationSettings
-
-MODEL = "fake-erank"
+from fake_openai_servers import MODEL, OpenAIHandler
 P_DIGIT = {"7": 0.8, "1": 0.9, "0": 0.5}  # what the server says each score digit's probability is
 
 
@@ -49,27 +48,8 @@ def _answer(score: str) -> tuple[list[str], list[float]]:
     return pieces, logprobs
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(OpenAIHandler):
     state: FakeState
-
-    def log_message(self, *args: Any) -> None:  # keep pytest output clean
-        pass
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
-            self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
-        else:
-            self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -79,12 +59,7 @@ class Handler(BaseHTTPRequestHandler):
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            if self.path == "/v1/chat/completions":
-                self._chat(body)
-            elif self.path == "/v1/completions":
-                self._completion(body)
-            else:
-                self._send(404, {"error": {"message": "not found"}})
+            self._route(body)
         finally:
             with state.lock:
                 state.in_flight -= 1
@@ -315,11 +290,10 @@ def test_cancel_midway_yields_the_rest_as_cancelled(server) -> None:
 
 def test_judge_reads_p_of_n_from_the_returned_logprobs(server) -> None:
     url, _ = server
-    engine = OpenAIEngine(MODEL, base_url=url)
+    engine = OpenAIEngine(MODEL, base_url=url, max_retries=0)
     docs = [Document("d7", "SCORE=7", first_stage_score=1.0),
             Document("d10", "SCORE=10", first_stage_score=2.0),
             Document("bad", "FAIL500", first_stage_score=3.0)]
-    engine.client = engine.client.with_options(max_retries=0)
     judged = {j.doc_id: j for j in judge_module.judge(engine, "q", docs, DEFAULT_INSTRUCTION)}
     assert judged["d7"].status == STATUS_OK and judged["d7"].score == 7
     assert judged["d7"].probability == pytest.approx(0.8)

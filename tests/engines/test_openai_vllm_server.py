@@ -155,7 +155,7 @@ def test_score_distribution_equals_a_teacher_forced_pass(engine, reference, scor
     for prompt in make_prompts(tokenizer)[:3]:
         generation, before = scripted_generation(tokenizer, score)
         content = [SimpleNamespace(token=p, top_logprobs=[]) for p in generation.pieces]
-        got = distribution_of(engine._score_digits(generation, content, prompt))
+        got = distribution_of(engine._score_digits(engine._pool.servers[0], generation, content, prompt))
         prompt_ids = tokenizer(prompt.text, add_special_tokens=False)["input_ids"]
         want = distribution_of(reference._digits_after(prompt_ids + before))
         assert abs(sum(got) - 1.0) < 1e-6
