@@ -147,3 +147,36 @@ def test_only_engines_that_send_requests_take_several_queries():
     assert queries_in_flight_for(Local(), None) == (1, None)
     count, note = queries_in_flight_for(Local(), 4)
     assert count == 1 and "one query at a time" in note
+
+
+def test_the_cli_on_openai_servers_with_queries_in_flight_stores_what_one_at_a_time_does(new_url, tmp_path, capsys):
+    import json
+
+    from erank_studio.cli import main
+    from fake_openai_servers import MODEL, fake_servers
+
+    def rerank(url, in_flight):
+        capsys.readouterr()
+        assert main(["rerank", "--dataset", "sample", "--top-k", "2", "--engine", "openai", "--model", MODEL,
+                     "--base-url", base_url, "--db", url, "--out", str(tmp_path / in_flight), "--no-progress",
+                     "--max-new-tokens", "64", "--queries-in-flight", in_flight]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    def judgments(url):
+        with Store(url) as store:
+            return {(q, j.doc_id): (j.status, j.score, j.probability, j.prompt_message)
+                    for q, j in all_judgments(store, MODEL)}
+
+    one, four = new_url("one"), new_url("four")
+    with fake_servers(2) as servers:
+        base_url = ",".join(server.url for server in servers)
+        alone, together = rerank(one, "1"), rerank(four, "4")
+    assert together["judged"] == alone["judged"] > 0 and together["ndcg@10"] == alone["ndcg@10"]
+    assert judgments(four) == judgments(one)
+
+
+def test_queries_in_flight_below_one_is_refused_in_one_line(capsys):
+    from erank_studio.cli import main
+
+    assert main(["rerank", "--dataset", "sample", "--queries-in-flight", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: --queries-in-flight must be at least 1"]
