@@ -189,12 +189,13 @@ def rerank_dataset(
             work.run = runs.start(store, engine, spec)
         return work
 
-    def show(position: int | None = None) -> None:
+    latest = [0]  # the last query started (read by the ticker's thread)
+
+    def show() -> None:
         # Between judgments too (a ticker), so a batch whose documents take minutes still moves.
         line = progress_line(writing.snapshot(), bar.n, bar.total, time.perf_counter() - started,
                              settings.max_new_tokens)
-        shown_at = position if position is not None else max(active, default=0)
-        bar.set_postfix_str(f"query {shown_at}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}"
+        bar.set_postfix_str(f"query {latest[0]}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}"
                             + (f", {line}" if line else ""))
 
     try:
@@ -205,7 +206,8 @@ def rerank_dataset(
                     if query is None:
                         break
                     work = prepare(position, query)
-                    show(position)
+                    latest[0] = position
+                    show()
                     bar.refresh()
                     if work.run is None:
                         _collect(store, work.query_id, work.benchmark_qid, work.candidates, model, alpha, rankings,

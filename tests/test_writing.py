@@ -150,3 +150,14 @@ def test_rerank_says_on_stderr_what_is_being_written_between_judgments(tmp_path,
     assert main(["rerank", "--query", "q", "--docs", str(docs), "--max-new-tokens", "64"]) == 0
     err = capsys.readouterr().err
     assert "[0/1] writing 1 document: 5 tokens so far (longest 5 of 64)" in err
+
+
+def test_documents_sent_to_a_server_show_without_tokens_until_their_answer():
+    clock = Clock()
+    tracker = WritingProgress(clock)
+    scope = tracker.scope()
+    scope.begin(0)
+    scope.begin(1)
+    scope.end(0, 300)
+    clock.now += 10
+    assert progress_line(tracker.snapshot(), 1, 2, 10.0, 4096) == "writing 1 document · 30.0 tokens/s · about 10 s left"

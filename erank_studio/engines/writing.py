@@ -14,11 +14,14 @@ its own ``WritingScope``, so document positions of different runs never collide)
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 # The transformers loop reports every this many decode steps: one lock a report, not one a token.
 REPORT_EVERY_STEPS = 4
@@ -142,8 +145,11 @@ def progress_line(snapshot: WritingSnapshot, done: int, total: int, elapsed_s: f
     if snapshot.documents == 0:
         return ""
     noun = "document" if snapshot.documents == 1 else "documents"
-    longest = f"longest {snapshot.longest}" + (f" of {budget}" if budget else "")
-    parts = [f"writing {snapshot.documents} {noun}: {snapshot.tokens_now} tokens so far ({longest})"]
+    head = f"writing {snapshot.documents} {noun}"
+    if snapshot.tokens_now:  # none where the engine hears of tokens only with each answer (a server's)
+        longest = f"longest {snapshot.longest}" + (f" of {budget}" if budget else "")
+        head += f": {snapshot.tokens_now} tokens so far ({longest})"
+    parts = [head]
     if snapshot.tokens_per_s > 0:
         parts.append(f"{snapshot.tokens_per_s:.1f} tokens/s")
     left = time_left(done, total, elapsed_s, snapshot, budget)
@@ -160,7 +166,10 @@ def ticking(every_s: float, report: Callable[[], object]) -> Iterator[None]:
 
     def loop() -> None:
         while not stop.wait(every_s):
-            report()
+            try:
+                report()
+            except Exception:  # a progress line that fails must never stop or clutter the run
+                log.debug("progress report failed", exc_info=True)
 
     thread = threading.Thread(target=loop, daemon=True, name="erank-writing-ticker")
     thread.start()
