@@ -7,8 +7,10 @@ At the end, TREC runs for the first stage, the model (rank_score) and the hybrid
 from the store, so they cover earlier sessions' judgments too."""
 from __future__ import annotations
 
+import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 from . import metrics, prompt, runs, scoring, text_rules
 from .data import Dataset
 from .engines.base import CancelToken, Engine, batch_note
+from .engines.writing import WritingProgress, progress_line, ticking
 from .models import display_name
 from .shards import Shard
 from .store import Store
@@ -25,6 +28,11 @@ from .store.trec import write_qrels, write_run
 from .types import STATUS_FAILED, GenerationSettings, Judgment
 
 RUN_KINDS = ("first_stage", "model", "hybrid")
+# Queries judged at once on OpenAI-compatible servers. The engine bounds the requests in flight per
+# server (--concurrency); with one query at a time those slots empty while the query's last, longest
+# documents finish, and 4 queries keep them full (more only queue for the same slots).
+DEFAULT_QUERIES_IN_FLIGHT = 4
+WRITING_EVERY_S = 1.0  # how often the progress bar's "writing ..." is refreshed between judgments
 
 
 @dataclass
@@ -71,6 +79,49 @@ def _progress(total: int, enabled: bool):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]")
 
 
+def queries_in_flight_for(engine: Engine, asked: int | None) -> tuple[int, str | None]:
+    """How many queries' runs judge at once, and a note where the engine refuses what was asked.
+    Only an engine that sends requests to a server (``concurrent_requests``) gains from several:
+    its generate calls run side by side, so the server's batch holds several queries' documents.
+    The transformers and vLLM engines hold the model in this process and batch one call's
+    documents (two calls at once would compete for the same memory); a CPU gains nothing."""
+    if not getattr(engine, "concurrent_requests", False):
+        note = (f"the {engine.name} engine judges one query at a time (--queries-in-flight {asked} applies to "
+                "OpenAI-compatible servers)") if asked and asked > 1 else None
+        return 1, note
+    return max(1, asked or DEFAULT_QUERIES_IN_FLIGHT), None
+
+
+@dataclass
+class _QueryWork:
+    """One query of the batch: its candidates (first stage over the whole list) and, when some are
+    still to judge, its run and the thread judging it."""
+
+    position: int
+    benchmark_qid: str
+    query_id: int
+    candidates: list
+    run: runs.Run | None = None
+    thread: threading.Thread | None = None
+
+
+def _judge_query(work: _QueryWork, engine: Engine, store: Store, token: CancelToken, events: queue.Queue) -> None:
+    """The query's run through the one run path, in its own thread: each judgment, then the end
+    (None, or the exception that stopped it), go to the batch's thread."""
+    try:
+        for judgment in runs.execute(work.run, engine, store, token):
+            events.put((work.position, judgment))
+    except BaseException as error:  # handed to the batch's thread, which raises it
+        events.put((work.position, _Ended(error)))
+        return
+    events.put((work.position, _Ended(None)))
+
+
+@dataclass
+class _Ended:
+    error: BaseException | None
+
+
 def rerank_dataset(
     dataset: Dataset,
     engine: Engine,
@@ -87,10 +138,17 @@ def rerank_dataset(
     cancel: CancelToken | None = None,
     on_judgment: Callable[[Judgment], Any] | None = None,
     template: str = prompt.DEFAULT_TEMPLATE,
+    queries_in_flight: int = 1,
     shard: Shard | None = None,
 ) -> BatchResult:
     """Judge the top ``top_k`` candidates of every query (the first ``limit`` queries) with the
-    prompt template called ``template`` (the released code's by default)."""
+    prompt template called ``template`` (the released code's by default).
+
+    Each query is one run (``runs``), judged in its own thread; up to ``queries_in_flight`` runs
+    judge at once (see ``queries_in_flight_for``), so a server is sent the documents of several
+    queries together. Judgments stream into the store from each run as they arrive; queries are
+    prepared (and skipped where the store has them) in order; ``on_judgment`` and the progress
+    bar are called from the caller's thread."""
     settings = settings or GenerationSettings()
     instruction = instruction or dataset.instruction
     model = engine.model
@@ -103,47 +161,101 @@ def rerank_dataset(
     rankings: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in RUN_KINDS}
     started = time.perf_counter()
     bar = _progress(len(queries) * top_k, progress)
+    # The batch's own stop (a failed run or Ctrl-C ends the other runs too), under the caller's.
+    stop = CancelToken(parent=cancel)
+    writing = WritingProgress()
+    events: queue.Queue = queue.Queue()
+    active: dict[int, _QueryWork] = {}
+    waiting = iter(enumerate(queries, start=1))
+    failure: BaseException | None = None
+
+    def prepare(position: int, query) -> _QueryWork:
+        text = text_rules.normalise_query(query.text)
+        query_id = store.upsert_query(text, source=dataset.name, source_query_id=query.query_id)
+        # The first stage over the whole candidate list, before any is skipped, so a resumed
+        # query's BM25 scores are the ones of its first session.
+        candidates, _ = runs.prepare_documents(text, dataset.candidates(query.query_id, top_k))
+        done = store.judged_doc_ids(query_id, model)
+        todo = [d for d in candidates if d.doc_id not in done]
+        result.skipped += len(candidates) - len(todo)
+        bar.total -= top_k - len(todo)
+        work = _QueryWork(position, query.query_id, query_id, candidates)
+        if todo:
+            spec = runs.RunSpec(
+                query=text, documents=todo, instruction=instruction, template=template,
+                truncate_length=truncate_length, settings=settings, alpha=alpha,
+                source=dataset.name, source_query_id=query.query_id,
+            )
+            work.run = runs.start(store, engine, spec)
+        return work
+
+    latest = [0]  # the last query started (read by the ticker's thread)
+
+    def show() -> None:
+        # Between judgments too (a ticker), so a batch whose documents take minutes still moves.
+        line = progress_line(writing.snapshot(), bar.n, bar.total, time.perf_counter() - started,
+                             settings.max_new_tokens)
+        bar.set_postfix_str(f"query {latest[0]}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}"
+                            + (f", {line}" if line else ""))
+
     try:
-        for position, query in enumerate(queries, start=1):
-            if cancel is not None and cancel.cancelled:
-                break
-            text = text_rules.normalise_query(query.text)
-            query_id = store.upsert_query(text, source=dataset.name, source_query_id=query.query_id)
-            # The first stage over the whole candidate list, before any is skipped, so a resumed
-            # query's BM25 scores are the ones of its first session.
-            candidates, _ = runs.prepare_documents(text, dataset.candidates(query.query_id, top_k))
-            done = store.judged_doc_ids(query_id, model)
-            todo = [d for d in candidates if d.doc_id not in done]
-            result.skipped += len(candidates) - len(todo)
-            bar.total -= top_k - len(todo)
-            bar.set_postfix_str(f"query {position}/{len(queries)}, skipped {result.skipped}{batch_note(engine)}")
-            bar.refresh()
-            if todo:
-                spec = runs.RunSpec(
-                    query=text, documents=todo, instruction=instruction, template=template,
-                    truncate_length=truncate_length, settings=settings, alpha=alpha,
-                    source=dataset.name, source_query_id=query.query_id,
-                )
-                run = runs.start(store, engine, spec)
-                # Judgments committed in small batches (count or a fraction of a second): a
-                # crash loses at most that batch, which a restart judges again.
-                for judgment in runs.execute(run, engine, store, cancel):
-                    result.judged += 1
-                    bar.update(1)
-                    if on_judgment is not None:
-                        on_judgment(judgment)
-            _collect(store, query_id, query.query_id, candidates, model, alpha, rankings, result)
+        with ticking(WRITING_EVERY_S, show):
+            while True:
+                while len(active) < queries_in_flight and failure is None and not stop.cancelled:
+                    position, query = next(waiting, (None, None))
+                    if query is None:
+                        break
+                    work = prepare(position, query)
+                    latest[0] = position
+                    show()
+                    bar.refresh()
+                    if work.run is None:
+                        _collect(store, work.query_id, work.benchmark_qid, work.candidates, model, alpha, rankings,
+                                 result)
+                        continue
+                    # Judgments committed in small batches (count or a fraction of a second): a
+                    # crash loses at most that batch, which a restart judges again.
+                    token = CancelToken(parent=stop, writing=writing.scope())
+                    work.thread = threading.Thread(target=_judge_query, args=(work, engine, store, token, events),
+                                                   daemon=True, name=f"erank-batch-query-{position}")
+                    active[position] = work
+                    work.thread.start()
+                if not active:
+                    break
+                position, item = events.get()
+                if isinstance(item, _Ended):
+                    work = active.pop(position)
+                    work.thread.join()
+                    if item.error is not None:
+                        failure = failure or item.error
+                        stop.cancel()
+                    else:
+                        _collect(store, work.query_id, work.benchmark_qid, work.candidates, model, alpha, rankings,
+                                 result)
+                    continue
+                result.judged += 1
+                bar.update(1)
+                if on_judgment is not None:
+                    on_judgment(item)
     finally:
+        if active:  # Ctrl-C or a failure in this thread: the runs in flight end cancelled
+            stop.cancel()
+            for work in active.values():
+                work.thread.join()
         bar.close()
         result.seconds = time.perf_counter() - started
-    result.runs = rankings
+    if failure is not None:
+        raise failure
+    # In the dataset's order, whichever query finished first.
+    result.runs = {kind: {q.query_id: by_query[q.query_id] for q in queries if q.query_id in by_query}
+                   for kind, by_query in rankings.items()}
     qrels = {q.query_id: dataset.qrels(q.query_id) for q in queries}
     if any(qrels.values()):
         for kind in RUN_KINDS:
-            mean, _ = metrics.ndcg_at_10(rankings[kind], qrels)
+            mean, _ = metrics.ndcg_at_10(result.runs[kind], qrels)
             result.ndcg[kind] = mean
     if out_dir is not None:
-        result.files = write_runs(out_dir, dataset.name, model, rankings, qrels)
+        result.files = write_runs(out_dir, dataset.name, model, result.runs, qrels)
     return result
 
 

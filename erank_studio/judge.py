@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from . import parse, prompt, retrieval, scoring
 from .engines.base import FINISH_CANCELLED, FINISH_ERROR, CancelToken, Engine, Generation
+from .engines.writing import writing_of
 from .types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Document, GenerationSettings, Judgment
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,10 @@ def judge(
     if not docs:
         return
     prompts = build_prompts(engine, query, docs, instruction, truncate_length, template)
+    writing = writing_of(cancel)
     for generation in engine.generate(prompts, settings, cancel):
+        # Closed here for every engine: the document is no longer being written.
+        writing.end(generation.index, generation.output_tokens or len(generation.token_ids))
         yield _judgment_from(generation, docs[generation.index], prompts[generation.index], engine, settings)
 
 

@@ -25,6 +25,10 @@ CPU_MODEL_ENV = "ERANK_CPU_MODEL"
 CPU_MAX_NEW_TOKENS = 1024
 CPU_BATCH_SIZE = 4
 DEMO_MODEL = "demo"
+# The demo model never writes ERank's format, so with ERank's 4,096 it writes to the budget on
+# every document (20 minutes a query seen on a laptop, with nothing to show); its score is read by
+# answer forcing whatever it wrote, and 256 tokens are enough to show what it writes.
+DEMO_MAX_NEW_TOKENS = 256
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_WARNING = (
     "Demo model in use: SmolLM2-135M-Instruct (CPU). It is NOT a reranker and ignores ERank's "

@@ -22,6 +22,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     _add(group, "--dataset", help="'sample', bright/<task>, trec-dl-2019, trec-dl-2020, beir/<name>, or a BEIR folder")
     _add(group, "--top-k", type=int, default=100, help="first-stage candidates judged per query (default 100)")
     _add(group, "--queries", type=int, default=None, metavar="N", help="only the first N queries")
+    _add(group, "--queries-in-flight", type=int, default=None, metavar="Q",
+         help="queries judged at once on an OpenAI-compatible server (default 4; other engines judge one "
+         "query at a time)")
     _add(group, "--shard", default=None, metavar="K/N",
          help="judge shard K of N: a fixed 1/N of the queries (by a hash of their ids), so N processes "
          "writing one store (--db) judge every query once between them; TREC runs go to DIR/shard-K-of-N")
@@ -49,7 +52,7 @@ def _report_servers(engine) -> None:
 
 
 def run_dataset_command(args: argparse.Namespace) -> int:
-    from ..batch import rerank_dataset
+    from ..batch import queries_in_flight_for, rerank_dataset
     from ..data import DatasetFormatError, DatasetUnavailable, load_dataset
     from .common import engine_from, settings_from
 
@@ -57,6 +60,8 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         raise UserError("--top-k must be at least 1")
     if args.queries is not None and args.queries < 1:
         raise UserError("--queries must be at least 1")
+    if args.queries_in_flight is not None and args.queries_in_flight < 1:
+        raise UserError("--queries-in-flight must be at least 1")
     shard = _shard_from(args)
     try:
         dataset = load_dataset(args.dataset)
@@ -74,6 +79,9 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         instruction = instruction_from(args)
     engine = engine_from(args)
     settings = settings_from(args, engine)
+    in_flight, note = queries_in_flight_for(engine, args.queries_in_flight)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     out_dir = Path(args.out) if args.out else Path("runs")
     if shard is not None:  # each shard's runs hold its queries only: never over another's files
         out_dir = out_dir / shard.slug
@@ -89,7 +97,7 @@ def run_dataset_command(args: argparse.Namespace) -> int:
         result = rerank_dataset(
             dataset, engine, store, top_k=args.top_k, limit=args.queries, instruction=instruction,
             truncate_length=args.truncate_length, settings=settings, alpha=args.alpha, out_dir=out_dir,
-            progress=not args.no_progress, template=args.template, shard=shard,
+            progress=not args.no_progress, template=args.template, queries_in_flight=in_flight, shard=shard,
         )
     except StoreError as error:  # what was committed stays; a rerun resumes from there
         raise UserError(f"{error} (the judgments committed so far are kept; run again to resume)") from None

@@ -8,10 +8,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from .. import prompt, text_rules
-from ..engines import ENGINES, EngineUnavailable, load_engine, suggested_max_new_tokens
+from ..engines import ENGINES, EngineUnavailable, fitted_budget, load_engine
 from ..engines.base import Engine
-from ..models import CPU_MAX_NEW_TOKENS
 from ..engines.servers import DEFAULT_CONCURRENCY, BaseURLError, parse_base_urls
+from ..models import CPU_MAX_NEW_TOKENS, DEMO_MAX_NEW_TOKENS
 from ..scoring import DEFAULT_ALPHA
 from ..types import DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS_CAP, GenerationSettings
 from . import UserError
@@ -77,7 +77,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-new-tokens", type=int, default=None,
         help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS}, as ERank's released vLLM code; "
-        f"{CPU_MAX_NEW_TOKENS} for the CPU default model)",
+        f"{CPU_MAX_NEW_TOKENS} for the CPU default model, {DEMO_MAX_NEW_TOKENS} for the demo model)",
     )
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="hybrid weight of the first stage")
@@ -145,10 +145,11 @@ def engine_from(args: argparse.Namespace) -> Engine:
 
 def settings_from(args: argparse.Namespace, engine: Engine) -> GenerationSettings:
     force = args.force_answer if args.force_answer is not None else not engine.is_reranker
-    return GenerationSettings(
-        max_new_tokens=args.max_new_tokens or suggested_max_new_tokens(engine),
-        temperature=args.temperature, force_answer=force
-    )
+    # A --max-new-tokens given is the person's choice, whatever its value (no default to compare).
+    budget, why = fitted_budget(engine, args.max_new_tokens or None, default=0)
+    if why:
+        print(f"note: {why}", file=sys.stderr)
+    return GenerationSettings(max_new_tokens=budget, temperature=args.temperature, force_answer=force)
 
 
 def open_store(db: str | None, *, read_only: bool = False, must_exist: bool = False) -> Store:

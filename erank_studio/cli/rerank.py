@@ -10,11 +10,13 @@ import time
 
 from .. import runs
 from ..docfiles import DocumentFileError, read_documents
-from ..engines.base import batch_note
+from ..engines.base import CancelToken, batch_note
+from ..engines.writing import WritingProgress, progress_line, ticking
 from ..scoring import order
 from . import UserError
 
 MAX_ECHO_CHARS = 10_000  # of a document's text in the JSON lines written to stdout
+WRITING_EVERY_S = 10.0  # how often stderr says what is being written while no document finishes
 from .common import (
     add_engine_arguments,
     add_instruction_arguments,
@@ -73,7 +75,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {run.note}", file=sys.stderr)
     documents = run.spec.documents
     started = time.perf_counter()
-    with contextlib.closing(runs.execute(run, engine, store)) as judging:  # Ctrl-C: cancelled
+    writing = WritingProgress()
+
+    def report_writing() -> None:  # between judgments, which come only as documents finish
+        line = progress_line(writing.snapshot(), len(run.judgments), len(documents), time.perf_counter() - started,
+                             spec.settings.max_new_tokens)
+        if line:
+            print(f"[{len(run.judgments)}/{len(documents)}] {line}", file=sys.stderr)
+
+    judging = runs.execute(run, engine, store, CancelToken(writing=writing.scope()))
+    with ticking(WRITING_EVERY_S, report_writing), contextlib.closing(judging):  # Ctrl-C: cancelled
         for judgment in judging:
             shown = f"{judgment.score}" if judgment.score is not None else judgment.failure
             print(

@@ -21,11 +21,13 @@ from ..models import (
     CPU_MAX_NEW_TOKENS,
     DEFAULT_MODEL,
     DEMO_GGUF,
+    DEMO_MAX_NEW_TOKENS,
     DEMO_MODEL,
     DEMO_WARNING,
     base_model_note,
     cpu_model,
     demo_model_folder,
+    display_name,
     is_base_model,
 )
 from ..types import DEFAULT_MAX_NEW_TOKENS
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 ENGINES = ["auto", "transformers", "vllm", "openai"]
 
 __all__ = ["CancelToken", "Engine", "Generation", "ENGINES", "load_engine", "load_demo_engine", "EngineUnavailable",
-           "suggested_max_new_tokens"]
+           "suggested_max_new_tokens", "fitted_budget"]
 
 
 def on_zero_gpu() -> bool:
@@ -68,6 +70,21 @@ def suggested_max_new_tokens(engine: Engine) -> int:
     return int(getattr(engine, "suggested_max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS)
 
 
+def fitted_budget(engine: Engine, asked: int | None, default: int = DEFAULT_MAX_NEW_TOKENS) -> tuple[int, str | None]:
+    """The run's budget of new tokens and, where it is not what was asked, why. A model that is
+    not a reranker (the demo model, which never writes ERank's format) gets its own smaller
+    budget unless the person chose one (``asked`` None, or the untouched ``default``); ERank
+    models keep what was asked."""
+    own = suggested_max_new_tokens(engine)
+    if asked is not None and asked != default:  # the person chose it
+        return asked, None
+    if engine.is_reranker or own >= (asked or DEFAULT_MAX_NEW_TOKENS):
+        return (own if asked is None else asked), None
+    return own, (f"{display_name(engine.model)} is not a reranker and never writes ERank's format: it writes at most "
+                 f"{own} new tokens a document (not {DEFAULT_MAX_NEW_TOKENS}), then its score is read by answer "
+                 "forcing; set max new tokens to change this")
+
+
 @functools.lru_cache(maxsize=1)
 def _demo_engine() -> Engine:
     from .transformers_engine import TransformersEngine
@@ -87,6 +104,7 @@ def load_demo_engine(warning: str = DEMO_WARNING) -> Engine:
     """The CPU demo model, loaded once per process (each fallback reuses it), with ``warning``."""
     engine = copy.copy(_demo_engine())  # shares the weights; only the warning differs
     engine.warning = warning
+    engine.suggested_max_new_tokens = DEMO_MAX_NEW_TOKENS  # type: ignore[attr-defined]
     return engine
 
 

@@ -58,17 +58,23 @@ class Generation:
 
 
 class CancelToken:
-    """Set by the caller (e.g. the UI's Cancel button) to stop a request between steps."""
+    """Set by the caller (e.g. the UI's Cancel button) to stop a request between steps.
 
-    def __init__(self) -> None:
+    It is also how a run hears its engine: ``writing`` (a ``writing.WritingScope``) receives the
+    tokens so far of the documents being written. A token with a ``parent`` is cancelled when
+    its parent is (a batch's one Cancel reaches each query's run, each with its own scope)."""
+
+    def __init__(self, parent: CancelToken | None = None, writing: Any = None) -> None:
         self._event = threading.Event()
+        self._parent = parent
+        self.writing = writing
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._event.is_set() or (self._parent is not None and self._parent.cancelled)
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ from .servers import (
     route_key,
 )
 from .tokenizers import CHAT_TEMPLATE_SERVER
+from .writing import writing_of
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 PROBE_TIMEOUT_S = 5.0
@@ -85,6 +86,9 @@ def _error_message(error: BaseException, base_url: str) -> str:
 
 class OpenAIEngine:
     name = "openai"
+    # Its generate calls may run side by side (each its own requests): a batch judges several
+    # queries at once through one engine (batch.queries_in_flight_for).
+    concurrent_requests = True
 
     def __init__(
         self,
@@ -255,6 +259,9 @@ class OpenAIEngine:
         if cancel is not None and cancel.cancelled:
             return Generation(index=index, text="", finish_reason=FINISH_CANCELLED, error="cancelled")
         started = time.perf_counter()
+        # Sent whole (not streamed): the document counts as being written from here, and its
+        # tokens arrive with the answer.
+        writing_of(cancel).begin(index)
         try:
             response = server.client.chat.completions.create(
                 model=self.model,

@@ -52,6 +52,7 @@ from .forcing import DIGITS, digit_token_ids, forced_distribution
 from .score_reading import Probe, StepDigits, read_score_digits
 from .token_spans import decoded_spans
 from .tokenizers import ensure_chat_template, load_model_tokenizer
+from .writing import REPORT_EVERY_STEPS, writing_of
 
 DECODE_PATHS = ("auto", "loop", "continuous")
 
@@ -316,6 +317,9 @@ class TransformersEngine:
         next_position = positions[:, -1:] + 1
         warpers = self._warpers(settings)
         rows = list(range(len(indices)))  # batch row -> position in `indices`
+        writing = writing_of(cancel)
+        writing.begin(*indices)
+        step = 0
         tokens: list[list[int]] = [[] for _ in indices]
         logprobs: list[list[float]] = [[] for _ in indices]
         # Each step's log-probabilities of the ten digit tokens, per document (10 floats a token:
@@ -384,6 +388,9 @@ class TransformersEngine:
                 return
             if not keep:
                 return
+            step += 1
+            if step % REPORT_EVERY_STEPS == 0:
+                writing.tokens({indices[rows[row]]: len(tokens[rows[row]]) for row in keep})
             if len(keep) < len(rows):
                 select = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(select)

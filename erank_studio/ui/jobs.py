@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import judge, prompt, runs
 from ..engines.base import CancelToken, Engine
+from ..engines.writing import WritingProgress, progress_line
 from ..store import Store
 from ..types import Document, GenerationSettings, Judgment
 from . import session
@@ -46,9 +47,24 @@ class RunJob:
     token: CancelToken = field(default_factory=CancelToken)
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
+    # What the engine is writing now (tokens so far), heard through the token.
+    writing: WritingProgress = field(default_factory=WritingProgress)
+    # Why the run's budget is not the one asked for (the demo model's), shown while it runs.
+    note: str | None = None
     _judged: int = 0
     _finished: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        if self.token.writing is None:
+            self.token.writing = self.writing.scope()
+
+    def writing_line(self) -> str:
+        """The documents being written, their tokens so far, tokens/s and the time left ("" while
+        none is being written)."""
+        run = self.view.run
+        budget = run.spec.settings.max_new_tokens if run is not None else None
+        return progress_line(self.writing.snapshot(), self._judged, self.n_documents, self.elapsed(), budget)
 
     @property
     def run_id(self) -> int:
@@ -155,6 +171,7 @@ class JobManager:
         benchmark: Benchmark | None = None,
         template: str = prompt.DEFAULT_TEMPLATE,
         judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
+        note: str | None = None,
     ) -> RunJob:
         """Record the run and start judging it in a thread; raises ``RunBusy`` while another runs
         (nothing is stored then)."""
@@ -165,7 +182,7 @@ class JobManager:
             view = session.start_run(self._store, engine, query, instruction, documents,
                                      truncate_length=truncate_length, settings=settings, alpha=alpha,
                                      benchmark=benchmark, template=template)
-            job = self._current = RunJob(view=view, owner=owner)
+            job = self._current = RunJob(view=view, owner=owner, note=note)
         # The caller's context travels with the thread (Gradio's request, which ZeroGPU's lease reads).
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(self._work, job, engine, judge_fn),

@@ -4,6 +4,7 @@ its run goes on, Cancel (of any run, whoever started it), and the line that says
 progress elsewhere and who started it. ui/api.py starts runs through the same functions."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from .. import prompt
+from ..engines import fitted_budget
 from . import queue_panel, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
@@ -151,7 +153,15 @@ def follow_job(ctx: Context, ui: RerankUI, job: RunJob, annotator, sort_by) -> I
     pace = StreamPace()
 
     def line(state: str = "running") -> str:
-        return render.progress_text(len(view.judgments), n, job.elapsed(), state) + f" · run #{job.run_id}"
+        text = render.progress_text(len(view.judgments), n, job.elapsed(), state) + f" · run #{job.run_id}"
+        if state == "running":
+            # Inside the documents: a run whose count stands still is still seen to move.
+            writing = job.writing_line()
+            if writing:
+                text += f'<br><span class="erank-writing">{render.html_escape(writing)}</span>'
+        if job.note:
+            text += f"<br>note: {render.html_escape(job.note)}"
+        return text
 
     pace.sending()
     session.rehybrid(view, view.alpha)
@@ -243,6 +253,9 @@ def make_run_handler(ctx: Context, ui: RerankUI):
                 yield {ui.progress: "cancelled while the model was loading"}
                 return
             numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens, engine)
+            # An untouched budget box gives the demo model its own budget (the run says so).
+            budget, budget_note = fitted_budget(engine, numbers.max_new_tokens, ctx.defaults.max_new_tokens)
+            numbers = dataclasses.replace(numbers, max_new_tokens=budget)
             yield {ui.progress: "starting…", ui.model_status: ctx.provider.status(model, engine_name, base_url),
                    ui.engine_warning: warning_text(engine), **new_run_updates(ui)}
             job = None
@@ -250,7 +263,7 @@ def make_run_handler(ctx: Context, ui: RerankUI):
                                   truncate_length=numbers.truncate_length,
                                   settings=run_limits.settings_for(numbers, force, engine), alpha=numbers.alpha,
                                   owner=owner, benchmark=bench if isinstance(bench, Benchmark) else None,
-                                  template=template,
+                                  template=template, note=budget_note,
                                   judge_fn=judge_fn()):
                 if isinstance(step, str):
                     yield {ui.progress: step}

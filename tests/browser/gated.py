@@ -26,6 +26,7 @@ GATED_APP = textwrap.dedent('''
     from pathlib import Path
 
     from erank_studio.engines.base import FINISH_CANCELLED, FINISH_STOP, Generation
+    from erank_studio.engines.writing import writing_of
     from erank_studio.store import Store
     from erank_studio.ui.app import build_app, launch_kwargs
     from erank_studio.ui.context import Defaults
@@ -44,7 +45,11 @@ GATED_APP = textwrap.dedent('''
         done = 0  # documents judged by this process, every run together
 
         def generate(self, prompts, settings, cancel=None):
+            writing = writing_of(cancel)
             for index, _prompt in enumerate(prompts):
+                # Written up to its last tokens while it waits, as a real engine reports mid-document.
+                writing.begin(index)
+                writing.tokens({index: 7})
                 while len(os.listdir(GATE)) <= GatedEngine.done and not (cancel and cancel.cancelled):
                     time.sleep(0.02)
                 if cancel is not None and cancel.cancelled:

@@ -65,6 +65,20 @@ def _assert_cancelled_with_one_judged(gated_app) -> None:
     assert latest.status == "cancelled" and latest.n_judgments == 1
 
 
+def test_the_page_shows_tokens_so_far_for_a_document_being_written(browser, gated_app):
+    context, page = _page(browser, gated_app)
+    _start_run(page, "which document is written")
+    # No document finished, yet the run is seen to move: the gated engine has written 7 tokens of
+    # the document it waits on (the gated app's budget is 8 new tokens).
+    _wait_text(page, "#erank-progress",
+               rf"running: 0 of {N_DOCS}[\s\S]*writing 1 document: 7 tokens so far \(longest 7 of 8\)")
+    _shot(page, "jobs-writing-progress")
+    gated_app.release(N_DOCS)
+    _wait_text(page, "#erank-progress", rf"done: {N_DOCS} of {N_DOCS}")
+    assert "writing" not in page.locator("#erank-progress").inner_text()
+    context.close()
+
+
 def test_a_reload_mid_run_reattaches_and_the_run_finishes(browser, gated_app):
     context, page = _page(browser, gated_app)
     _start_run(page, "reload mid-run")

@@ -7,6 +7,9 @@ import threading
 import pytest
 
 from erank_studio.engines.base import FINISH_CANCELLED, FINISH_STOP, Generation
+from erank_studio.engines.writing import writing_of
+
+GATED_TOKENS_SO_FAR = 5  # what a gated document reports while it waits
 
 
 class FakeEngine:
@@ -55,7 +58,11 @@ class GatedEngine(FakeEngine):
             self._gate.release()
 
     def generate(self, prompts, settings, cancel=None):
+        writing = writing_of(cancel)
         for generation in super().generate(prompts, settings, cancel):
+            # Written up to its last token while it waits, as a real engine reports mid-document.
+            writing.begin(generation.index)
+            writing.tokens({generation.index: GATED_TOKENS_SO_FAR})
             while not self._gate.acquire(timeout=0.05):
                 if cancel is not None and cancel.cancelled:
                     generation = Generation(index=generation.index, text="", finish_reason=FINISH_CANCELLED,

@@ -295,3 +295,29 @@ def test_the_ui_run_refuses_an_unknown_template(store, fake_engine):
     with pytest.raises(gr.Error, match="prompt template must be one of erank, paper"):
         list(run(template="figure-6"))
     assert store.runs() == []
+
+
+def test_a_job_says_what_is_being_written_while_no_document_finishes(store, gated_engine):
+    from tests.ui.conftest import GATED_TOKENS_SO_FAR
+
+    manager = JobManager(store)
+    job = _start(manager, gated_engine, n=3)
+    _wait_until(lambda: job.writing_line().startswith("writing 1 document"), "the first document being written")
+    assert f"{GATED_TOKENS_SO_FAR} tokens so far (longest {GATED_TOKENS_SO_FAR} of 8)" in job.writing_line()
+    assert job.judged == 0
+    gated_engine.release(3)
+    assert manager.wait_idle(WAIT_S) and job.status == "done"
+    assert job.writing_line() == ""  # nothing left being written
+
+
+def test_the_demo_model_run_gets_its_budget_and_says_so(store, fake_engine):
+    fake_engine.is_reranker, fake_engine.suggested_max_new_tokens = False, 256
+    ctx = _ctx(store, fake_engine)
+    ui, run = _run_handler(ctx)
+    # The budget box untouched (the app's default): the model's own budget, and the page says so.
+    updates = list(run(max_new_tokens=ctx.defaults.max_new_tokens))
+    assert store.run_info(max(r.id for r in store.runs()))["generation"]["max_new_tokens"] == 256
+    assert "256 new tokens" in updates[-1][ui.progress]
+    # A budget the person chose is kept.
+    list(run(max_new_tokens=100))
+    assert store.run_info(max(r.id for r in store.runs()))["generation"]["max_new_tokens"] == 100
