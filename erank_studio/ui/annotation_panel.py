@@ -28,7 +28,7 @@ def build(ctx: Context) -> AnnotationPanel:
     gr.Markdown("### Your label", elem_id="erank-annotate-title")
     annotator = gr.Textbox(
         value=ctx.defaults.annotator, label="Annotator", placeholder="your name",
-        interactive=not (ctx.defaults.on_spaces or ctx.defaults.auth), elem_id="erank-annotator",
+        interactive=not (ctx.defaults.hf_sign_in or ctx.defaults.auth), elem_id="erank-annotator",
     )
     labelled = gr.HTML(render.label_summary("labelled 0 of 0", None), elem_id="erank-labelled", js_on_load=None)
     queue = queue_panel.build()

@@ -85,7 +85,7 @@ def build_app(store: Store, provider: EngineProvider | None = None, defaults: De
         saved = gr.BrowserState({"annotator": "", "run_id": None}, storage_key=BROWSER_KEY)
         with gr.Row():
             gr.Markdown(_header(ctx))
-            if defaults.on_spaces:
+            if defaults.hf_sign_in:
                 gr.LoginButton()
         with gr.Tabs() as tabs:
             with gr.Tab("Rerank", id=RERANK_TAB, elem_id="erank-tab-rerank"):
@@ -181,7 +181,7 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
                   api_visibility="private", concurrency_id=run_progress.ATTACH_QUEUE,
                   concurrency_limit=run_progress.RUN_QUEUE_LIMIT, show_progress="hidden")
 
-    if ctx.defaults.on_spaces:
+    if ctx.defaults.hf_sign_in:
         def from_profile(profile: gr.OAuthProfile | None):
             return profile.username if profile is not None else gr.skip()
 

@@ -47,6 +47,11 @@ class Defaults:
     annotator: str = ""
     batch_size: int | None = None  # prompts decoded together (transformers); None: the engine's default
     on_spaces: bool = False
+    # "Sign in with Hugging Face": only where the Space set up OAuth for the app (front matter
+    # `hf_oauth: true` gives it OAUTH_CLIENT_ID). Elsewhere gradio's LoginButton wants a local
+    # `huggingface-cli login` and the app would not start (SPACE_ID set by hand, or a Space whose
+    # front matter dropped hf_oauth): there the annotator name is typed, as off a Space.
+    hf_sign_in: bool = False
     auth: bool = False
     # Off on a public server: a visitor could otherwise load any hub model (a 32B download) or
     # point the openai engine at an internal address.
@@ -78,6 +83,7 @@ class Defaults:
             annotator=os.environ.get("ERANK_ANNOTATOR") or "",
             batch_size=int(os.environ["ERANK_BATCH_SIZE"]) if os.environ.get("ERANK_BATCH_SIZE") else None,
             on_spaces=on_spaces,
+            hf_sign_in=on_spaces and bool(os.environ.get("OAUTH_CLIENT_ID")),
             auth=bool(os.environ.get("ERANK_AUTH")),
             allow_model_choice=env_flag(ALLOW_MODEL_CHOICE_ENV, default=not (public or on_spaces)),
             allow_downloads=env_flag(ALLOW_DOWNLOADS_ENV, default=not (public or on_spaces)),

@@ -202,3 +202,33 @@ def test_uploads_are_bounded_and_a_public_benchmark_tab_offers_only_offline_data
     assert Defaults.from_env(public=False).allow_downloads and not Defaults.from_env(public=True).allow_downloads
     monkeypatch.setenv("ERANK_ALLOW_DOWNLOADS", "1")
     assert Defaults.from_env(public=True).allow_downloads
+
+
+def _annotator_box(demo):
+    return next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "erank-annotator")
+
+
+def test_space_id_without_a_spaces_oauth_setup_builds_with_a_typed_annotator(store, fake_engine, monkeypatch,
+                                                                            tmp_path):
+    """SPACE_ID alone (set by hand, or a Space whose front matter dropped ``hf_oauth``): gradio's
+    sign-in button would want a local ``huggingface-cli login`` and the app did not start (seen
+    starting app.py with SPACE_ID from a requirements.txt-only environment). There is no button
+    then, and the annotator name is typed."""
+    for name in ("OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SYSTEM", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPACE_ID", "someone/erank-studio")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no login token here
+    defaults = Defaults.from_env()
+    assert defaults.on_spaces and not defaults.hf_sign_in and not defaults.allow_model_choice
+    demo = ui_app.build_app(store, EngineProvider(loader=lambda *a, **k: fake_engine), defaults)
+    assert _annotator_box(demo).interactive is not False
+    assert not any(type(block).__name__ == "LoginButton" for block in demo.blocks.values())
+
+
+def test_a_space_with_its_oauth_setup_signs_in_with_hugging_face(monkeypatch):
+    """(tests/test_hub.py starts such a Space's app whole, with a Space's environment.)"""
+    monkeypatch.setenv("SPACE_ID", "someone/erank-studio")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "stand-in")
+    assert Defaults.from_env().hf_sign_in
+    monkeypatch.delenv("SPACE_ID")
+    assert not Defaults.from_env().hf_sign_in  # OAuth settings off a Space mean nothing
