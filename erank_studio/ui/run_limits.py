@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..engines import suggested_max_new_tokens
+from ..engines import fitted_budget, suggested_max_new_tokens
 from ..types import DEFAULT_MAX_NEW_TOKENS, GenerationSettings
 
 ALPHA_RANGE = (0.0, 1.0)
@@ -107,3 +107,14 @@ def settings_for(numbers: RunNumbers, force_answer: bool, engine: Any) -> Genera
     budget = numbers.max_new_tokens or suggested_max_new_tokens(engine)
     return GenerationSettings(max_new_tokens=budget,
                               force_answer=bool(force_answer) or not getattr(engine, "is_reranker", True))
+
+
+def page_run_budget(engine: Any, box: int | None, operator_budget: int | None) -> tuple[int, str | None]:
+    """The budget of a run started from the page, and why where it is not the box's: the box still
+    showing what the page put there before the model loaded (4,096, or the operator's) counts as
+    untouched, so a model that is not a reranker gets its own budget (a person who pressed Rerank
+    before the box caught up with the loaded CPU default got 4,096 tokens a document: minutes each).
+    The operator's budget (``ERANK_MAX_NEW_TOKENS``), left in the box, is kept, as ``model_budget``."""
+    if operator_budget and box in (None, int(operator_budget)):
+        return int(operator_budget), None
+    return fitted_budget(engine, box, DEFAULT_MAX_NEW_TOKENS)

@@ -12,7 +12,6 @@ from typing import Any
 import gradio as gr
 
 from .. import prompt
-from ..engines import fitted_budget
 from . import queue_panel, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
@@ -254,7 +253,8 @@ def make_run_handler(ctx: Context, ui: RerankUI):
                 return
             numbers = checked_numbers(ctx, alpha, truncate_length, max_new_tokens, engine)
             # An untouched budget box gives the demo model its own budget (the run says so).
-            budget, budget_note = fitted_budget(engine, numbers.max_new_tokens, ctx.defaults.max_new_tokens)
+            budget, budget_note = run_limits.page_run_budget(engine, numbers.max_new_tokens,
+                                                             ctx.defaults.max_new_tokens)
             numbers = dataclasses.replace(numbers, max_new_tokens=budget)
             yield {ui.progress: "starting…", ui.model_status: ctx.provider.status(model, engine_name, base_url),
                    ui.engine_warning: warning_text(engine), **new_run_updates(ui)}

@@ -61,3 +61,16 @@ def test_an_api_run_naming_no_budget_gets_the_cpu_defaults_or_the_operators(stor
     assert _budget_of_api_run(store, fake_engine, max_new_tokens=16) == 16
     del fake_engine.suggested_max_new_tokens
     assert _budget_of_api_run(store, fake_engine) == 4096
+
+
+def test_a_run_started_before_the_box_caught_up_gets_the_models_own_budget():
+    """The box shows 4,096 until the page hears the model has loaded; Rerank pressed before that
+    (seen: a Space's CPU default judged two documents at 4,096 tokens each, 264 s) is untouched."""
+    not_a_reranker = types.SimpleNamespace(suggested_max_new_tokens=CPU_MAX_NEW_TOKENS, is_reranker=False,
+                                           model="Qwen/Qwen3-0.6B")
+    budget, why = run_limits.page_run_budget(not_a_reranker, run_limits.initial_budget(None), None)
+    assert budget == CPU_MAX_NEW_TOKENS and "not a reranker" in why
+    assert run_limits.page_run_budget(not_a_reranker, 300, None) == (300, None)  # typed
+    assert run_limits.page_run_budget(not_a_reranker, 2000, 2000)[0] == 2000  # the operator's own default
+    erank = types.SimpleNamespace(is_reranker=True, model="Alibaba-NLP/ERank-4B")
+    assert run_limits.page_run_budget(erank, run_limits.initial_budget(None), None) == (DEFAULT_MAX_NEW_TOKENS, None)
