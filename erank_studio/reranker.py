@@ -13,7 +13,7 @@ from typing import Any
 from . import judge, prompt, runs, scoring, text_rules
 from .engines import Engine, load_engine, suggested_max_new_tokens
 from .engines.base import CancelToken
-from .results import RerankResult
+from .results import RerankResult, ranked, result_of
 from .types import Document, GenerationSettings, Judgment
 
 
@@ -88,16 +88,10 @@ class Reranker:
         Failed judgments have ``rank_score`` None and come last, in input order."""
         run, judging = self._judge(query, documents_from_dicts(docs), instruction, truncate_length, settings,
                                    None, template)
-        judgments = {j.index: j for j in judging}
-        documents = run.spec.documents
-        results = []
-        for position, item in enumerate(docs):
-            # The whole list was scored by BM25 (the one hybrid rule) when any document had no
-            # first-stage score: every result then says so.
-            bm25 = (documents[position].first_stage_score
-                    if documents[position].first_stage_source == judge.SOURCE_BM25 else None)
-            results.append(RerankResult.of(item, judgments[position], bm25))
-        return [results[i] for i in scoring.order([r.rank_score for r in results])]
+        # The whole list was scored by BM25 (the one hybrid rule) when any document had no
+        # first-stage score: every result then says so (``bm25_score``, from the run's copy).
+        judged = run.spec.documents
+        return ranked([result_of(j, docs[j.index], judged[j.index]) for j in judging])
 
 
 def hybrid_scores(

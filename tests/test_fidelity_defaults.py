@@ -112,14 +112,15 @@ def test_ui_defaults(monkeypatch):
 def test_ui_session_records_template_and_chat_template_source(tmp_path):
     from erank_studio.engines.base import CancelToken
     from erank_studio.store import Store
+    from erank_studio.runs import RunSpec
     from erank_studio.ui import session
 
     spy = SettingsSpy()
     with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        view = session.start_run(store, spy, "q", "i", [Document("a", "text", first_stage_score=1.0)],
-                                 truncate_length=64, settings=GenerationSettings(), alpha=0.2, template="paper")
-        list(session.stream_judgments(store, spy, view, truncate_length=64, settings=GenerationSettings(),
-                                      cancel=CancelToken()))
+        spec = RunSpec("q", [Document("a", "text", first_stage_score=1.0)], instruction="i", template="paper",
+                       truncate_length=64, settings=GenerationSettings(), alpha=0.2)
+        view = session.start_run(store, spy, spec)
+        list(session.stream_judgments(store, spy, view, cancel=CancelToken()))
         (run,) = store.runs()
         assert (run.template, run.chat_template_source) == ("paper", "spy chat template")
     assert spy.templates == ["paper"]

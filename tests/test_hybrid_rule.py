@@ -86,15 +86,15 @@ def test_pipeline():
 
 
 def test_ui_session_and_store(tmp_path):
-    from erank_studio.ui import session
     from erank_studio.engines.base import CancelToken
+    from erank_studio.runs import RunSpec
+    from erank_studio.ui import session
 
     with Store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
         engine = ContentEngine()
-        view = session.start_run(store, engine, QUERY, "inst", documents(), truncate_length=64,
-                                 settings=SETTINGS, alpha=0.2)
-        for view in session.stream_judgments(store, engine, view, truncate_length=64, settings=SETTINGS,
-                                             cancel=CancelToken()):
+        spec = RunSpec(QUERY, documents(), instruction="inst", truncate_length=64, settings=SETTINGS, alpha=0.2)
+        view = session.start_run(store, engine, spec)
+        for view in session.stream_judgments(store, engine, view, cancel=CancelToken()):
             pass
         assert {j.doc_id: j.hybrid_score for j in view.judgments} == pytest.approx(expected())
         stored = store.run_judgments(view.run_id)

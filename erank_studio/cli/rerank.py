@@ -12,10 +12,9 @@ from .. import runs
 from ..docfiles import DocumentFileError, read_documents
 from ..engines.base import CancelToken, batch_note
 from ..engines.writing import WritingProgress, progress_line, ticking
-from ..scoring import order
+from ..results import ECHO_CHARS, ranked, result_of
 from . import UserError
 
-MAX_ECHO_CHARS = 10_000  # of a document's text in the JSON lines written to stdout
 WRITING_EVERY_S = 10.0  # how often stderr says what is being written while no document finishes
 from .common import (
     add_engine_arguments,
@@ -73,38 +72,30 @@ def run(args: argparse.Namespace) -> int:
     run = runs.start(store, engine, spec)
     if run.note:
         print(f"note: {run.note}", file=sys.stderr)
-    documents = run.spec.documents
+    judged = run.spec.documents  # the run's copies (the input rule applied, BM25 where it scored)
     started = time.perf_counter()
     writing = WritingProgress()
 
     def report_writing() -> None:  # between judgments, which come only as documents finish
-        line = progress_line(writing.snapshot(), len(run.judgments), len(documents), time.perf_counter() - started,
+        line = progress_line(writing.snapshot(), len(run.judgments), len(judged), time.perf_counter() - started,
                              spec.settings.max_new_tokens)
         if line:
-            print(f"[{len(run.judgments)}/{len(documents)}] {line}", file=sys.stderr)
+            print(f"[{len(run.judgments)}/{len(judged)}] {line}", file=sys.stderr)
 
     judging = runs.execute(run, engine, store, CancelToken(writing=writing.scope()))
     with ticking(WRITING_EVERY_S, report_writing), contextlib.closing(judging):  # Ctrl-C: cancelled
         for judgment in judging:
             shown = f"{judgment.score}" if judgment.score is not None else judgment.failure
             print(
-                f"[{len(run.judgments)}/{len(documents)}] {judgment.doc_id}: {shown} "
+                f"[{len(run.judgments)}/{len(judged)}] {judgment.doc_id}: {shown} "
                 f"({time.perf_counter() - started:.1f} s{batch_note(engine)})",
                 file=sys.stderr,
             )
     if store is not None:
         print(f"saved run {run.run_id} to {store.url}", file=sys.stderr)
-    judgments = run.judgments
-    key = [j.rank_score if args.sort_by == "rank" else j.hybrid_score for j in judgments]
-    by_id = {d.doc_id: d for d in documents}
-    for position, index in enumerate(order(key), start=1):
-        judgment = judgments[index]
-        text = by_id[judgment.doc_id].text
-        row = {"rank": position, "id": judgment.doc_id, "content": text[:MAX_ECHO_CHARS]}
-        if len(text) > MAX_ECHO_CHARS:  # a huge document is not echoed back whole
-            row["content_truncated"] = True
-        row.update(judgment.to_dict())
-        row.pop("prompt_message", None)
-        print(json.dumps(row, ensure_ascii=False))
+    # Each line is the Python API's result (results.RerankResult.to_dict) with its place in the
+    # list, the document as the file gave it, and the hybrid score the run path set.
+    found = [result_of(j, documents[j.index], judged[j.index], hybrid=True) for j in run.judgments]
+    for position, result in enumerate(ranked(found, by=f"{args.sort_by}_score"), start=1):
+        print(json.dumps(result.to_dict(rank=position, max_content_chars=ECHO_CHARS), ensure_ascii=False))
     return 0
-

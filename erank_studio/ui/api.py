@@ -8,18 +8,19 @@ names it (store_names.store_label)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
 
 from .. import compare as run_comparison
-from .. import prompt, text_rules
+from .. import prompt, runs, text_rules
 from .. import queue as label_order
 from ..engines.base import CancelToken
 from ..store import validation
-from ..types import Judgment
+from ..results import ECHO_CHARS, RerankResult, ranked, result_of
+from ..types import Document, Judgment
 from . import doc_input, render, run_limits, run_progress, session
 from .context import Context, ModelChoiceLocked
 from .gpu import judge_fn
@@ -113,16 +114,17 @@ def api_rerank(ctx: Context):
         numbers = run_progress.checked_numbers(ctx, alpha, truncate_length, max_new, loaded)
         job = None
         with refusals(ctx):
-            for step in run_progress.start_job(ctx, loaded, token, query=query.strip(),
-                                             instruction=instruction.strip() or prompt.DEFAULT_INSTRUCTION,
-                                             documents=docs, truncate_length=numbers.truncate_length,
-                                             settings=run_limits.settings_for(numbers, force_answer, loaded),
-                                             alpha=numbers.alpha, owner=run_progress.API_OWNER, template=template,
-                                             judge_fn=judge_fn()):
+            spec = runs.RunSpec(
+                query=query.strip(), documents=docs, instruction=instruction.strip() or prompt.DEFAULT_INSTRUCTION,
+                template=template, truncate_length=numbers.truncate_length,
+                settings=run_limits.settings_for(numbers, force_answer, loaded), alpha=numbers.alpha,
+            )
+            for step in run_progress.start_job(ctx, loaded, token, spec, owner=run_progress.API_OWNER,
+                                               judge_fn=judge_fn()):
                 if not isinstance(step, str):
                     job = step
         try:
-            yield from stream_job(job, tick=API_TICK_S)
+            yield from stream_job(job, docs, tick=API_TICK_S)
         except GeneratorExit:  # the client went away: nobody reads this run any more
             job.cancel()
             raise
@@ -130,37 +132,44 @@ def api_rerank(ctx: Context):
     return rerank_documents
 
 
-def stream_job(job: RunJob, tick: float = API_TICK_S) -> Iterator[dict[str, Any]]:
-    """The API's messages for a job: increments, then the final ranked list once."""
+def stream_job(job: RunJob, given: Sequence[Document] = (), tick: float = API_TICK_S) -> Iterator[dict[str, Any]]:
+    """The API's messages for a job: increments, then the final ranked list once. ``given``: the
+    documents as the caller sent them (the run's own copies stand in for any not there)."""
+    documents = {**job.view.documents, **{d.doc_id: d for d in given}}
     n_judged = 0
     for new in job.follow(0, tick):
         n_judged += len(new)
         if job.finished:
             break
-        yield _message(job, new, n_judged, None)
-    yield _message(job, new, n_judged, ranked_items(job.view.judgments))
+        yield _message(job, new, n_judged, documents, final=False)
+    yield _message(job, new, n_judged, documents, final=True)
 
 
-def _message(job: RunJob, new: list[Judgment], n_judged: int, ranked: list[dict] | None) -> dict[str, Any]:
-    return {"run_id": job.run_id, "query_id": job.view.query_id, "status": job.status if ranked is not None
-            else "running", "n_documents": job.n_documents, "n_judged": n_judged,
-            "new": [judgment_item(j) for j in new], "judgments": ranked, "note": job.view.note,
-            **({"error": job.error} if ranked is not None and job.error else {})}
+def _message(job: RunJob, new: list[Judgment], n_judged: int, documents: Mapping[str, Document],
+             final: bool) -> dict[str, Any]:
+    judged = job.view.documents
+    return {"run_id": job.run_id, "query_id": job.view.query_id, "status": job.status if final else "running",
+            "n_documents": job.n_documents, "n_judged": n_judged,
+            "new": [_result(j, documents, judged).to_dict(max_content_chars=ECHO_CHARS) for j in new],
+            "judgments": ranked_items(job.view.judgments, documents, judged) if final else None,
+            "note": job.view.note, **({"error": job.error} if final and job.error else {})}
 
 
-def judgment_item(j: Judgment) -> dict[str, Any]:
-    """A judgment as the API sends it (without rank and hybrid: they depend on the whole list)."""
-    return {"doc_id": j.doc_id, "score": j.score, "probability": j.probability, "rank_score": j.rank_score,
-            "first_stage_score": j.first_stage_score, "status": j.status, "failure": j.failure,
-            "output_tokens": j.output_tokens, "raw_output": j.raw_output, "truncated": j.truncated,
-            "score_distribution": j.score_distribution, "expected_score": j.expected_score,
-            "score_entropy": j.score_entropy}
+def ranked_items(judgments: list[Judgment], documents: Mapping[str, Document],
+                 judged: Mapping[str, Document] | None = None) -> list[dict[str, Any]]:
+    """The judgments in rank_score order (failures last), each with its ``rank`` and hybrid score.
+    ``documents``: as given; ``judged``: the run's copies (BM25's scores where BM25 scored the
+    list), ``documents`` themselves where they are the run's own (a stored run)."""
+    found = [_result(j, documents, documents if judged is None else judged, hybrid=True) for j in judgments]
+    return [r.to_dict(rank=rank, max_content_chars=ECHO_CHARS) for rank, r in enumerate(ranked(found), start=1)]
 
 
-def ranked_items(judgments: list[Judgment]) -> list[dict[str, Any]]:
-    """The judgments in rank_score order (failures last), with their rank and hybrid score."""
-    return [{**judgment_item(j), "rank": rank, "hybrid_score": j.hybrid_score}
-            for rank, j in enumerate(render.ranked(judgments, render.SORT_RANK), start=1)]
+def _result(j: Judgment, documents: Mapping[str, Document], judged: Mapping[str, Document],
+            hybrid: bool = False) -> RerankResult:
+    """A judgment as the API sends it: the Python API's result (``results.RerankResult``), so an
+    API row, a CLI line and ``Reranker.rerank``'s ``to_dict()`` are the same dict. The rank and
+    the hybrid score come only with the final list: they depend on the whole of it."""
+    return result_of(j, documents.get(j.doc_id) or {"id": j.doc_id}, judged.get(j.doc_id), hybrid=hybrid)
 
 
 def register(ctx: Context) -> None:
@@ -186,7 +195,8 @@ def register(ctx: Context) -> None:
         with refusals(ctx):
             view = session.open_run(ctx.store, run_id_of(run_id))
             scores = session.label_scores(ctx.store, view, annotator)
-        items = [{**item, "human": scores.get(item["doc_id"])} for item in ranked_items(view.judgments)]
+        items = [{**item, "human": scores.get(item["doc_id"])}
+                 for item in ranked_items(view.judgments, view.documents)]
         return {"run_id": view.run_id, "query_id": view.query_id, "status": view.status or "running",
                 "n_documents": len(view.documents), "judgments": items}
 

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .. import judge, prompt, runs
+from .. import judge, runs
 from ..engines.base import CancelToken, Engine
 from ..engines.writing import WritingProgress, progress_line
 from ..store import Store
-from ..types import Document, GenerationSettings, Judgment
+from ..types import Judgment
 from . import session
-from .session import Benchmark, RunView
+from .session import RunView
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +92,6 @@ class RunJob:
     def cancel(self) -> None:
         self.token.cancel()
 
-    def set_alpha(self, alpha: float) -> None:
-        """The alpha the run's hybrid scores are saved with when it ends (a page moved the slider)."""
-        self.view.alpha = float(alpha)
-
     def since(self, seen: int) -> list[Judgment]:
         """The judgments after the first ``seen`` (the job's own objects: copy before changing)."""
         with self._cond:
@@ -160,28 +156,20 @@ class JobManager:
     def start(
         self,
         engine: Engine,
-        query: str,
-        instruction: str,
-        documents: list[Document],
+        spec: runs.RunSpec,
         *,
-        truncate_length: int,
-        settings: GenerationSettings,
-        alpha: float,
         owner: str,
-        benchmark: Benchmark | None = None,
-        template: str = prompt.DEFAULT_TEMPLATE,
         judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
         note: str | None = None,
     ) -> RunJob:
-        """Record the run and start judging it in a thread; raises ``RunBusy`` while another runs
-        (nothing is stored then)."""
+        """Record the run ``spec`` describes and start judging it in a thread, for ``owner`` (a
+        page's session, or the API), with ``note`` shown while it runs; raises ``RunBusy`` while
+        another runs (nothing is stored then)."""
         with self._idle:
             running = self.current()
             if running is not None:
                 raise RunBusy(running)
-            view = session.start_run(self._store, engine, query, instruction, documents,
-                                     truncate_length=truncate_length, settings=settings, alpha=alpha,
-                                     benchmark=benchmark, template=template)
+            view = session.start_run(self._store, engine, spec)
             job = self._current = RunJob(view=view, owner=owner, note=note)
         # The caller's context travels with the thread (Gradio's request, which ZeroGPU's lease reads).
         context = contextvars.copy_context()

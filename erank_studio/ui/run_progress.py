@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import prompt
+from .. import prompt, runs
 from . import queue_panel, render, run_limits, session
 from .context import Context, ModelChoiceLocked
 from .feedback import keep_screen
@@ -119,12 +119,13 @@ def engine_for_run(ctx: Context, model, engine_name, base_url, token) -> Iterato
         yield f"loading model… {waited:.0f} s (runs start once it is ready)"
 
 
-def start_job(ctx: Context, engine, token, **run) -> Iterator[str | RunJob]:
-    """Start the run as a job, waiting while another run holds the model: yields a line to show
-    while waiting, then the job; returns without one when ``token`` was cancelled first."""
+def start_job(ctx: Context, engine, token, spec: runs.RunSpec, **job) -> Iterator[str | RunJob]:
+    """Start the run ``spec`` describes as a job (``job``: ``JobManager.start``'s owner, note,
+    judge_fn), waiting while another run holds the model: yields a line to show while waiting,
+    then the job; returns without one when ``token`` was cancelled first."""
     while True:
         try:
-            yield ctx.jobs.start(engine, **run)
+            yield ctx.jobs.start(engine, spec, **job)
             return
         except RunBusy as busy:
             if token.cancelled:
@@ -258,13 +259,13 @@ def make_run_handler(ctx: Context, ui: RerankUI):
             numbers = dataclasses.replace(numbers, max_new_tokens=budget)
             yield {ui.progress: "starting…", ui.model_status: ctx.provider.status(model, engine_name, base_url),
                    ui.engine_warning: warning_text(engine), **new_run_updates(ui)}
+            spec = runs.RunSpec(
+                query=query, documents=docs, instruction=instruction, template=template,
+                truncate_length=numbers.truncate_length, settings=run_limits.settings_for(numbers, force, engine),
+                alpha=numbers.alpha, **session.benchmark_ids(bench if isinstance(bench, Benchmark) else None, query),
+            )
             job = None
-            for step in start_job(ctx, engine, token, query=query, instruction=instruction, documents=docs,
-                                  truncate_length=numbers.truncate_length,
-                                  settings=run_limits.settings_for(numbers, force, engine), alpha=numbers.alpha,
-                                  owner=owner, benchmark=bench if isinstance(bench, Benchmark) else None,
-                                  template=template, note=budget_note,
-                                  judge_fn=judge_fn()):
+            for step in start_job(ctx, engine, token, spec, owner=owner, note=budget_note, judge_fn=judge_fn()):
                 if isinstance(step, str):
                     yield {ui.progress: step}
                 else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .. import judge, prompt, runs, scoring
 from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
-from ..types import Document, GenerationSettings, Judgment
+from ..types import Document, Judgment
 from . import render
 
 log = logging.getLogger(__name__)
@@ -70,34 +70,23 @@ def save_alpha(store: Store, view: RunView) -> None:
         store.set_hybrid_scores(view.run_id, {j.doc_id: j.hybrid_score for j in view.judgments}, view.alpha)
 
 
-def start_run(
-    store: Store,
-    engine: Engine,
-    query: str,
-    instruction: str,
-    documents: list[Document],
-    *,
-    truncate_length: int,
-    settings: GenerationSettings,
-    alpha: float,
-    benchmark: Benchmark | None = None,
-    template: str = prompt.DEFAULT_TEMPLATE,
-) -> RunView:
+def benchmark_ids(benchmark: Benchmark | None, query: str) -> dict[str, str]:
+    """The ``RunSpec`` fields that tie a run to the benchmark query loaded in the page (``source``,
+    ``source_query_id``), or none when there is no benchmark or the query was edited since."""
+    if benchmark is None or benchmark.query.strip() != query.strip():
+        return {}
+    return {"source": benchmark.source, "source_query_id": benchmark.source_query_id}
+
+
+def start_run(store: Store, engine: Engine, spec: runs.RunSpec) -> RunView:
     """Record the query and the run through the one run path (``runs.start``: the input rules,
     BM25 for documents that came without scores, with a note when only some had one)."""
-    from_benchmark = benchmark is not None and benchmark.query.strip() == query.strip()
-    spec = runs.RunSpec(
-        query=query, documents=documents, instruction=instruction, template=template,
-        truncate_length=truncate_length, settings=settings, alpha=alpha,
-        source=benchmark.source if from_benchmark else None,
-        source_query_id=benchmark.source_query_id if from_benchmark else None,
-    )
     run = runs.start(store, engine, spec)
     return RunView(
         run_id=run.run_id, query_id=run.query_id, query=run.spec.query, instruction=run.spec.instruction,
-        model=run.model, engine=run.engine, status=runs.RunStatus.RUNNING.value, alpha=alpha, template=template,
-        documents={d.doc_id: d for d in run.spec.documents}, qrels=store.qrels_for(run.query_id),
-        note=run.note, run=run,
+        model=run.model, engine=run.engine, status=runs.RunStatus.RUNNING.value, alpha=run.spec.alpha,
+        template=run.spec.template, documents={d.doc_id: d for d in run.spec.documents},
+        qrels=store.qrels_for(run.query_id), note=run.note, run=run,
     )
 
 
@@ -108,16 +97,12 @@ def stream_judgments(
     *,
     cancel: CancelToken,
     judge_fn: Callable[..., Iterator[Judgment]] = judge.judge,
-    truncate_length: int | None = None,
-    settings: GenerationSettings | None = None,
 ) -> Iterator[RunView]:
     """Judge the run through the one run path (``runs.execute``); yields the view after each
     judgment. The run is marked done, cancelled or failed however the loop ends (a closed
     generator included), with its hybrid scores computed once, at the end (recomputing them
     after every judgment made a run quadratic); a live view that wants them mid-run calls
-    ``rehybrid`` when it renders. ``truncate_length`` and ``settings`` are the ones ``start_run``
-    recorded (the run's spec holds them; these are accepted for older callers and ignored)."""
-    del truncate_length, settings
+    ``rehybrid`` when it renders. What is judged, and how, is the run's spec (``start_run``)."""
     run = view.run
     if run is None:
         raise ValueError("stream_judgments needs a view made by start_run")

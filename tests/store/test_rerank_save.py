@@ -27,7 +27,7 @@ def test_rerank_saves_the_run_and_does_not_echo_a_huge_document(new_url, tmp_pat
     assert opened == ["store", "model"]
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in rows] == ["big", "small"]
-    assert len(rows[0]["content"]) == rerank.MAX_ECHO_CHARS and rows[0]["content_truncated"] is True
+    assert len(rows[0]["content"]) == rerank.ECHO_CHARS and rows[0]["content_truncated"] is True
     assert rows[1]["content"] == "short text" and "content_truncated" not in rows[1]
     with Store(url, read_only=True) as store:
         (run,) = store.runs()

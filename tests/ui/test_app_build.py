@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from erank_studio.runs import RunSpec
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import app as ui_app
 from erank_studio.ui import session
@@ -135,8 +136,8 @@ def test_the_analyze_tab_draws_its_figures_for_an_open_run(store, fake_engine):
     analyze = next(d.fn for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "analyze")
     docs = [Document(f"d{i}", f"text {i}", first_stage_score=float(i)) for i in range(6)]
     manager = JobManager(store)
-    job = manager.start(fake_engine, "q", "i", docs, truncate_length=64, settings=GenerationSettings(), alpha=0.2,
-                        owner="test")
+    job = manager.start(fake_engine, RunSpec("q", docs, instruction="i", truncate_length=64,
+                                             settings=GenerationSettings(), alpha=0.2), owner="test")
     assert manager.wait_idle(10)
     view = session.open_run(store, job.run_id)
     session.add_label(store, view, "d1", "ann", 7, None, None)

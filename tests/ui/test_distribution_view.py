@@ -7,7 +7,7 @@ import pytest
 from erank_studio import metrics, scoring
 from erank_studio.types import STATUS_FAILED, STATUS_OK, Document, Judgment
 from erank_studio.ui import plots, render
-from erank_studio.ui.api import judgment_item
+from erank_studio.ui.api import ranked_items
 
 
 def _dist(peak: int, share: float = 0.6) -> list[float]:
@@ -76,7 +76,8 @@ def test_ndcg_plot_can_rank_the_model_by_expected_score(judgments):
 
 
 def test_api_json_carries_the_distribution(judgments):
-    item = judgment_item(judgments[0])
+    items = {item["doc_id"]: item for item in ranked_items(judgments, {})}
+    item = items["a"]
     assert item["score_distribution"] == judgments[0].score_distribution
     assert item["expected_score"] == judgments[0].expected_score and item["score_entropy"] == judgments[0].score_entropy
-    assert judgment_item(judgments[3])["score_distribution"] is None
+    assert items["d"]["score_distribution"] is None

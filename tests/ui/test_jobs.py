@@ -10,6 +10,7 @@ import gradio as gr
 import pytest
 
 from erank_studio import judge, prompt
+from erank_studio.runs import RunSpec
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import api as ui_api
 from erank_studio.ui import render, rerank_tab, run_progress
@@ -25,8 +26,9 @@ def _docs(n=5):
 
 
 def _start(manager, engine, n=5, owner="page-1", alpha=0.2):
-    return manager.start(engine, "cats?", "instr", _docs(n), truncate_length=64,
-                         settings=GenerationSettings(max_new_tokens=8), alpha=alpha, owner=owner)
+    spec = RunSpec("cats?", _docs(n), instruction="instr", truncate_length=64,
+                   settings=GenerationSettings(max_new_tokens=8), alpha=alpha)
+    return manager.start(engine, spec, owner=owner)
 
 
 def _wait_until(predicate, what):

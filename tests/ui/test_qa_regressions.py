@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from erank_studio.engines.base import CancelToken
+from erank_studio.runs import RunSpec
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import session
 from erank_studio.ui.context import Context, Defaults
@@ -43,10 +44,9 @@ def test_stream_pace_sends_every_update_while_cheap_and_paces_slow_ones():
 def test_undo_with_nothing_to_undo_says_so(store, fake_engine):
     settings = GenerationSettings(max_new_tokens=8)
     docs = [Document(f"d{i}", f"document {i} about cats") for i in range(2)]
-    view = session.start_run(store, fake_engine, "cats?", "instr", docs, truncate_length=64, settings=settings,
-                             alpha=0.2)
-    for view in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=settings,
-                                         cancel=CancelToken()):
+    view = session.start_run(store, fake_engine, RunSpec("cats?", docs, instruction="instr", truncate_length=64,
+                                                          settings=settings, alpha=0.2))
+    for view in session.stream_judgments(store, fake_engine, view, cancel=CancelToken()):
         pass
     with pytest.raises(ValueError, match="Nothing to undo"):
         session.undo_label(store, view, "d0", "alice")
@@ -78,10 +78,9 @@ def test_untrusted_ids_are_escaped_in_toasts_and_the_label_status(store, fake_en
     handlers = [d.fn for d in demo.fns.values() if d.fn is not None and d.fn.__name__ == "handler"]
     settings = GenerationSettings(max_new_tokens=8)
     evil = "<img/src=z/onerror=alert(9)>"  # no whitespace: the store refuses ids TREC files cannot hold
-    view = session.start_run(store, fake_engine, "q", "i", [Document(evil, "text")], truncate_length=64,
-                             settings=settings, alpha=0.2)
-    for view in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=settings,
-                                         cancel=CancelToken()):
+    view = session.start_run(store, fake_engine, RunSpec("q", [Document(evil, "text")], instruction="i",
+                                                          truncate_length=64, settings=settings, alpha=0.2))
+    for view in session.stream_judgments(store, fake_engine, view, cancel=CancelToken()):
         pass
     view.selected = evil
     with warnings.catch_warnings(record=True) as caught:

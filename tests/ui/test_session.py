@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from erank_studio.engines.base import CancelToken
+from erank_studio.runs import RunSpec
 from erank_studio.types import Document, GenerationSettings
 from erank_studio.ui import session
 
@@ -12,13 +13,16 @@ def _docs(n=5):
     return [Document(f"d{i}", f"document number {i} about cats", first_stage_score=float(n - i)) for i in range(n)]
 
 
+def _spec(docs, settings=None, **fields):
+    return RunSpec("cats?", docs, instruction="instr", truncate_length=64, settings=settings or GenerationSettings(),
+                   alpha=0.2, **fields)
+
+
 def _run(store, engine, cancel=None, n=5, stop_after=None):
-    view = session.start_run(store, engine, "cats?", "instr", _docs(n), truncate_length=64,
-                             settings=GenerationSettings(max_new_tokens=8), alpha=0.2)
+    view = session.start_run(store, engine, _spec(_docs(n), GenerationSettings(max_new_tokens=8)))
     cancel = cancel or CancelToken()
     seen = []
-    for v in session.stream_judgments(store, engine, view, truncate_length=64,
-                                      settings=GenerationSettings(max_new_tokens=8), cancel=cancel):
+    for v in session.stream_judgments(store, engine, view, cancel=cancel):
         seen.append(len(v.judgments))
         if stop_after and len(v.judgments) == stop_after:
             cancel.cancel()
@@ -43,10 +47,8 @@ def test_cancel_keeps_what_is_done(store, fake_engine):
 
 
 def test_closing_the_generator_marks_the_run_cancelled(store, fake_engine):
-    view = session.start_run(store, fake_engine, "cats?", "instr", _docs(), truncate_length=64,
-                             settings=GenerationSettings(), alpha=0.2)
-    gen = session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=GenerationSettings(),
-                                   cancel=CancelToken())
+    view = session.start_run(store, fake_engine, _spec(_docs()))
+    gen = session.stream_judgments(store, fake_engine, view, cancel=CancelToken())
     next(gen)
     gen.close()  # what Gradio does when the Cancel button cancels the event
     assert store.runs()[0].status == "cancelled"
@@ -95,18 +97,16 @@ def test_disagreements_are_counted(store, fake_engine):
 def test_benchmark_queries_show_their_qrels(store, fake_engine):
     store.add_qrels([("q7", "d1", 2)], source="bench")
     bench = session.Benchmark(source="bench", source_query_id="q7", query="cats?")
-    view = session.start_run(store, fake_engine, "cats?", "instr", _docs(), truncate_length=64,
-                             settings=GenerationSettings(), alpha=0.2, benchmark=bench)
+    view = session.start_run(store, fake_engine, _spec(_docs(), **session.benchmark_ids(bench, "cats?")))
     assert view.qrels == {"d1": 2}
+    assert session.benchmark_ids(bench, "dogs?") == {}  # an edited query is not the benchmark's
 
 
 def test_documents_bm25_cannot_index_still_run(store, fake_engine):
     docs = [Document("d1", "a"), Document("d2", "b")]
-    view = session.start_run(store, fake_engine, "q", "instr", docs, truncate_length=64,
-                             settings=GenerationSettings(), alpha=0.2)
+    view = session.start_run(store, fake_engine, _spec(docs))
     assert len(view.documents) == 2
-    for _ in session.stream_judgments(store, fake_engine, view, truncate_length=64, settings=GenerationSettings(),
-                                      cancel=CancelToken()):
+    for _ in session.stream_judgments(store, fake_engine, view, cancel=CancelToken()):
         pass
     assert view.status == "done" and len(view.judgments) == 2
 
