@@ -85,7 +85,7 @@ def diff_html(c: Comparison | None, doc_id: str | None, side: str) -> str:
             out.append(f'<ins class="erank-diff-ins">{render.html_escape(text_b)}</ins>')
     answer = f"answer <b>{j.score}</b>" if j.score is not None else '<span class="erank-tag erank-tag-failed">no answer</span>'
     title = (f'Run {side.upper()} · #{run["id"]} · {render.html_escape(models.display_name(run["model"] or ""))} · '
-             f'{answer} · {render.html_escape(render.status_text(j))}')
+             f'{answer} · {render.html_escape(render.judgment_status_text(j))}')
     return (f'<div class="erank-trace erank-compare-trace" data-side="{side}"><div class="erank-pane-title">{title}</div>'
             f'<div class="erank-think"><p>{"".join(out)}</p></div></div>')
 

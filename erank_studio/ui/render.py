@@ -93,7 +93,7 @@ def ranked(judgments: Sequence[Judgment], sort_by: str = SORT_RANK) -> list[Judg
     return [judgments[i] for i in scoring.order(values)]
 
 
-def status_text(j: Judgment) -> str:
+def judgment_status_text(j: Judgment) -> str:
     if j.status == STATUS_FAILED:
         return f"failed: {j.failure or 'unknown'}"
     if j.status == STATUS_FORCED:
@@ -103,7 +103,7 @@ def status_text(j: Judgment) -> str:
 
 def status_tag(j: Judgment) -> str:
     """A compact coloured tag (HTML) for the status column; the full status is its tooltip."""
-    full = status_text(j)
+    full = judgment_status_text(j)
     word = full.split(":", 1)[0]
     return (f'<span class="erank-tag erank-tag-{word}" title="{html.escape(full)}">{html.escape(word)}</span>')
 

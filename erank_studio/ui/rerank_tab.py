@@ -144,7 +144,7 @@ def opened_run_text(view: RunView) -> str:
     """The progress line of a reopened run: its status (an interrupted one said plainly), and what
     it was judged with (model, template, budget), which a server without model choice shows only
     here."""
-    text = f"run #{view.run_id} · {render.html_escape(session.status_text(view.status))} · {len(view.judgments)} documents"
+    text = f"run #{view.run_id} · {render.html_escape(session.run_status_text(view.status))} · {len(view.judgments)} documents"
     if view.model:
         text += f" · {render.md_escape(models.display_name(view.model))}"
     text += f" · template {render.md_escape(view.template)}"

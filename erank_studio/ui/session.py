@@ -146,7 +146,7 @@ def benchmark_of(store: Store, view: RunView) -> Benchmark | None:
                      qrels=dict(view.qrels))
 
 
-def status_text(status: str | None) -> str:
+def run_status_text(status: str | None) -> str:
     """A run's status for people: "interrupted" says what happened."""
     if status == runs.RunStatus.INTERRUPTED:  # a str enum: equal to the stored "interrupted"
         return "interrupted (the process judging it stopped; what it judged is kept)"
