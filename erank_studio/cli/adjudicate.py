@@ -42,7 +42,7 @@ def run_queue(args: argparse.Namespace) -> int:
 
     store = open_store(args.db, read_only=True)
     try:
-        chosen = teams.queue(store, args.min_gap, source=args.source, qids=args.query_id,
+        chosen = teams.disputed_items(store, args.min_gap, source=args.source, qids=args.query_id,
                              include_adjudicated=args.all)
     except ValueError as error:
         raise UserError(str(error)) from None

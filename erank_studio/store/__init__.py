@@ -9,7 +9,7 @@
 - ``trec`` (trec.py): strict TREC readers ``read_qrels`` / ``read_run`` and writers.
 - ``validation`` (validation.py): the one set of rules for labels, ids, scores, alpha, statuses.
 - ``writer`` (writer.py): ``JudgmentWriter``, judgments committed in small batches.
-- ``teams`` (teams.py): roles, every annotator's current label per item, the adjudication queue
+- ``teams`` (teams.py): roles, every annotator's current label per item, the disputed items
   and adjudications; ``resolve`` (resolve.py): one label per item from several annotators;
   ``hf_dataset`` (hf_dataset.py): the folder ``datasets.load_dataset`` reads, and the Hub upload.
 - errors: ``StoreError`` and its kinds (``StoreBusy``, ``StoreNewer``, ``StoreMissing``,

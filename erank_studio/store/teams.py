@@ -1,5 +1,6 @@
-"""Team work on one store: roles, every annotator's current label side by side, the
-adjudication queue, and adjudications.
+"""Team work on one store: roles, every annotator's current label side by side, the disputed
+items an adjudicator settles (``disputed_items``; "queue" is the label-next order's word), and
+adjudications.
 
 - A **role** is granted to a person by name (``grant_role``; the CLI's ``roles`` command). The
   one role is "adjudicator". Whoever can run the CLI against the store can grant it: the
@@ -10,7 +11,7 @@ adjudication queue, and adjudications.
 - An **adjudication** is a label row with action "adjudicate": who (the adjudicator), the final
   score, why (its note, required) and an optional rationale. It is append-only like every label
   (a second adjudication of an item is a new row; the latest counts) and is never anyone's own
-  label: agreement, the queue and ``Store.current_labels`` read annotators' rows only.
+  label: agreement, the disputed items and ``Store.current_labels`` read annotators' rows only.
 
 SQLAlchemy Core only (no SQLite-only SQL), so the same code runs on PostgreSQL."""
 from __future__ import annotations
@@ -226,8 +227,8 @@ def _attach_model_scores(conn: Connection, found: dict[tuple[int, str], Item], r
 # -- adjudication ----------------------------------------------------------------------------
 
 
-def queue(store: Store, min_gap: int, *, source: str | None = None, qids: Iterable[str] | None = None,
-          include_adjudicated: bool = False) -> list[Item]:
+def disputed_items(store: Store, min_gap: int, *, source: str | None = None, qids: Iterable[str] | None = None,
+                   include_adjudicated: bool = False) -> list[Item]:
     """Items two or more annotators labelled whose scores differ by at least ``min_gap`` points,
     the largest gap first; adjudicated ones only with ``include_adjudicated``."""
     if isinstance(min_gap, bool) or not isinstance(min_gap, int) or not 1 <= min_gap <= 10:

@@ -15,7 +15,7 @@ from .annotate import who
 from .context import Context
 from .rerank_tab import RerankUI
 
-QUEUE_COLUMNS = ["query", "doc_id", "gap", "labels", "model", "final"]
+DISPUTED_COLUMNS = ["query", "doc_id", "gap", "labels", "model", "final"]
 DEFAULT_GAP = 3
 
 
@@ -27,14 +27,14 @@ class Picked:
     selected: tuple[int, str] | None = None
 
 
-def queue_view(store, min_gap: int, include_adjudicated: bool) -> tuple[pd.DataFrame, Picked]:
-    chosen = teams.queue(store, int(min_gap), include_adjudicated=bool(include_adjudicated))
+def disputed_view(store, min_gap: int, include_adjudicated: bool) -> tuple[pd.DataFrame, Picked]:
+    chosen = teams.disputed_items(store, int(min_gap), include_adjudicated=bool(include_adjudicated))
     rows = [{"query": it.qid, "doc_id": it.doc_id, "gap": it.gap,
              "labels": " · ".join(f"{name} {score}" for name, score in sorted(it.scores.items())),
              "model": "-" if it.model_score is None else str(it.model_score),
              "final": f"{it.adjudication.score} ({it.adjudication.adjudicator})" if it.adjudication else ""}
             for it in chosen]
-    return pd.DataFrame(rows, columns=QUEUE_COLUMNS), Picked([(it.query_id, it.doc_id) for it in chosen])
+    return pd.DataFrame(rows, columns=DISPUTED_COLUMNS), Picked([(it.query_id, it.doc_id) for it in chosen])
 
 
 def item_markdown(store, query_id: int, doc_id: str) -> str:
@@ -76,7 +76,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
                                elem_id="erank-adjudicate-all", scale=1)
         load = gr.Button("Load queue", elem_id="erank-adjudicate-load", scale=0)
     role = gr.Markdown("", elem_id="erank-adjudicate-role")
-    table = gr.Dataframe(value=pd.DataFrame(columns=QUEUE_COLUMNS), interactive=False,
+    table = gr.Dataframe(value=pd.DataFrame(columns=DISPUTED_COLUMNS), interactive=False,
                          datatype=["str", "str", "number", "str", "str", "str"], elem_id="erank-adjudicate-queue")
     picked = gr.State(None)
     item = gr.Markdown("", elem_id="erank-adjudicate-item")
@@ -99,7 +99,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
 
     def refresh(k, include, annotator, request: gr.Request):
         try:
-            frame, state = queue_view(ctx.store, int(k), include)
+            frame, state = disputed_view(ctx.store, int(k), include)
             line = role_line(who(annotator, request))
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not read the queue: {error}"))
@@ -126,7 +126,7 @@ def build(ctx: Context, ui: RerankUI, tab: gr.Tab) -> None:
     def on_save(state: Picked | None, score, why, edited, k, include, annotator, request: gr.Request):
         try:
             message = set_final(ctx.store, state, who(annotator, request), score, why, edited)
-            frame, fresh = queue_view(ctx.store, int(k), include)
+            frame, fresh = disputed_view(ctx.store, int(k), include)
             shown = item_markdown(ctx.store, *state.selected)  # now with the final label's row
         except ValueError as error:  # refused (role, reason, score): one toast, the boxes keep their text
             gr.Warning(render.html_escape(error))

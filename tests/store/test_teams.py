@@ -106,14 +106,14 @@ def _two_annotators(store):
 
 def test_the_queue_holds_items_whose_annotators_differ_by_k(store):
     q, _ = _two_annotators(store)
-    assert [(it.doc_id, it.gap) for it in teams.queue(store, 2)] == [("d1", 7), ("d3", 2)]
-    assert [it.doc_id for it in teams.queue(store, 3)] == ["d1"]
+    assert [(it.doc_id, it.gap) for it in teams.disputed_items(store, 2)] == [("d1", 7), ("d3", 2)]
+    assert [it.doc_id for it in teams.disputed_items(store, 3)] == ["d1"]
     teams.grant_role(store, "carol")
     teams.adjudicate(store, q, "d1", "carol", 7, "the document answers half the question")
-    assert [it.doc_id for it in teams.queue(store, 2)] == ["d3"]  # adjudicated items leave it
-    assert [it.doc_id for it in teams.queue(store, 2, include_adjudicated=True)] == ["d1", "d3"]
+    assert [it.doc_id for it in teams.disputed_items(store, 2)] == ["d3"]  # adjudicated items leave it
+    assert [it.doc_id for it in teams.disputed_items(store, 2, include_adjudicated=True)] == ["d1", "d3"]
     with pytest.raises(ValueError, match="from 1 to 10"):
-        teams.queue(store, 0)
+        teams.disputed_items(store, 0)
 
 
 def test_only_an_adjudicator_sets_the_final_label_and_says_why(store):

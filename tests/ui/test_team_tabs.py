@@ -39,7 +39,7 @@ def test_agreement_view_counts_and_escapes(store):
 
 def test_adjudicate_tab_refuses_then_saves(store):
     q = _labelled(store)
-    frame, picked = adjudication_tab.queue_view(store, 3, False)
+    frame, picked = adjudication_tab.disputed_view(store, 3, False)
     assert frame[["query", "doc_id", "gap"]].values.tolist() == [["Q7", "d1", 7]]
     with pytest.raises(ValueError, match="pick a document"):
         adjudication_tab.set_final(store, picked, "carol", "7", "why", "")
@@ -55,8 +55,8 @@ def test_adjudicate_tab_refuses_then_saves(store):
         adjudication_tab.set_final(store, picked, "carol", None, "why", "")
     message = adjudication_tab.set_final(store, picked, "carol", "7", "half of it", "")
     assert message.startswith("saved ✓ final label 7 for d1 by carol")
-    assert adjudication_tab.queue_view(store, 3, False)[0].empty
-    frame, _ = adjudication_tab.queue_view(store, 3, True)
+    assert adjudication_tab.disputed_view(store, 3, False)[0].empty
+    frame, _ = adjudication_tab.disputed_view(store, 3, True)
     assert frame.iloc[0]["final"] == "7 (carol)"
     assert "carol: final label 7" in adjudication_tab.item_markdown(store, q, "d1")
 
