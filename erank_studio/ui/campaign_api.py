@@ -1,6 +1,8 @@
 """The campaign endpoints for programs (gradio_client), matching the ``campaign`` command:
 ``/campaign_create``, ``/campaign_next``, ``/campaign_label``, ``/campaign_skip``,
 ``/campaign_reveal``, ``/campaign_keep_trace``, ``/campaign_status``, ``/campaign_anchoring``.
+``/campaign_create`` takes the records search's filter (text, model_min, model_max, disagreement,
+status, labelled_by), as ``campaign create`` does.
 
 Each returns the use case's dict (campaigns/), so a blind campaign's ``/campaign_next`` carries
 nothing of the model's, exactly as ``campaign next --json``. With password auth on, the person is
@@ -12,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..store.campaigns import CampaignError, anchoring, progress, setup, work
+from ..store.campaigns import CampaignError, anchoring, progress, records, setup, work
 from . import render
 
 
@@ -22,6 +24,25 @@ def _person(annotator: str, request: gr.Request | None) -> str:
 
 def _text(value: str | None) -> str | None:
     return value if value and value.strip() else None
+
+
+def _whole(value: Any, name: str) -> int | None:
+    """A number box's value as a whole number (None when empty)."""
+    if value is None or value == "":
+        return None
+    number = float(value)
+    if not number.is_integer():
+        raise CampaignError(f"{name} must be a whole number from 0 to 10, got {value!r}")
+    return int(number)
+
+
+def record_filter(text: str | None, model_min: Any, model_max: Any, disagreement: Any, status: str | None,
+                  labelled_by: str | None, person: str, limit: int = records.DEFAULT_LIMIT) -> records.RecordFilter:
+    """The records search's filter from the values of the app's boxes or the API's arguments."""
+    return records.RecordFilter(
+        text=text or "", model_min=_whole(model_min, "model score from"), model_max=_whole(model_max, "model score to"),
+        disagreement=_whole(disagreement, "disagreement"), status=status or "",
+        labelled_by="no one" if labelled_by == "nobody" else labelled_by or "", person=person or "", limit=limit)
 
 
 def _answer(action: Callable[[], Any]) -> Any:
@@ -36,14 +57,21 @@ def endpoints(store: Any) -> dict[str, Callable[..., Any]]:
 
     def campaign_create(name: str, run_id: int = 0, dataset: str = "", model: str = "", top_k: int = 0,
                         overlap: int = 1, blind: bool = False, guidelines: str = "", strategy: str = "rank",
-                        lease_minutes: float = 10.0) -> dict:
-        """A campaign over a run's (``run_id``) or a dataset's judged documents (``top_k`` per query, 0: all)."""
+                        lease_minutes: float = 10.0, text: str = "", model_min: int | None = None,
+                        model_max: int | None = None, disagreement: int | None = None, status: str = "",
+                        labelled_by: str = "", annotator: str = "", request: gr.Request = None) -> dict:
+        """A campaign over a run's (``run_id``) or a dataset's judged documents (``top_k`` per query, 0: all);
+        with a filter (``text``, ``model_min``/``model_max`` 0..10, ``disagreement``, ``status`` labelled or
+        unlabelled, ``labelled_by`` me/anyone/nobody, "me" being ``annotator``), only the documents the
+        records search finds with it."""
         if not 0 < float(lease_minutes) <= 7 * 24 * 60:
             raise gr.Error("lease_minutes must be more than 0 and at most a week")
         return _answer(lambda: setup.create(
             store, name, run_id=int(run_id) or None, dataset=_text(dataset), model=_text(model),
             top_k=int(top_k) or None, overlap=int(overlap), blind=bool(blind), guidelines_text=_text(guidelines),
-            strategy=strategy, lease_s=max(1, round(float(lease_minutes) * 60))).to_dict())
+            strategy=strategy, lease_s=max(1, round(float(lease_minutes) * 60)),
+            record_filter=record_filter(text, model_min, model_max, disagreement, status, labelled_by,
+                                        _person(annotator, request))).to_dict())
 
     def campaign_next(campaign: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Lease the next item to the person: {"item": id, query, document, guidelines, ...}; the
