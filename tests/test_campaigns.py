@@ -263,6 +263,11 @@ def test_a_campaign_of_a_filter_holds_exactly_what_the_search_finds(store):
     found = batch_records(store, "camp", RecordFilter(**{**flt.__dict__, "limit": 10_000}), top_k=4)
     assert _pairs(campaign_records(store, "ds", everything)) == _pairs(found) == [("q1", "d1"), ("q2", "d1")]
     assert campaign.origin == "dataset camp (m, top 4), filtered: text 'document 1', labelled by no one"
+    blind = setup.create(store, "bl", run_id=run_id, overlap=1, blind=True,
+                         record_filter=RecordFilter(model_min=8, text="document"))
+    assert blind.n_items == 3  # d3, d6, d9, its people not told that the model put them all at 8 or more
+    assert blind.origin == (f"run {run_id} (m), filtered: text 'document', criteria on the model's score "
+                            "(withheld: the campaign is blind)")
 
 
 def test_a_filter_that_finds_nothing_makes_no_campaign(store):

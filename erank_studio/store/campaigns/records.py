@@ -47,13 +47,18 @@ class RecordFilter:
         return bool(self.text.strip() or self.status or self.labelled_by) or any(
             v is not None for v in (self.model_min, self.model_max, self.disagreement))
 
-    def describe(self) -> str:
-        """The criteria in words, e.g. ``text 'tidal', model score 5..10, labelled by no one``."""
+    def describe(self, withhold_model: bool = False) -> str:
+        """The criteria in words, e.g. ``text 'tidal', model score 5..10, labelled by no one``;
+        ``withhold_model``: the model's score range and disagreement only named as such (what a
+        blind campaign's people read must not say where the model put its items)."""
         parts = [f"text {self.text.strip()!r}"] if self.text.strip() else []
-        if self.model_min is not None or self.model_max is not None:
+        on_model = self.model_min is not None or self.model_max is not None or self.disagreement is not None
+        if withhold_model and on_model:
+            parts.append("criteria on the model's score (withheld: the campaign is blind)")
+        if not withhold_model and (self.model_min is not None or self.model_max is not None):
             parts.append(f"model score {0 if self.model_min is None else self.model_min}.."
                          f"{10 if self.model_max is None else self.model_max}")
-        if self.disagreement is not None:
+        if not withhold_model and self.disagreement is not None:
             parts.append(f"|human - model| >= {self.disagreement}")
         if self.status:
             parts.append(f"status {self.status}")

@@ -127,7 +127,7 @@ def create(store: Store, name: str, *, run_id: int | None = None, dataset: str |
         if not items:
             raise CampaignError(f"no document of {origin} matches the filter ({record_filter.describe()}): "
                                 "no campaign was created")
-        origin = f"{origin}, filtered: {record_filter.describe()}"
+        origin = f"{origin}, filtered: {record_filter.describe(withhold_model=bool(blind))}"
     try:
         ordered = queue.order(items, strategy)
     except queue.QueueUnavailable as error:
