@@ -11,6 +11,7 @@ import pandas as pd
 from .. import queue
 from ..store.campaigns import CampaignError, anchoring, progress, records, setup
 from . import render
+from .agreement_tab import anchoring_table
 from .campaign_api import _person, record_filter
 from .context import Context
 from .roles_panel import admin_line, who_may_admin
@@ -24,7 +25,7 @@ def progress_view(store: Any, name: str | None) -> tuple[str, pd.DataFrame, pd.D
     report = anchoring.report(store, name)
     summary = "\n\n".join(render.md_escape(line) for line in progress.summary_lines(status))
     return (summary, pd.DataFrame(progress.people_rows(status), columns=progress.PEOPLE_HEADERS),
-            pd.DataFrame(anchoring.rows(report), columns=anchoring.HEADERS))
+            anchoring_table(report))
 
 
 def find_view(store: Any, name: str | None, run_id: Any, person: str, text: str, model_min: Any, model_max: Any,
