@@ -150,6 +150,21 @@ def campaign_records(store: Store, name: str, flt: RecordFilter) -> list[dict[st
     return _finish(rows, flt)
 
 
+def _labels_of(conn: Any, query_ids: set[int]) -> dict[tuple[int, str], dict[str, int]]:
+    """(query, doc_id) -> person -> current score, outside adjudication, for these queries."""
+    return _current(conn.execute(
+        select(L.c.query_id, L.c.doc_id, L.c.score, L.c.retracted, A.c.name).join(A, A.c.id == L.c.annotator_id)
+        .where(L.c.query_id.in_(query_ids), L.c.action != "adjudicate").order_by(L.c.id)).all())
+
+
+def _document_row(query_key: str, query: str, query_id: int | None, doc_id: str, text: str, score: int | None,
+                  labels: dict[str, int]) -> dict[str, Any]:
+    """One unfiltered row of a query's document (not a campaign item)."""
+    return {"item": None, "query_key": query_key, "query": query, "doc_id": doc_id, "_text": text,
+            "_query_id": query_id, "model_score": score, "labels": labels,
+            "status": "labelled" if labels else "unlabelled"}
+
+
 def _judged_rows(conn: Any, judged: list[tuple[int, int, str, int | None]]) -> list[dict[str, Any]]:
     """Unfiltered rows for (run, query, doc_id, model score) entries, in their order: the text the
     run's latest judgment of the document read, and everyone's current label of the (query,
@@ -161,17 +176,10 @@ def _judged_rows(conn: Any, judged: list[tuple[int, int, str, int | None]]) -> l
         .where(J.c.run_id.in_(run_ids)).order_by(J.c.id))}
     queries = {r.id: r for r in conn.execute(select(Q.c.id, Q.c.text, Q.c.source_query_id)
                                              .where(Q.c.id.in_(query_ids)))}
-    labels = _current(conn.execute(
-        select(L.c.query_id, L.c.doc_id, L.c.score, L.c.retracted, A.c.name).join(A, A.c.id == L.c.annotator_id)
-        .where(L.c.query_id.in_(query_ids), L.c.action != "adjudicate").order_by(L.c.id)).all())
-    rows = []
-    for run_id, query_id, doc_id, score in judged:
-        scores = labels.get((query_id, doc_id), {})
-        query = queries[query_id]
-        rows.append({"item": None, "query_key": query.source_query_id or str(query_id), "query": query.text,
-                     "doc_id": doc_id, "_text": texts[(run_id, doc_id)], "_query_id": query_id,
-                     "model_score": score, "labels": scores, "status": "labelled" if scores else "unlabelled"})
-    return rows
+    labels = _labels_of(conn, query_ids)
+    return [_document_row(queries[query_id].source_query_id or str(query_id), queries[query_id].text, query_id,
+                          doc_id, texts[(run_id, doc_id)], score, labels.get((query_id, doc_id), {}))
+            for run_id, query_id, doc_id, score in judged]
 
 
 def _run_rows(store: Store, run_id: int) -> list[dict[str, Any]]:
@@ -208,6 +216,21 @@ def batch_records(store: Store, dataset: str, flt: RecordFilter, model: str | No
     filter: the candidates of ``campaign create --dataset``."""
     flt.check(RUN_STATUSES, blind=False)
     return _finish(_batch_rows(store, batch_items(store, dataset, model, top_k)), flt)
+
+
+def kept_documents(store: Store, query_id: int | None, query: str,
+                   documents: list[tuple[str, str, int | None]], flt: RecordFilter) -> set[str]:
+    """The doc_ids of one query's (doc_id, text, model score) documents that the filter keeps,
+    whatever its limit, with the labels the store holds for the query (the Rerank table's filter:
+    the documents on screen, a run in progress included, searched as ``run_records`` searches)."""
+    flt.check(RUN_STATUSES, blind=False)
+    labels: dict[tuple[int, str], dict[str, int]] = {}
+    if query_id is not None:
+        with store.read() as conn:
+            labels = _labels_of(conn, {query_id})
+    rows = [_document_row("", query, query_id, d, text, score, labels.get((query_id, d), {}))
+            for d, text, score in documents]
+    return {r["doc_id"] for r in rows if flt.keeps(r)}
 
 
 def matching_pairs(store: Store, flt: RecordFilter, source: Source, run_id: int | None) -> set[tuple[int, str]]:
