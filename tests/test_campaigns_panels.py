@@ -35,6 +35,9 @@ def test_find_in_a_campaign_and_in_a_run(store):
     assert frame["document"].tolist() == ["d2"] and line == "1 found in campaign c"
     frame, line = campaign_panels.find_view(store, None, run_id, "", "", 7, None, None, "", "")
     assert frame["document"].tolist() == ["d3", "d1"] and line == f"2 found in run \\#{run_id}"
+    # What the page's 0..10 dropdowns send: "" for "any" (an empty number box sent 0, keeping model 0 only).
+    frame, _ = campaign_panels.find_view(store, None, run_id, "", "", "7", "", "", "", "")
+    assert frame["document"].tolist() == ["d3", "d1"]
     with pytest.raises(CampaignError, match="choose a campaign"):
         campaign_panels.find_view(store, None, None, "", "", None, None, None, "", "")
 

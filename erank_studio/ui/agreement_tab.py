@@ -96,7 +96,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     with gr.Row():
         campaign = gr.Dropdown([], value=None, label="Campaign", allow_custom_value=False,
                                elem_id="erank-agreement-campaign", scale=2)
-        anchor = gr.Button("Compare blind and model-in-view labels", elem_id="erank-agreement-anchor", scale=0)
+        anchor = gr.Button("Show anchoring", elem_id="erank-agreement-anchor", scale=0, min_width=160)
     anchoring_summary = gr.Markdown("", elem_id="erank-agreement-anchoring-summary")
     anchoring_frame = gr.Dataframe(value=pd.DataFrame(columns=anchoring.HEADERS), interactive=False,
                                    elem_id="erank-agreement-anchoring")

@@ -14,8 +14,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..store.campaigns import CampaignError, anchoring, progress, records, setup, work
+from ..store.campaigns import CampaignError, anchoring, progress, setup, work
 from . import render
+from .record_filter import record_filter
 
 
 def _person(annotator: str, request: gr.Request | None) -> str:
@@ -24,25 +25,6 @@ def _person(annotator: str, request: gr.Request | None) -> str:
 
 def _text(value: str | None) -> str | None:
     return value if value and value.strip() else None
-
-
-def _whole(value: Any, name: str) -> int | None:
-    """A number box's value as a whole number (None when empty)."""
-    if value is None or value == "":
-        return None
-    number = float(value)
-    if not number.is_integer():
-        raise CampaignError(f"{name} must be a whole number from 0 to 10, got {value!r}")
-    return int(number)
-
-
-def record_filter(text: str | None, model_min: Any, model_max: Any, disagreement: Any, status: str | None,
-                  labelled_by: str | None, person: str, limit: int = records.DEFAULT_LIMIT) -> records.RecordFilter:
-    """The records search's filter from the values of the app's boxes or the API's arguments."""
-    return records.RecordFilter(
-        text=text or "", model_min=_whole(model_min, "model score from"), model_max=_whole(model_max, "model score to"),
-        disagreement=_whole(disagreement, "disagreement"), status=status or "",
-        labelled_by="no one" if labelled_by == "nobody" else labelled_by or "", person=person or "", limit=limit)
 
 
 def _answer(action: Callable[[], Any]) -> Any:

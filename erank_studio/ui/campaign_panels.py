@@ -12,7 +12,8 @@ from .. import queue
 from ..store.campaigns import CampaignError, anchoring, progress, records, setup
 from . import render
 from .agreement_tab import anchoring_table
-from .campaign_api import _person, record_filter
+from .campaign_api import _person
+from .record_filter import record_filter, score_box
 from .context import Context
 from .roles_panel import admin_line, who_may_admin
 
@@ -89,9 +90,9 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
         with gr.Row():
             text = gr.Textbox(label="Text (query, document or id)", elem_id="erank-find-text", scale=3)
             run_id = gr.Number(label="…or a run id", precision=0, value=None, elem_id="erank-find-run", scale=1)
-            model_min = gr.Number(label="Model score ≥", precision=0, value=None, minimum=0, maximum=10, scale=1)
-            model_max = gr.Number(label="Model score ≤", precision=0, value=None, minimum=0, maximum=10, scale=1)
-            gap = gr.Number(label="|human − model| ≥", precision=0, value=None, minimum=0, maximum=10, scale=1)
+            model_min = score_box("Model score ≥", "erank-find-min")
+            model_max = score_box("Model score ≤", "erank-find-max")
+            gap = score_box("|human − model| ≥", "erank-find-gap")
         with gr.Row():
             status = gr.Dropdown(["", "done", "leased", "left", "labelled", "unlabelled"], value="", label="Status",
                                  elem_id="erank-find-status")

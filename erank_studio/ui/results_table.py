@@ -14,7 +14,8 @@ import gradio as gr
 from .. import scoring
 from ..store.campaigns import CampaignError, records
 from . import render, session
-from .campaign_api import _person, record_filter
+from .campaign_api import _person
+from .record_filter import record_filter, score_box
 from .context import Context
 from .session import RunView
 
@@ -28,8 +29,8 @@ class ResultsTable:
     saved_runs: gr.Dropdown
     table: gr.Dataframe
     filter_text: gr.Textbox
-    filter_min: gr.Number
-    filter_max: gr.Number
+    filter_min: gr.Dropdown
+    filter_max: gr.Dropdown
     filter_labelled: gr.Dropdown
     filter_apply: gr.Button
     filter_clear: gr.Button
@@ -49,10 +50,8 @@ def build() -> ResultsTable:
     with gr.Accordion("Filter the table", open=False, elem_id="erank-results-filter"):
         with gr.Row(equal_height=True):
             filter_text = gr.Textbox(label="Text (in the document, its id or the query)", elem_id="erank-filter-text", scale=3)
-            filter_min = gr.Number(label="Model score ≥", precision=0, value=None, minimum=0, maximum=10,
-                                   elem_id="erank-filter-min", scale=1)
-            filter_max = gr.Number(label="Model score ≤", precision=0, value=None, minimum=0, maximum=10,
-                                   elem_id="erank-filter-max", scale=1)
+            filter_min = score_box("Model score ≥", "erank-filter-min")
+            filter_max = score_box("Model score ≤", "erank-filter-max")
             filter_labelled = gr.Dropdown(list(records.LABELLED_BY), value="", label="Labelled by",
                                           elem_id="erank-filter-labelled", scale=1)
             filter_apply = gr.Button("Filter", size="sm", elem_id="erank-filter-apply", scale=0, min_width=80)
