@@ -156,6 +156,13 @@ def test_the_campaign_api_through_gradio_client(running_app):
     assert saved["model"]["trace"].startswith(SECRET) and saved["seconds"] == 3.0
     status = client.predict("apiblind", api_name="/campaign_status")
     assert status["people"]["ann"]["done"] == 1
+    from erank_studio.store import Store
+
+    with Store(running_app.db_url) as store:
+        _, run_id = make_run(store, 4, query="api filter", source_query_id="apifilter")  # d0..d3: 0 7 3 10
+    made = client.predict(name="apifilter", run_id=run_id, overlap=1, model_min=7, labelled_by="nobody",
+                          api_name="/campaign_create")
+    assert made["items"] == 2 and made["origin"] == f"run {run_id} (m), filtered: model score 7..10, labelled by no one"
 
 
 def test_the_rerank_filter_and_the_agreement_tabs_anchoring(chromium, running_app):
