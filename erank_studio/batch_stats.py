@@ -9,6 +9,7 @@ labelled documents count, since an unlabelled one was never judged by a person."
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from . import metrics, parse
 from .batch import RUN_KINDS
 from .batch_eval import Batch
-from .benchmark_qrels import with_every_query
+from .benchmark_qrels import counted_qrels
 from .types import STATUS_FAILED, STATUS_FORCED, STATUS_OK, Judgment
 
 OUTCOMES = (STATUS_OK, STATUS_FORCED, *parse.FAILURE_MESSAGES)
@@ -32,13 +33,19 @@ SIGNALS = {
 }
 
 
-def evaluate(batch: Batch, missing: str = "skip") -> dict[str, Any]:
-    """nDCG@10 of the batch's first stage, model and hybrid: exactly ``evaluate``'s result (with
-    ``missing="zero"`` over every query of the benchmark's qrels, benchmark_qrels)."""
-    qrels = batch.qrels
-    if missing == "zero" and batch.against == "qrels":
-        qrels = with_every_query(batch.dataset, qrels)
-    return metrics.evaluate_runs(batch.runs, qrels, missing)
+def evaluate(batch: Batch, missing: str = "skip", runs: Mapping[str, Any] | None = None,
+             qrels_from_file: bool = False) -> dict[str, Any]:
+    """nDCG@10 and Judged@10 of the batch's first stage, model and hybrid (``runs``: the same runs
+    under other names): what ``evaluate --dataset`` and the Analyze page both report. With
+    ``missing="zero"`` the mean is over every query of the benchmark's own qrels where this machine
+    holds them (benchmark_qrels.counted_qrels), else over the store's, and ``qrels_note`` says so;
+    ``qrels_from_file``: the batch's qrels came from ``--qrels FILE``, already the whole benchmark."""
+    qrels, note = counted_qrels(batch.dataset, batch.qrels, missing,
+                                every_query=batch.against == "qrels" and not qrels_from_file)
+    result = metrics.evaluate_runs(batch.runs if runs is None else runs, qrels, missing)
+    if note:
+        result["qrels_note"] = note
+    return result
 
 
 def _judgments(batch: Batch) -> list[tuple[str, Judgment]]:

@@ -14,6 +14,7 @@ from campaign_data import hold_start, label_until_done, make_run, model_score
 from erank_studio import agreement
 from erank_studio.store.campaigns import CampaignError, anchoring, progress, setup, sft_may_use_trace, work
 from erank_studio.store.campaigns.payload import MODEL_KEYS
+from erank_studio.store.campaigns.records import RecordFilter, batch_records, campaign_records, run_records
 from erank_studio.store.campaigns.tables import A, I, L, LE, utcnow
 from erank_studio.store import Store
 
@@ -234,3 +235,48 @@ def test_the_sft_export_uses_a_blind_labels_trace_only_once_kept(store):
     n = int(first["doc_id"][1:])
     targets = sorted(target for _, target in sft_examples(store))
     assert targets == ["<think></think><answer>3</answer>", f"<think>thought {n}</think><answer>7</answer>"]
+
+
+def _pairs(found):
+    return sorted((r["query_key"], r["doc_id"]) for r in found)
+
+
+def test_a_campaign_of_a_filter_holds_exactly_what_the_search_finds(store):
+    query_id, run_id = make_run(store, 12)  # model scores d0..d11: 0 7 3 10 6 2 9 5 1 8 4 0
+    store.add_label(query_id, "d2", "ann", 9)
+    store.add_label(query_id, "d9", "bob", 8)
+    everything = RecordFilter(limit=10_000)
+    for n, flt in enumerate([RecordFilter(model_min=5), RecordFilter(text="DOCUMENT 1"),
+                             RecordFilter(disagreement=5), RecordFilter(labelled_by="no one", model_max=6),
+                             RecordFilter(labelled_by="me", person="bob"), RecordFilter(status="labelled", limit=1)]):
+        campaign = setup.create(store, f"f{n}", run_id=run_id, overlap=1, record_filter=flt)
+        found = run_records(store, run_id, RecordFilter(**{**flt.__dict__, "limit": 10_000}))
+        assert _pairs(campaign_records(store, f"f{n}", everything)) == _pairs(found) and found
+        assert campaign.n_items == len(found) and campaign.origin == f"run {run_id} (m), filtered: {flt.describe()}"
+    assert {r["doc_id"] for r in campaign_records(store, "f2", everything)} == {"d2"}  # 9 against the model's 3
+    assert campaign_records(store, "f5", everything)[0]["doc_id"] in {"d2", "d9"}  # the search's limit aside
+    assert setup.get(store, "f5").n_items == 2
+
+    make_run(store, 6, query="second query", source_query_id="q2")
+    flt = RecordFilter(text="document 1", labelled_by="no one")
+    campaign = setup.create(store, "ds", dataset="camp", top_k=4, overlap=2, record_filter=flt)  # q1: d3 d6 d9 d1
+    found = batch_records(store, "camp", RecordFilter(**{**flt.__dict__, "limit": 10_000}), top_k=4)
+    assert _pairs(campaign_records(store, "ds", everything)) == _pairs(found) == [("q1", "d1"), ("q2", "d1")]
+    assert campaign.origin == "dataset camp (m, top 4), filtered: text 'document 1', labelled by no one"
+    blind = setup.create(store, "bl", run_id=run_id, overlap=1, blind=True,
+                         record_filter=RecordFilter(model_min=8, text="document"))
+    assert blind.n_items == 3  # d3, d6, d9, its people not told that the model put them all at 8 or more
+    assert blind.origin == (f"run {run_id} (m), filtered: text 'document', criteria on the model's score "
+                            "(withheld: the campaign is blind)")
+
+
+def test_a_filter_that_finds_nothing_makes_no_campaign(store):
+    _, run_id = make_run(store, 4)
+    with pytest.raises(CampaignError, match=rf"no document of run {run_id} \(m\) matches the filter "
+                                            r"\(text 'zzz', model score 3..10\): no campaign was created"):
+        setup.create(store, "none", run_id=run_id, overlap=1, record_filter=RecordFilter(text="zzz", model_min=3))
+    with pytest.raises(CampaignError, match="status must be one of labelled, unlabelled"):
+        setup.create(store, "none", run_id=run_id, overlap=1, record_filter=RecordFilter(status="done"))
+    with pytest.raises(CampaignError, match="'labelled by me' needs your name"):
+        setup.create(store, "none", dataset="camp", overlap=1, record_filter=RecordFilter(labelled_by="me"))
+    assert setup.names(store) == []

@@ -52,3 +52,18 @@ def test_the_api_says_when_nothing_is_left_and_refuses_bad_input(api):
                           (lambda: api["campaign_create"]("x", run_id=1, lease_minutes=0), "lease_minutes")]:
         with pytest.raises(gr.Error, match=message):
             call()
+
+
+def test_create_takes_the_records_filter(api, tmp_path):
+    from erank_studio.store.campaigns.records import RecordFilter, campaign_records, run_records
+
+    created = api["campaign_create"]("f", run_id=1, overlap=1, model_min=5, labelled_by="nobody", annotator="ann")
+    assert created["items"] == 2 and created["origin"] == "run 1 (m), filtered: model score 5..10, labelled by no one"
+    with Store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
+        assert ([r["doc_id"] for r in campaign_records(store, "f", RecordFilter())]
+                == [r["doc_id"] for r in run_records(store, 1, RecordFilter(model_min=5, labelled_by="no one"))]
+                == ["d3", "d1"])
+    with pytest.raises(gr.Error, match="matches the filter"):
+        api["campaign_create"]("g", run_id=1, overlap=1, text="nothing like it")
+    with pytest.raises(gr.Error, match="model score from must be a whole number"):
+        api["campaign_create"]("g", run_id=1, overlap=1, model_min=2.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_data import make_run
-from erank_studio.store.campaigns import CampaignError, setup, work
+from erank_studio.store.campaigns import CampaignError, records, setup, work
 from erank_studio.store import Store
 from erank_studio.ui import campaign_panels, roles_panel
 
@@ -35,8 +35,27 @@ def test_find_in_a_campaign_and_in_a_run(store):
     assert frame["document"].tolist() == ["d2"] and line == "1 found in campaign c"
     frame, line = campaign_panels.find_view(store, None, run_id, "", "", 7, None, None, "", "")
     assert frame["document"].tolist() == ["d3", "d1"] and line == f"2 found in run \\#{run_id}"
+    # What the page's 0..10 dropdowns send: "" for "any" (an empty number box sent 0, keeping model 0 only).
+    frame, _ = campaign_panels.find_view(store, None, run_id, "", "", "7", "", "", "", "")
+    assert frame["document"].tolist() == ["d3", "d1"]
     with pytest.raises(CampaignError, match="choose a campaign"):
         campaign_panels.find_view(store, None, None, "", "", None, None, None, "", "")
+
+
+def test_create_a_campaign_from_the_search(store):
+    _, run_id = make_run(store, 6)  # d0..d5 model scores 0 7 3 10 6 2
+    filters = ("", 6, None, None, "", "")  # text, model from, model to, disagreement, status, labelled by
+    frame, _ = campaign_panels.find_view(store, None, run_id, "ann", *filters)
+    made = campaign_panels.create_campaign(store, "ann", "s", None, "", None, 1, True, "rank", 10, "", True, run_id,
+                                           *filters)
+    assert made.n_items == 3 and sorted(frame["document"]) == ["d1", "d3", "d4"]
+    assert sorted(r["doc_id"] for r in records.campaign_records(store, "s", records.RecordFilter())) == ["d1", "d3", "d4"]
+    unfiltered = campaign_panels.create_campaign(store, "ann", "all", run_id, "", None, 1, False, "rank", 10, "",
+                                                 False, None, *filters)
+    assert unfiltered.n_items == 6
+    with pytest.raises(CampaignError, match="the search has no filter set"):
+        campaign_panels.create_campaign(store, "ann", "x", run_id, "", None, 1, False, "rank", 10, "", True, None,
+                                        "", None, None, None, "", "")
 
 
 def test_who_may_act_as_admin(monkeypatch):

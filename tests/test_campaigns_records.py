@@ -80,3 +80,30 @@ def test_records_from_the_command_line(store, capsys):
     assert main(["campaign", "records", "c", "--model-min", "12", "--db", store.url]) == 2
     assert capsys.readouterr().err == "error: model score from must be a whole number from 0 to 10, got 12\n"
     assert main(["campaign", "records", "--db", store.url]) == 2
+
+
+def test_create_takes_the_records_filter_and_holds_what_records_finds(store, capsys):
+    query_id, run_id = make_run(store, 8)  # d0..d7 model scores 0 7 3 10 6 2 9 5
+    make_run(store, 5, query="second query", source_query_id="q2")
+    store.add_label(query_id, "d4", "ann", 1)
+
+    def found(*argv):
+        assert main(["campaign", "records", *argv, "--json", "--limit", "1000", "--db", store.url]) == 0
+        return sorted((r["query_key"], r["doc_id"]) for r in json.loads(capsys.readouterr().out))
+
+    flt = ["--model-min", "5", "--as", "ann", "--labelled-by", "nobody"]
+    assert main(["campaign", "create", "r", "--run", str(run_id), "--overlap", "1", *flt, "--db", store.url]) == 0
+    assert capsys.readouterr().out.startswith(f"campaign r: 4 items from run {run_id} (m), filtered: model score 5..10")
+    assert found("r") == found("--run", str(run_id), *flt) == [("q1", "d1"), ("q1", "d3"), ("q1", "d6"), ("q1", "d7")]
+    flt = ["--text", "DOCUMENT 3", "--labelled-by", "nobody"]
+    assert main(["campaign", "create", "d", "--dataset", "camp", "--top-k", "2", "--overlap", "2", *flt,
+                 "--db", store.url]) == 0
+    capsys.readouterr()
+    assert found("d") == found("--dataset", "camp", "--top-k", "2", *flt) == [("q1", "d3"), ("q2", "d3")]
+    assert main(["campaign", "create", "none", "--run", str(run_id), "--overlap", "1", "--text", "zzz",
+                 "--db", store.url]) == 2
+    assert capsys.readouterr().err == (f"error: no document of run {run_id} (m) matches the filter (text 'zzz'): "
+                                       "no campaign was created\n")
+    assert main(["campaign", "records", "--dataset", "camp", "--run", "1", "--db", store.url]) == 2
+    assert "one of them" in capsys.readouterr().err
+    assert setup.names(store) == ["r", "d"]

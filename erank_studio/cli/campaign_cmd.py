@@ -3,6 +3,8 @@ the campaign API).
 
     campaign create NAME (--run ID | --dataset S [--model M] [--top-k K]) --overlap K
                     [--blind] [--guidelines FILE.md] [--strategy S] [--lease-minutes M]
+                    [FILTER: --text T --model-min N --model-max N --disagreement N --status S
+                     --labelled-by me|anyone|nobody --as PERSON]   (only what `records` finds with it)
     campaign next NAME --as PERSON [--json]     (leases the item; {"item": null} when none is left)
     campaign label NAME --as PERSON --item ITEM --score N [--rationale R] [--note T] [--seconds S]
     campaign skip NAME --as PERSON --item ITEM
@@ -10,8 +12,9 @@ the campaign API).
     campaign guidelines NAME [--set FILE.md]    (print them, or store a new version)
     campaign status NAME [--json]               (done, leased, left; labels/hour; median seconds)
     campaign anchoring NAME [--json]            (agreement with the model: blind vs model in view)
-    campaign records (NAME | --run ID) [--as PERSON] [--text T] [--model-min N] [--model-max N]
-                    [--disagreement N] [--status S] [--labelled-by me|anyone|nobody] [--json]
+    campaign records (NAME | --run ID | --dataset S [--model M] [--top-k K]) [--as PERSON] [--text T]
+                    [--model-min N] [--model-max N] [--disagreement N] [--status S]
+                    [--labelled-by me|anyone|nobody] [--json]
     campaign list
 
 In a blind campaign ``next`` never prints the model's judgment; ``label`` prints it once saved."""
@@ -21,8 +24,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import UserError
+
+if TYPE_CHECKING:
+    from ..store.campaigns.records import RecordFilter
 
 SUMMARY = "labelling campaigns: create, hand out items (next), label, skip, status, anchoring"
 
@@ -34,6 +41,27 @@ def _common(parser: argparse.ArgumentParser, person: bool = False, item: bool = 
     if item:
         parser.add_argument("--item", type=int, required=True, help="the item id that next printed")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: db/erank_studio.sqlite)")
+
+
+def _filter_args(parser: argparse.ArgumentParser, statuses: str) -> None:
+    """The records search's criteria (``records`` and ``create`` take the same)."""
+    parser.add_argument("--as", dest="person", default="", metavar="PERSON",
+                        help="who 'me' is (and who looks, if blind)")
+    parser.add_argument("--text", default="", help="in the query, the document or its id (any case)")
+    parser.add_argument("--model-min", type=int, help="the model's score at least")
+    parser.add_argument("--model-max", type=int, help="the model's score at most")
+    parser.add_argument("--disagreement", type=int, help="some label at least this far from the model's score")
+    parser.add_argument("--status", default="", help=statuses)
+    parser.add_argument("--labelled-by", choices=["me", "anyone", "nobody"], help="who labelled it")
+
+
+def _filter(args: argparse.Namespace, limit: int = 200) -> RecordFilter:
+    from ..store.campaigns import records
+
+    return records.RecordFilter(text=args.text, model_min=args.model_min, model_max=args.model_max,
+                                disagreement=args.disagreement, status=args.status,
+                                labelled_by="no one" if args.labelled_by == "nobody" else args.labelled_by or "",
+                                person=args.person, limit=limit)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the order items are handed out in: " + "; ".join(f"{k}: {v}" for k, v in STRATEGIES.items()))
     create.add_argument("--lease-minutes", type=float, default=10.0,
                         help="how long an item stays with the person who got it (default 10)")
+    _filter_args(create.add_argument_group("filter (only the documents `campaign records` finds with it)"),
+                 "labelled or unlabelled")
     nxt = actions.add_parser("next", help="lease the next item to a person and print it")
     _common(nxt, person=True)
     nxt.add_argument("--json", action="store_true", help="print one JSON object")
@@ -79,15 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _common(sub)
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec = actions.add_parser("records", help="search and filter a campaign's items or a run's documents")
-    rec.add_argument("name", metavar="NAME", nargs="?", help="the campaign (or give --run)")
+    rec.add_argument("name", metavar="NAME", nargs="?", help="the campaign (or give --run or --dataset)")
     rec.add_argument("--run", type=int, help="a run's documents instead of a campaign's items")
-    rec.add_argument("--as", dest="person", default="", metavar="PERSON", help="who 'me' is (and who looks, if blind)")
-    rec.add_argument("--text", default="", help="in the query, the document or its id (any case)")
-    rec.add_argument("--model-min", type=int, help="the model's score at least")
-    rec.add_argument("--model-max", type=int, help="the model's score at most")
-    rec.add_argument("--disagreement", type=int, help="some label at least this far from the model's score")
-    rec.add_argument("--status", default="", help="campaign: done, leased or left; run: labelled or unlabelled")
-    rec.add_argument("--labelled-by", choices=["me", "anyone", "nobody"], help="who labelled it")
+    rec.add_argument("--dataset", help="a dataset batch's documents instead of a campaign's items")
+    rec.add_argument("--model", help="with --dataset: whose judgments (needed when several models judged)")
+    rec.add_argument("--top-k", type=int, help="with --dataset: each query's best K by the model's ranking")
+    _filter_args(rec, "campaign: done, leased or left; run or dataset: labelled or unlabelled")
     rec.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rec.add_argument("--db", default=None, help="SQLAlchemy URL of the store")
@@ -127,7 +154,8 @@ def _create(store, args: argparse.Namespace) -> int:
     text = _read_markdown(args.guidelines) if args.guidelines else None
     campaign = setup.create(store, args.name, run_id=args.run, dataset=args.dataset, model=args.model,
                             top_k=args.top_k, overlap=args.overlap, blind=args.blind, guidelines_text=text,
-                            strategy=args.strategy, lease_s=max(1, round(args.lease_minutes * 60)))
+                            strategy=args.strategy, lease_s=max(1, round(args.lease_minutes * 60)),
+                            record_filter=_filter(args))
     print(f"campaign {campaign.name}: {campaign.n_items} items from {campaign.origin}, "
           f"{campaign.overlap} label(s) each{', blind' if campaign.blind else ''}")
     return 0
@@ -136,16 +164,21 @@ def _create(store, args: argparse.Namespace) -> int:
 def _records(store, args: argparse.Namespace) -> None:
     from ..store.campaigns import records
 
-    if (args.name is None) == (args.run is None):
-        raise UserError("give a campaign NAME or --run ID (one of them)")
+    if [args.name, args.run, args.dataset].count(None) != 2:
+        raise UserError("give a campaign NAME, --run ID or --dataset S (one of them)")
+    if args.dataset is None and (args.model or args.top_k is not None):
+        raise UserError("--model and --top-k go with --dataset")
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
     if args.limit < 1:
         raise UserError("--limit must be at least 1")
-    flt = records.RecordFilter(text=args.text, model_min=args.model_min, model_max=args.model_max,
-                               disagreement=args.disagreement, status=args.status,
-                               labelled_by="no one" if args.labelled_by == "nobody" else args.labelled_by or "",
-                               person=args.person, limit=args.limit)
-    found = (records.campaign_records(store, args.name, flt) if args.name is not None
-             else records.run_records(store, args.run, flt))
+    flt = _filter(args, args.limit)
+    if args.name is not None:
+        found = records.campaign_records(store, args.name, flt)
+    elif args.run is not None:
+        found = records.run_records(store, args.run, flt)
+    else:
+        found = records.batch_records(store, args.dataset, flt, model=args.model, top_k=args.top_k)
     if args.json:
         print(json.dumps(found, indent=1))
         return

@@ -94,8 +94,17 @@ def from_files(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     return runs, qrels
 
 
-def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+def _check_overlap(runs: dict[str, Any], qrels: dict[str, Any]) -> None:
+    ranked = {q for r in runs.values() for q, docs in r.items() if docs}
+    if not ranked & {q for q, docs in qrels.items() if docs}:
+        raise UserError("no query is both in the runs and in the qrels: check that the query ids match")
+
+
+def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the result, the model-human agreement with --against labels) of the store's batch: the
+    figures the Analyze page shows (batch_stats.evaluate: the same qrels counted, the same means)."""
     from ..batch_eval import BatchNotFound, load_batch
+    from ..batch_stats import evaluate
     from ..data.files import user_dataset_name
     from .common import open_store
 
@@ -115,14 +124,11 @@ def from_store(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     agreement = metrics.agreement(*batch.label_pairs) if args.against == "labels" else None
     # named apart, so that an E[N] figure is never read as ERank's rank_score one
     runs = {name if name == "first_stage" else name + suffix: run for name, run in batch.runs.items()}
-    qrels = batch.qrels
-    if args.missing == "zero" and args.against == "qrels" and file_qrels is None:
-        from ..benchmark_qrels import note, with_every_query
-
-        qrels = with_every_query(args.dataset, qrels)  # every query of the benchmark, not only those stored
-        if note(args.dataset):
-            print(f"note: {note(args.dataset)}", file=sys.stderr)
-    return runs, qrels, agreement
+    _check_overlap(runs, batch.qrels)
+    result = evaluate(batch, args.missing, runs=runs, qrels_from_file=file_qrels is not None)
+    if result.get("qrels_note"):
+        print(f"note: {result['qrels_note']}", file=sys.stderr)
+    return result, agreement
 
 
 def _jsonable(value: Any) -> Any:
@@ -144,14 +150,15 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset:
         if args.run:
             raise UserError("use either --run FILE ... or --dataset NAME (the store), not both")
-        runs, qrels, agreement = from_store(args)
+        result, agreement = from_store(args)
     elif args.run:
         if args.model_score != "rank_score":
             raise UserError("--model-score applies to --dataset (the store's judgments); a run file is already ranked")
         runs, qrels = from_files(args)
+        _check_overlap(runs, qrels)
+        result = metrics.evaluate_runs(runs, qrels, args.missing)
     else:
         raise UserError("give --run FILE --qrels FILE, or --dataset NAME to evaluate the store's judgments")
-    result = metrics.evaluate_runs(runs, qrels, args.missing)
     result["alpha"] = args.alpha
     result["model_score"] = MODEL_SCORE_NAMES[args.model_score][0]
     result["against"] = args.against if args.dataset else "qrels"
@@ -159,9 +166,6 @@ def run(args: argparse.Namespace) -> int:
         result["grading"] = grading.RULE
     if agreement is not None:
         result["agreement"] = agreement
-    ranked = {q for r in runs.values() for q, docs in r.items() if docs}
-    if not ranked & {q for q, docs in qrels.items() if docs}:
-        raise UserError("no query is both in the runs and in the qrels: check that the query ids match")
     payload = json.dumps(_jsonable(result), indent=2)
     if args.json == "-":
         print(payload)

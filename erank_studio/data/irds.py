@@ -4,11 +4,18 @@ scoreddocs) and BEIR (``beir/<name>[/test]``).
 
 ir_datasets downloads on first use and would wait on an unreachable host; so before touching it
 we probe the hosts its files come from (a TCP connect, a few seconds at most) unless the files are
-already in its cache, and fail at once with DatasetUnavailable when they cannot be had."""
+already in its cache, and fail at once with DatasetUnavailable when they cannot be had.
+
+``cached_qrels`` reads a benchmark's qrels only from that cache: while it runs, ir_datasets'
+downloaders refuse to start on its thread (``_cache_only``), so an evaluation never waits on the
+network; qrels that are not held yet give None."""
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import network
@@ -100,6 +107,85 @@ def check_available(name: str, irds_name: str) -> None:
         )
 
 
+class NotCached(OSError):
+    """ir_datasets would have downloaded a file (refused by ``_cache_only``)."""
+
+
+_CACHE_ONLY = threading.local()  # .on: this thread reads ir_datasets' cache and downloads nothing
+_GUARD_LOCK = threading.Lock()
+_guarded = False
+
+
+def _refusing(original):
+    def stream(self, *args, **kwargs):
+        if getattr(_CACHE_ONLY, "on", False):
+            raise NotCached(f"not in ir_datasets' cache (would download {getattr(self, 'url', 'a file')})")
+        return original(self, *args, **kwargs)
+
+    return stream
+
+
+class _QuietWhileCacheOnly(logging.Filter):
+    """ir_datasets logs each refused download as a failure: not news while only its cache is read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_CACHE_ONLY, "on", False)
+
+
+def _guard_downloads() -> None:
+    """Wrap ir_datasets' network downloaders once, so that a thread in ``_cache_only`` is refused
+    (other threads download as before)."""
+    global _guarded
+    with _GUARD_LOCK:
+        if _guarded:
+            return
+        from ir_datasets.util import download
+
+        for name in ("RequestsDownload", "GoogleDriveDownload", "GoogleCloudBucketStream"):
+            cls = getattr(download, name, None)
+            if cls is not None:
+                cls.stream = _refusing(cls.stream)
+        logging.getLogger("ir_datasets").addFilter(_QuietWhileCacheOnly())
+        _guarded = True
+
+
+@contextmanager
+def _cache_only() -> Iterator[None]:
+    _guard_downloads()
+    _CACHE_ONLY.on = True
+    try:
+        yield
+    finally:
+        _CACHE_ONLY.on = False
+
+
+def _read_qrels(source) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for row in source.qrels_iter():
+        qrels.setdefault(str(row.query_id), {})[str(row.doc_id)] = int(row.relevance)
+    return qrels
+
+
+def cached_qrels(name: str) -> dict[str, dict[str, int]] | None:
+    """qid -> doc -> relevance for every query of one of the ir_datasets-backed benchmarks when
+    ir_datasets' cache already holds its qrels; None when it does not (or the name is not one of
+    ours). Never reaches for the network."""
+    irds_name = irds_id(name)
+    if irds_name is None or not _cached(irds_name):  # no folder for the family: nothing held
+        return None
+    try:
+        import ir_datasets
+
+        with _cache_only():
+            source = ir_datasets.load(irds_name)
+            if not source.has_qrels():
+                return None
+            return _read_qrels(source) or None
+    except Exception as error:  # not cached (NotCached, wrapped by ir_datasets), or unreadable
+        log.debug("qrels of %s not read from ir_datasets' cache: %s", irds_name, error)
+        return None
+
+
 def load_irds(name: str, *, top_k_hint: int = 100) -> Dataset:
     """Load one of the ir_datasets-backed benchmarks (queries, corpus, qrels, and scoreddocs
     when the dataset ships a first stage; BM25 over the corpus otherwise)."""
@@ -112,9 +198,7 @@ def load_irds(name: str, *, top_k_hint: int = 100) -> Dataset:
 
         source = ir_datasets.load(irds_name)
         queries = [Query(str(q.query_id), _query_text(q)) for q in source.queries_iter()]
-        qrels: dict[str, dict[str, int]] = {}
-        for row in source.qrels_iter():
-            qrels.setdefault(str(row.query_id), {})[str(row.doc_id)] = int(row.relevance)
+        qrels = _read_qrels(source)
         run = None
         if source.has_scoreddocs():
             wanted = {q.query_id for q in queries}

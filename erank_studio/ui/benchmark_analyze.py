@@ -91,7 +91,8 @@ def summary_text(batch: batch_eval.Batch, result: dict[str, Any] | None) -> str:
 
     against = f"human labels graded {render.md_escape(grading.RULE)}" if batch.against == "labels" else "qrels"
     return (f"{head}\n\nmean nDCG@10 against {against}: " + " · ".join(mean(s) for s in SYSTEM_COLUMNS)
-            + f"\n\n{render.md_escape(metrics.convention_note(result))}")
+            + f"\n\n{render.md_escape(metrics.convention_note(result))}"
+            + (f"\n\nNote: {render.md_escape(result['qrels_note'])}" if result.get("qrels_note") else ""))
 
 
 def page_values(store: Store, choice: str | None, against: str, missing: str, alpha: float) -> tuple:

@@ -1,6 +1,8 @@
 """The campaign endpoints for programs (gradio_client), matching the ``campaign`` command:
 ``/campaign_create``, ``/campaign_next``, ``/campaign_label``, ``/campaign_skip``,
 ``/campaign_reveal``, ``/campaign_keep_trace``, ``/campaign_status``, ``/campaign_anchoring``.
+``/campaign_create`` takes the records search's filter (text, model_min, model_max, disagreement,
+status, labelled_by), as ``campaign create`` does.
 
 Each returns the use case's dict (campaigns/), so a blind campaign's ``/campaign_next`` carries
 nothing of the model's, exactly as ``campaign next --json``. With password auth on, the person is
@@ -14,6 +16,7 @@ import gradio as gr
 
 from ..store.campaigns import CampaignError, anchoring, progress, setup, work
 from . import render
+from .record_filter import record_filter
 
 
 def _person(annotator: str, request: gr.Request | None) -> str:
@@ -36,14 +39,21 @@ def endpoints(store: Any) -> dict[str, Callable[..., Any]]:
 
     def campaign_create(name: str, run_id: int = 0, dataset: str = "", model: str = "", top_k: int = 0,
                         overlap: int = 1, blind: bool = False, guidelines: str = "", strategy: str = "rank",
-                        lease_minutes: float = 10.0) -> dict:
-        """A campaign over a run's (``run_id``) or a dataset's judged documents (``top_k`` per query, 0: all)."""
+                        lease_minutes: float = 10.0, text: str = "", model_min: int | None = None,
+                        model_max: int | None = None, disagreement: int | None = None, status: str = "",
+                        labelled_by: str = "", annotator: str = "", request: gr.Request = None) -> dict:
+        """A campaign over a run's (``run_id``) or a dataset's judged documents (``top_k`` per query, 0: all);
+        with a filter (``text``, ``model_min``/``model_max`` 0..10, ``disagreement``, ``status`` labelled or
+        unlabelled, ``labelled_by`` me/anyone/nobody, "me" being ``annotator``), only the documents the
+        records search finds with it."""
         if not 0 < float(lease_minutes) <= 7 * 24 * 60:
             raise gr.Error("lease_minutes must be more than 0 and at most a week")
         return _answer(lambda: setup.create(
             store, name, run_id=int(run_id) or None, dataset=_text(dataset), model=_text(model),
             top_k=int(top_k) or None, overlap=int(overlap), blind=bool(blind), guidelines_text=_text(guidelines),
-            strategy=strategy, lease_s=max(1, round(float(lease_minutes) * 60))).to_dict())
+            strategy=strategy, lease_s=max(1, round(float(lease_minutes) * 60)),
+            record_filter=record_filter(text, model_min, model_max, disagreement, status, labelled_by,
+                                        _person(annotator, request))).to_dict())
 
     def campaign_next(campaign: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Lease the next item to the person: {"item": id, query, document, guidelines, ...}; the

@@ -11,7 +11,9 @@ import pandas as pd
 from .. import queue
 from ..store.campaigns import CampaignError, anchoring, progress, records, setup
 from . import render
+from .agreement_tab import anchoring_table
 from .campaign_api import _person
+from .record_filter import record_filter, score_box
 from .context import Context
 from .roles_panel import admin_line, who_may_admin
 
@@ -24,19 +26,13 @@ def progress_view(store: Any, name: str | None) -> tuple[str, pd.DataFrame, pd.D
     report = anchoring.report(store, name)
     summary = "\n\n".join(render.md_escape(line) for line in progress.summary_lines(status))
     return (summary, pd.DataFrame(progress.people_rows(status), columns=progress.PEOPLE_HEADERS),
-            pd.DataFrame(anchoring.rows(report), columns=anchoring.HEADERS))
-
-
-def _number(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
+            anchoring_table(report))
 
 
 def find_view(store: Any, name: str | None, run_id: Any, person: str, text: str, model_min: Any, model_max: Any,
               disagreement: Any, status: str, labelled_by: str) -> tuple[pd.DataFrame, str]:
     """(the records found, a line saying how many and where)."""
-    flt = records.RecordFilter(text=text or "", model_min=_number(model_min), model_max=_number(model_max),
-                               disagreement=_number(disagreement), status=status or "",
-                               labelled_by=labelled_by or "", person=person or "")
+    flt = record_filter(text, model_min, model_max, disagreement, status, labelled_by, person)
     if run_id not in (None, "", 0):
         found, where = records.run_records(store, int(run_id), flt), f"run #{int(run_id)}"
     elif name:
@@ -45,6 +41,28 @@ def find_view(store: Any, name: str | None, run_id: Any, person: str, text: str,
         raise CampaignError("choose a campaign, or give a run id")
     line = f"{len(found)} found in {render.md_escape(where)}" + (" (the first shown)" if len(found) >= flt.limit else "")
     return pd.DataFrame(records.table_rows(found), columns=records.HEADERS), line
+
+
+def create_campaign(store: Any, person: str, name: str, run_id: Any, dataset: str | None, top_k: Any, overlap: Any,
+                    blind: bool, strategy: str, lease_minutes: Any, guidelines_text: str | None, from_search: bool,
+                    search_run: Any, *filters: Any) -> setup.Campaign:
+    """The form's campaign; ``from_search``: only the documents the Find filters (``filters``: text,
+    model score from/to, disagreement, status, labelled by) match, over the form's run or dataset
+    (the run searched when the form names neither)."""
+    run = int(run_id) if run_id else None
+    dataset = (dataset or "").strip() or None
+    flt = None
+    if from_search:
+        flt = record_filter(*filters, person)
+        if not flt.active:
+            raise CampaignError("the search has no filter set: fill in the Find boxes, or untick 'only what the "
+                                "search finds'")
+        if run is None and dataset is None and search_run:
+            run = int(search_run)
+    return setup.create(store, name, run_id=run, dataset=dataset, top_k=int(top_k) if top_k else None,
+                        overlap=int(overlap or 0), blind=bool(blind), guidelines_text=guidelines_text
+                        if (guidelines_text or "").strip() else None, strategy=strategy,
+                        lease_s=max(1, round(float(lease_minutes or 0) * 60)), record_filter=flt)
 
 
 def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) -> None:
@@ -72,9 +90,9 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
         with gr.Row():
             text = gr.Textbox(label="Text (query, document or id)", elem_id="erank-find-text", scale=3)
             run_id = gr.Number(label="…or a run id", precision=0, value=None, elem_id="erank-find-run", scale=1)
-            model_min = gr.Number(label="Model score ≥", precision=0, value=None, minimum=0, maximum=10, scale=1)
-            model_max = gr.Number(label="Model score ≤", precision=0, value=None, minimum=0, maximum=10, scale=1)
-            gap = gr.Number(label="|human − model| ≥", precision=0, value=None, minimum=0, maximum=10, scale=1)
+            model_min = score_box("Model score ≥", "erank-find-min")
+            model_max = score_box("Model score ≤", "erank-find-max")
+            gap = score_box("|human − model| ≥", "erank-find-gap")
         with gr.Row():
             status = gr.Dropdown(["", "done", "leased", "left", "labelled", "unlabelled"], value="", label="Status",
                                  elem_id="erank-find-status")
@@ -106,6 +124,9 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
             new_blind = gr.Checkbox(label="Blind (the model's answer withheld until the label)", value=True, scale=2)
             new_strategy = gr.Dropdown(list(queue.STRATEGIES), value=setup.DEFAULT_STRATEGY, label="Order", scale=1)
             new_lease = gr.Number(label="Lease (minutes)", value=10, minimum=1, scale=1)
+        new_from_search = gr.Checkbox(label="Only what the search finds: the documents of this run or dataset (or of "
+                                      "the run searched above) that the Find filters match", value=False,
+                                      elem_id="erank-new-from-search")
         new_guidelines = gr.Textbox(label="Guidelines (markdown; empty: the default 0..10 rubric; with an existing "
                                     "campaign chosen above, 'Save guidelines' stores a new version)", lines=4,
                                     elem_id="erank-new-guidelines")
@@ -120,15 +141,14 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
         return (admin_line(reason, request, "create campaigns and edit guidelines"),
                 gr.update(interactive=allowed), gr.update(interactive=allowed))
 
-    def do_create(who, name, rid, dataset, top, k, blind, strategy, lease, text, request: gr.Request):
+    def do_create(who, name, rid, dataset, top, k, blind, strategy, lease, text, from_search, search_run, *filters,
+                  request: gr.Request):
         _, reason = who_may_admin(who, request)
         try:
             if reason is not None:
                 raise CampaignError(reason)
-            made = setup.create(store, name, run_id=int(rid) if rid else None, dataset=(dataset or "").strip() or None,
-                                top_k=int(top) if top else None, overlap=int(k or 0), blind=bool(blind),
-                                guidelines_text=text if (text or "").strip() else None, strategy=strategy,
-                                lease_s=max(1, round(float(lease or 0) * 60)))
+            made = create_campaign(store, _person(who, request), name, rid, dataset, top, k, blind, strategy, lease,
+                                   text, from_search, search_run, *filters)
         except (CampaignError, ValueError, TypeError) as error:
             gr.Warning(render.html_escape(error))
             return gr.skip(), gr.skip()
@@ -151,5 +171,6 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
     for event in (tab.select, person.change):
         event(may_manage, [person], [manage_why, create, save_guidelines], api_visibility="private")
     create.click(do_create, [person, new_name, new_run, new_dataset, new_top, new_overlap, new_blind, new_strategy,
-                             new_lease, new_guidelines], [manage_line, campaign], api_visibility="private")
+                             new_lease, new_guidelines, new_from_search, run_id, text, model_min, model_max, gap,
+                             status, labelled_by], [manage_line, campaign], api_visibility="private")
     save_guidelines.click(do_guidelines, [person, campaign, new_guidelines], [manage_line], api_visibility="private")

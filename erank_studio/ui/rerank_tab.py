@@ -56,8 +56,8 @@ class RerankUI:
         _part("inputs", n) for n in ("truncate_length", "max_new_tokens", "force_answer", "template"))
     model_status, engine_warning, run, cancel, rerun, running_note = (
         _part("buttons", n) for n in ("model_status", "engine_warning", "run", "cancel", "rerun", "running_note"))
-    progress, run_note, sort_by, alpha, saved_runs, table = (
-        _part("results", n) for n in ("progress", "run_note", "sort_by", "alpha", "saved_runs", "table"))
+    progress, run_note, sort_by, alpha, saved_runs, table, filter_line = (
+        _part("results", n) for n in ("progress", "run_note", "sort_by", "alpha", "saved_runs", "table", "filter_line"))
     detail, distribution, document, trace = (_part("opened", n) for n in ("detail", "distribution", "document", "trace"))
     annotator, rationale, note, label_status, labelled, queue = (
         _part("panel", n) for n in ("annotator", "rationale", "note", "label_status", "labelled", "queue"))
@@ -66,7 +66,7 @@ class RerankUI:
     def detail_outputs(self) -> list:
         """What ``detail_values`` fills, in its order: the one place that order is written."""
         return [self.view, self.table, self.detail, self.document, self.trace, self.rationale, self.note,
-                self.labelled, self.run_note]
+                self.labelled, self.run_note, self.filter_line]
 
     @property
     def list_outputs(self) -> list:
@@ -108,8 +108,8 @@ def build(ctx: Context) -> RerankUI:
 
 
 def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: str) -> tuple:
-    """(view, table, detail, document, trace, rationale, note, labelled, run note) for the selected
-    row."""
+    """(view, table, detail, document, trace, rationale, note, labelled, run note, filter line) for
+    the selected row."""
     labels = session.labels(ctx.store, view, annotator)
     scores = {k: v.score for k, v in labels.items()}
     doc = view.documents.get(view.selected) if view.selected else None
@@ -122,9 +122,10 @@ def detail_values(ctx: Context, view: RunView, annotator: str | None, sort_by: s
                                                  label=mine.score if mine else None)
     rationale = (mine.rationale if mine and mine.rationale else (j.trace if j and j.trace else "")) or ""
     note = (mine.note if mine and mine.note else "") or ""
-    return (view, results_table.table_value(view, scores, sort_by), card, document, trace, rationale, note,
+    kept = results_table.kept_rows(ctx.store, view)
+    return (view, results_table.table_value(view, scores, sort_by, kept), card, document, trace, rationale, note,
             render.label_summary(session.labelled_progress(view, scores), mine.score if mine else None),
-            results_table.run_note_text(view))
+            results_table.run_note_text(view), results_table.filter_line_text(view, kept))
 
 
 def detail_updates(ctx: Context, ui: RerankUI, view: RunView, annotator: str | None, sort_by: str) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .. import judge, prompt, runs, scoring
 from ..engines.base import CancelToken, Engine
 from ..store import LabelRow, Store
+from ..store.campaigns.records import RecordFilter
 from ..types import Document, Judgment
 from . import render
 
@@ -51,6 +52,9 @@ class RunView:
     # run itself while this page's job judges it.
     note: str | None = None
     run: runs.Run | None = field(default=None, repr=False, compare=False)
+    # The results table's filter (results_table.py): it belongs to this run's table, so opening
+    # or starting another run shows that one whole.
+    row_filter: RecordFilter | None = None
 
     def judgment(self, doc_id: str | None) -> Judgment | None:
         return next((j for j in self.judgments if j.doc_id == doc_id), None)

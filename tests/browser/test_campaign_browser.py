@@ -5,6 +5,7 @@ one screen at 1440x900 and 1024x768, keys label and skip, labels land in the sto
 campaign's fields. Waits are for states of the page only."""
 from __future__ import annotations
 
+import re
 
 import pytest
 from campaign_data import make_run
@@ -155,3 +156,55 @@ def test_the_campaign_api_through_gradio_client(running_app):
     assert saved["model"]["trace"].startswith(SECRET) and saved["seconds"] == 3.0
     status = client.predict("apiblind", api_name="/campaign_status")
     assert status["people"]["ann"]["done"] == 1
+    from erank_studio.store import Store
+
+    with Store(running_app.db_url) as store:
+        _, run_id = make_run(store, 4, query="api filter", source_query_id="apifilter")  # d0..d3: 0 7 3 10
+    made = client.predict(name="apifilter", run_id=run_id, overlap=1, model_min=7, labelled_by="nobody",
+                          api_name="/campaign_create")
+    assert made["items"] == 2 and made["origin"] == f"run {run_id} (m), filtered: model score 7..10, labelled by no one"
+
+
+def test_the_rerank_filter_and_the_agreement_tabs_anchoring(chromium, running_app):
+    """The Rerank table filtered by the model's score and shown whole again; the Agreement tab's
+    anchoring report of a blind campaign beside one that showed the model, over the same item."""
+    from erank_studio.store import Store
+    from erank_studio.store.campaigns import setup, work
+    from erank_studio.ui.render import COL_ID, COLUMNS
+
+    with Store(running_app.db_url) as store:
+        _, run_id = make_run(store, 6, query="filter and anchoring", source_query_id="fa")  # d0..d5: 0 7 3 10 6 2
+        setup.create(store, "anchorblind", run_id=run_id, overlap=1, blind=True)
+        setup.create(store, "anchorshown", run_id=run_id, overlap=1)
+        for name, person, score in (("anchorblind", "ann", 8), ("anchorshown", "cy", 10)):
+            work.label(store, name, person, work.next_item(store, name, person)["item"], score)  # d3 both times
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(running_app.url)
+    page.locator("#erank-saved-runs input").first.click()
+    page.locator("[role=option]", has_text=f"#{run_id} ·").first.click()
+    _wait_text(page, "#erank-progress", rf"run #{run_id} · done")
+    page.locator("#erank-results-filter").get_by_text("Filter the table").click()
+    page.locator("#erank-filter-min input").first.click()  # the upper bound left at "any"
+    page.locator("[role=option]", has_text="7").first.click()
+    page.click("#erank-filter-apply")
+    _wait_text(page, "#erank-filter-line", re.escape("Filtered (model score 7..10): 2 of 6 documents shown"))
+    ids = f'#erank-results [data-col="{COLUMNS.index(COL_ID)}"][data-row]'
+    page.wait_for_function("s => document.querySelectorAll(s).length === 2", arg=ids)
+    assert [t.strip() for t in page.locator(ids).all_inner_texts()] == ["d3", "d1"]
+    page.click("#erank-filter-clear")
+    page.wait_for_function("s => document.querySelectorAll(s).length === 6", arg=ids)
+    assert page.inner_text("#erank-filter-line").strip() == ""
+
+    page.click("button[role=tab]:has-text('Agreement')")
+    page.locator("#erank-agreement-campaign input").first.click()
+    page.locator("[role=option]", has_text="anchorblind").first.click()
+    _wait_text(page, "#erank-agreement-anchoring-summary", re.escape(
+        "Campaign anchorblind: 1 blind labels on 1 items, 1 labels with the model's answer in view on 1 items; "
+        "1 items have both"))
+    table = page.inner_text("#erank-agreement-anchoring")
+    assert "same items" in table and "model in view" in table
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "agreement-anchoring.png"), full_page=True)
+    context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from erank_studio.store import teams
+from erank_studio.store.campaigns import CampaignError
 from erank_studio.types import Document
 from erank_studio.ui import adjudication_tab, agreement_tab
 from erank_studio.ui import app as ui_app
@@ -37,6 +38,48 @@ def test_agreement_view_counts_and_escapes(store):
     assert agreement_tab.parse_query_ids(" Q1,Q2\nQ3 ") == ["Q1", "Q2", "Q3"]
 
 
+def test_agreement_tab_reports_a_campaigns_anchoring_from_the_stored_rows(store):
+    from sqlalchemy import select
+
+    from campaign_data import make_run, model_score
+    from erank_studio import agreement
+    from erank_studio.store.campaigns import anchoring, setup, work
+    from erank_studio.store.campaigns.tables import L
+
+    _, run_id = make_run(store, 6)
+    setup.create(store, HOSTILE, run_id=run_id, overlap=2, blind=True)
+    setup.create(store, "shown", run_id=run_id, overlap=1)
+    for name, person, count, offset in [(HOSTILE, "ann", 5, 1), (HOSTILE, "bob", 4, 0), ("shown", "cy", 3, 2)]:
+        for _ in range(count):
+            item = work.next_item(store, name, person)
+            n = int(item["doc_id"][1:])
+            work.label(store, name, person, item["item"], min(10, model_score(n) + offset + n % 2))
+    summary, frame = agreement_tab.anchoring_view(store, HOSTILE)
+
+    with store.read() as conn:
+        stored = conn.execute(select(L.c.doc_id, L.c.score, L.c.blind).where(L.c.blind.is_not(None))).all()
+    model = {f"d{n}": model_score(n) for n in range(6)}
+    docs = {flag: {r.doc_id for r in stored if r.blind is flag} for flag in (True, False)}
+    both = docs[True] & docs[False]
+
+    def summary_of(flag, keep):
+        pairs = [(r.score, model[r.doc_id]) for r in stored if r.blind is flag and r.doc_id in keep]
+        stats = agreement.kappa_spearman([h for h, _ in pairs], [m for _, m in pairs])
+        return {"labels": len(pairs), "items": len(keep), "kappa_quadratic": stats["kappa_quadratic"],
+                "spearman": stats["spearman"], "mean_abs_diff": sum(abs(h - m) for h, m in pairs) / len(pairs)}
+
+    expected = {"all": {"blind": summary_of(True, docs[True]), "in_view": summary_of(False, docs[False])},
+                "same_items": {"blind": summary_of(True, both), "in_view": summary_of(False, both)}}
+    assert list(frame.columns) == anchoring.HEADERS
+    assert frame.values.tolist() == anchoring.rows(expected) == anchoring.rows(anchoring.report(store, HOSTILE))
+    assert [row[2:4] for row in frame.values.tolist()] == [["9", "5"], ["3", "3"], ["6", "3"], ["3", "3"]]
+    assert "9 blind labels on 5 items, 3 labels with the model's answer in view on 3 items; 3 items have both" in summary
+    assert "<img" not in summary and "&lt;img" in summary
+    assert agreement_tab.anchoring_view(store, None)[1].empty
+    with pytest.raises(CampaignError, match="no campaign named 'nope'"):
+        agreement_tab.anchoring_view(store, "nope")
+
+
 def test_adjudicate_tab_refuses_then_saves(store):
     q = _labelled(store)
     frame, picked = adjudication_tab.disputed_view(store, 3, False)
@@ -67,6 +110,7 @@ def test_the_app_has_the_team_tabs(store, fake_engine):
     config = str(demo.get_config_file())
     assert "erank-tab-agreement" in config and "erank-tab-adjudicate" in config
     assert "erank-adjudicate-reason" in config and "erank-agreement-table" in config
+    assert "erank-agreement-campaign" in config and "erank-agreement-anchoring" in config
 
 
 def test_the_export_tab_resolves_several_annotators(store, fake_engine):

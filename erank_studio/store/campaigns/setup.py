@@ -1,7 +1,8 @@
 """Creating a campaign and finding one by name.
 
 Items come from one run (its judged documents) or from a dataset's batch (every query's latest
-judgment per document by one model, optionally only each query's top k by the model's ranking).
+judgment per document by one model, optionally only each query's top k by the model's ranking),
+sources.py; with a filter, only the documents that the records search (records.py) finds with it.
 They are put in the order of a label-next strategy (queue.py: entropy, first_stage, qrels, rank)
 once, at creation, so every person's ``next`` walks the same fixed order and the order does not
 shift as labels arrive. Each item points at the document row the model judged, so a label stays
@@ -16,12 +17,13 @@ from sqlalchemy import Connection, func, select
 from ... import queue
 from ...errors import ValidationError
 from .. import validation
-from . import guidelines
+from . import guidelines, sources
 from .errors import CampaignError
 from .tables import C, I, J, utcnow
 
 if TYPE_CHECKING:
     from .. import Store
+    from .records import RecordFilter
 
 DEFAULT_LEASE_S = 600  # ten minutes: long enough to read a long document, short enough that a closed tab frees it
 DEFAULT_STRATEGY = queue.STRATEGY_RANK
@@ -88,36 +90,6 @@ def _checked(name: str, overlap: Any, lease_s: Any, strategy: str, text: str | N
     return name
 
 
-def _run_items(store: Store, run_id: int) -> tuple[list[queue.QueueItem], str, str]:
-    try:
-        info = store.run_info(run_id)
-    except ValueError as error:
-        raise CampaignError(str(error)) from None
-    query_id = int(info["query_id"])
-    items = queue.query_items(run_id, query_id, store.run_judgments(run_id), store.qrels_for(query_id))
-    return items, info["instruction"], f"run {run_id} ({info['model']})"
-
-
-def _batch_items(store: Store, dataset: str, model: str | None,
-                 top_k: int | None) -> tuple[list[queue.QueueItem], str, str]:
-    from ...batch_eval import BatchNotFound, load_batch
-
-    try:
-        batch = load_batch(store, dataset, model=model)
-    except BatchNotFound as error:
-        raise CampaignError(str(error)) from None
-    items: list[queue.QueueItem] = []
-    for q in batch.queries:
-        if q.judgments:
-            items += queue.query_items(q.run_of, q.query_id, q.judgments, batch.qrels.get(q.key), q.key)
-    if top_k is not None:
-        items = [i for i in items if i.model_rank is not None and i.model_rank <= top_k]
-    run_ids = sorted({i.run_id for i in items})
-    instruction = store.run_info(run_ids[0])["instruction"] if run_ids else None
-    origin = f"dataset {dataset} ({batch.model}" + (f", top {top_k})" if top_k else ")")
-    return items, instruction, origin
-
-
 def _document_rows(conn: Connection, run_ids: set[int]) -> dict[tuple[int, str], int]:
     """(run, doc_id) -> the document row its latest judgment in that run read."""
     rows = conn.execute(select(J.c.run_id, J.c.doc_id, J.c.document_id).where(J.c.run_id.in_(run_ids))
@@ -128,9 +100,11 @@ def _document_rows(conn: Connection, run_ids: set[int]) -> dict[tuple[int, str],
 def create(store: Store, name: str, *, run_id: int | None = None, dataset: str | None = None,
            model: str | None = None, top_k: int | None = None, overlap: int = 1, blind: bool = False,
            guidelines_text: str | None = None, strategy: str = DEFAULT_STRATEGY,
-           lease_s: int = DEFAULT_LEASE_S) -> Campaign:
+           lease_s: int = DEFAULT_LEASE_S, record_filter: RecordFilter | None = None) -> Campaign:
     """A new campaign over a run's documents or a dataset's batch (``top_k`` per query by the
-    model's ranking), its guidelines version 1 (``guidelines_text`` or the default rubric)."""
+    model's ranking), its guidelines version 1 (``guidelines_text`` or the default rubric).
+    ``record_filter``: only the documents the records search finds with it (all of them, its
+    limit aside); a filter that finds none is refused."""
     name = _checked(name, overlap, lease_s, strategy, guidelines_text)
     if (run_id is None) == (dataset is None):
         raise CampaignError("a campaign is built from one run or one dataset: give exactly one of them")
@@ -141,10 +115,19 @@ def create(store: Store, name: str, *, run_id: int | None = None, dataset: str |
             validation.positive_int(top_k, "top k")
         except ValidationError as error:
             raise CampaignError(str(error)) from None
-    if run_id is not None:
-        items, instruction, origin = _run_items(store, run_id)
-    else:
-        items, instruction, origin = _batch_items(store, dataset, model, top_k)
+    source = (sources.run_items(store, run_id) if run_id is not None
+              else sources.batch_items(store, dataset, model, top_k))
+    items, origin = source.items, source.origin
+    if record_filter is not None and record_filter.active:
+        # records reads campaigns through this module, so it is imported here rather than above
+        from .records import matching_pairs
+
+        keep = matching_pairs(store, record_filter, source, run_id)
+        items = [i for i in items if (i.query_id, i.doc_id) in keep]
+        if not items:
+            raise CampaignError(f"no document of {origin} matches the filter ({record_filter.describe()}): "
+                                "no campaign was created")
+        origin = f"{origin}, filtered: {record_filter.describe(withhold_model=bool(blind))}"
     try:
         ordered = queue.order(items, strategy)
     except queue.QueueUnavailable as error:
@@ -157,7 +140,7 @@ def create(store: Store, name: str, *, run_id: int | None = None, dataset: str |
         campaign_id = int(conn.execute(C.insert().values(
             name=name, overlap=overlap, blind=bool(blind), strategy=strategy, lease_s=lease_s, origin=origin,
             created_at=utcnow())).inserted_primary_key[0])
-        guidelines.add_version(conn, campaign_id, guidelines_text or guidelines.default_rubric(instruction))
+        guidelines.add_version(conn, campaign_id, guidelines_text or guidelines.default_rubric(source.instruction))
         rows = _document_rows(conn, {i.run_id for i in ordered})
         conn.execute(I.insert(), [
             {"campaign_id": campaign_id, "position": n, "query_id": i.query_id, "doc_id": i.doc_id,
