@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from campaign_data import hold_start, label_until_done, make_run, model_score
 from erank_studio import agreement
-from erank_studio.store.campaigns import CampaignError, anchoring, progress, setup, sft_may_use_trace, work
+from erank_studio.store.campaigns import CampaignError, anchoring, lookup, progress, setup, sft_may_use_trace, work
 from erank_studio.store.campaigns.payload import MODEL_KEYS
 from erank_studio.store.campaigns.records import RecordFilter, batch_records, campaign_records, run_records
 from erank_studio.store.campaigns.tables import A, I, L, LE, utcnow
@@ -74,7 +74,7 @@ def test_a_lease_holds_an_item_until_it_expires_then_it_is_handed_out_again(stor
     work.label(store, "lease", "cy", again["item"], 5)
     with pytest.raises(CampaignError, match="already has its 1 label"):
         work.label(store, "lease", "ann", first["item"], 3)  # her lease ran out; nothing saved
-    assert [r.person for r in _labels(store, setup.get(store, "lease").id)] == ["cy"]
+    assert [r.person for r in _labels(store, lookup.get(store, "lease").id)] == ["cy"]
     with pytest.raises(CampaignError, match="held by others|being labelled by others"):
         work.label(store, "lease", "ann", second["item"], 3)  # bob holds it: a label without a lease waits
     work.label(store, "lease", "bob", second["item"], 4)
@@ -163,7 +163,7 @@ def test_bad_settings_are_refused_in_one_line(store, kwargs, message):
     _, run_id = make_run(store, 1)
     with pytest.raises(CampaignError, match=message):
         setup.create(store, "bad", **({"run_id": run_id, "overlap": 1} | kwargs))
-    assert setup.names(store) == []
+    assert lookup.names(store) == []
 
 
 def test_bad_labels_are_refused_and_nothing_is_saved(store):
@@ -255,7 +255,7 @@ def test_a_campaign_of_a_filter_holds_exactly_what_the_search_finds(store):
         assert campaign.n_items == len(found) and campaign.origin == f"run {run_id} (m), filtered: {flt.describe()}"
     assert {r["doc_id"] for r in campaign_records(store, "f2", everything)} == {"d2"}  # 9 against the model's 3
     assert campaign_records(store, "f5", everything)[0]["doc_id"] in {"d2", "d9"}  # the search's limit aside
-    assert setup.get(store, "f5").n_items == 2
+    assert lookup.get(store, "f5").n_items == 2
 
     make_run(store, 6, query="second query", source_query_id="q2")
     flt = RecordFilter(text="document 1", labelled_by="no one")
@@ -279,4 +279,4 @@ def test_a_filter_that_finds_nothing_makes_no_campaign(store):
         setup.create(store, "none", run_id=run_id, overlap=1, record_filter=RecordFilter(status="done"))
     with pytest.raises(CampaignError, match="'labelled by me' needs your name"):
         setup.create(store, "none", dataset="camp", overlap=1, record_filter=RecordFilter(labelled_by="me"))
-    assert setup.names(store) == []
+    assert lookup.names(store) == []

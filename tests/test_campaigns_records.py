@@ -6,7 +6,7 @@ import json
 import pytest
 
 from campaign_data import make_run, model_score
-from erank_studio.store.campaigns import CampaignError, setup, work
+from erank_studio.store.campaigns import CampaignError, lookup, setup, work
 from erank_studio.store.campaigns.records import RecordFilter, campaign_records, run_records
 from erank_studio.cli import main
 from erank_studio.store import Store
@@ -106,4 +106,4 @@ def test_create_takes_the_records_filter_and_holds_what_records_finds(store, cap
                                        "no campaign was created\n")
     assert main(["campaign", "records", "--dataset", "camp", "--run", "1", "--db", store.url]) == 2
     assert "one of them" in capsys.readouterr().err
-    assert setup.names(store) == ["r", "d"]
+    assert lookup.names(store) == ["r", "d"]

@@ -190,7 +190,7 @@ def _records(store, args: argparse.Namespace) -> None:
 
 
 def _act(store, args: argparse.Namespace) -> int:
-    from ..store.campaigns import anchoring, progress, setup, work
+    from ..store.campaigns import anchoring, lookup, progress, setup, work
 
     if args.action == "create":
         return _create(store, args)
@@ -218,7 +218,7 @@ def _act(store, args: argparse.Namespace) -> int:
             from ..store.campaigns import guidelines
 
             with store.read() as conn:
-                version, text = guidelines.current(conn, setup.find(conn, args.name).id)
+                version, text = guidelines.current(conn, lookup.find(conn, args.name).id)
             print(f"<!-- version {version} -->\n{text}")
     elif args.action == "status":
         result = progress.status(store, args.name)
@@ -229,7 +229,7 @@ def _act(store, args: argparse.Namespace) -> int:
     elif args.action == "records":
         _records(store, args)
     elif args.action == "list":
-        print("\n".join(setup.names(store)) or "no campaigns yet", file=sys.stdout)
+        print("\n".join(lookup.names(store)) or "no campaigns yet", file=sys.stdout)
     return 0
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import agreement
 from ..store import teams
-from ..store.campaigns import CampaignError, anchoring, setup
+from ..store.campaigns import CampaignError, anchoring, lookup
 from . import render
 from .context import Context
 
@@ -110,7 +110,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
 
     def campaigns(name):
         try:
-            names = setup.names(ctx.store)
+            names = lookup.names(ctx.store)
         except ValueError as error:
             gr.Warning(render.html_escape(f"Could not read the store: {error}"))
             return gr.skip()

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import queue
-from ..store.campaigns import CampaignError, anchoring, progress, records, setup
+from ..store.campaigns import CampaignError, anchoring, lookup, progress, records, setup
 from . import render
 from .agreement_tab import anchoring_table
 from .campaign_api import _person
@@ -45,7 +45,7 @@ def find_view(store: Any, name: str | None, run_id: Any, person: str, text: str,
 
 def create_campaign(store: Any, person: str, name: str, run_id: Any, dataset: str | None, top_k: Any, overlap: Any,
                     blind: bool, strategy: str, lease_minutes: Any, guidelines_text: str | None, from_search: bool,
-                    search_run: Any, *filters: Any) -> setup.Campaign:
+                    search_run: Any, *filters: Any) -> lookup.Campaign:
     """The form's campaign; ``from_search``: only the documents the Find filters (``filters``: text,
     model score from/to, disagreement, status, labelled by) match, over the form's run or dataset
     (the run searched when the form names neither)."""
@@ -153,7 +153,7 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
             gr.Warning(render.html_escape(error))
             return gr.skip(), gr.skip()
         return (f"Created {render.md_escape(made.name)}: {made.n_items} items from {render.md_escape(made.origin)}.",
-                gr.update(choices=setup.names(store), value=made.name))
+                gr.update(choices=lookup.names(store), value=made.name))
 
     def do_guidelines(who, name, text, request: gr.Request):
         _, reason = who_may_admin(who, request)

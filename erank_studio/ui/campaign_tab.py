@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..store.campaigns import CampaignError, setup, work
+from ..store.campaigns import CampaignError, lookup, work
 from . import campaign_panels, render
 from .campaign_api import _person
 from .context import Context
@@ -208,7 +208,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         return gr.update(visible=False), f'<div class="erank-callout">Item {kept[1]}: the model\'s reasoning is kept.</div>'
 
     def opened(name):
-        names = setup.names(store)
+        names = lookup.names(store)
         return gr.update(choices=names, value=name if name in names else (names[0] if names else None))
 
     campaign_panels.build(ctx, campaign, person, tab)

@@ -2,8 +2,9 @@
 people each label, under versioned guidelines, blind (the model's judgment withheld until the
 person's label) or not. One module a job:
 
+- ``lookup``: a campaign found by name (the one reading every module shares);
 - ``setup``: create a campaign from a run or a dataset's batch (``sources``), optionally only what
-  a records filter finds, items in a strategy's order; find one by name;
+  a records filter finds, items in a strategy's order;
 - ``records``: search and filter over a campaign's items, a run's or a batch's documents;
 - ``guidelines``: the default rubric (the paper's instruction and score definitions) and versions;
 - ``work``: hand the next item to a person under a lease, take their label, skip, keep the

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ... import agreement
 from .payload import model_judgment
-from .setup import find
+from .lookup import find
 from .tables import I, L
 
 if TYPE_CHECKING:

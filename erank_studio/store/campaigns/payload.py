@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 
 from . import guidelines
 from .errors import CampaignError
-from .setup import Campaign
+from .lookup import Campaign
 from .tables import D, I, J, L, Q
 
 # The keys of a judgment a blind campaign withholds (the tests look for each of them).

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .setup import find
+from .lookup import find
 from .tables import A, I, L, LE, utcnow
 from .work import LEASED, SKIPPED
 

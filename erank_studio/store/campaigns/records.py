@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from .errors import CampaignError
 from .payload import model_judgment
-from .setup import Campaign, find
+from .lookup import Campaign, find
 from .sources import Source, batch_items
 from .tables import A, D, I, J, L, LE, Q, R, utcnow
 from .work import LEASED

@@ -1,4 +1,4 @@
-"""Creating a campaign and finding one by name.
+"""Creating a campaign (finding one by name: lookup.py).
 
 Items come from one run (its judged documents) or from a dataset's batch (every query's latest
 judgment per document by one model, optionally only each query's top k by the model's ranking),
@@ -9,67 +9,25 @@ shift as labels arrive. Each item points at the document row the model judged, s
 bound to the text that was read."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from ... import queue
 from ...errors import ValidationError
 from .. import validation
 from . import guidelines, sources
+from .lookup import Campaign, find
 from .errors import CampaignError
+from .records import RecordFilter, matching_pairs
 from .tables import C, I, J, utcnow
 
 if TYPE_CHECKING:
     from .. import Store
-    from .records import RecordFilter
 
 DEFAULT_LEASE_S = 600  # ten minutes: long enough to read a long document, short enough that a closed tab frees it
 DEFAULT_STRATEGY = queue.STRATEGY_RANK
 MAX_GUIDELINES_CHARS = 100_000
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: int
-    name: str
-    overlap: int
-    blind: bool
-    strategy: str
-    lease_s: int
-    origin: str
-    n_items: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "overlap": self.overlap, "blind": self.blind, "strategy": self.strategy,
-                "lease_s": self.lease_s, "origin": self.origin, "items": self.n_items}
-
-
-def _campaign(conn: Connection, row: Any) -> Campaign:
-    n = conn.execute(select(func.count()).select_from(I).where(I.c.campaign_id == row.id)).scalar()
-    return Campaign(id=row.id, name=row.name, overlap=row.overlap, blind=bool(row.blind), strategy=row.strategy,
-                    lease_s=row.lease_s, origin=row.origin, n_items=int(n or 0))
-
-
-def find(conn: Connection, name: str) -> Campaign:
-    """The campaign called ``name``, or a CampaignError naming the ones there are."""
-    row = conn.execute(select(C).where(C.c.name == name)).first()
-    if row is None:
-        names = list(conn.execute(select(C.c.name).order_by(C.c.id).limit(20)).scalars())
-        raise CampaignError(f"no campaign named {name!r}; campaigns: {', '.join(names) or 'none yet'}")
-    return _campaign(conn, row)
-
-
-def get(store: Store, name: str) -> Campaign:
-    with store.read() as conn:
-        return find(conn, name)
-
-
-def names(store: Store) -> list[str]:
-    """Every campaign's name, oldest first (the app's picker)."""
-    with store.read() as conn:
-        return list(conn.execute(select(C.c.name).order_by(C.c.id)).scalars())
 
 
 def _checked(name: str, overlap: Any, lease_s: Any, strategy: str, text: str | None) -> str:
@@ -119,9 +77,6 @@ def create(store: Store, name: str, *, run_id: int | None = None, dataset: str |
               else sources.batch_items(store, dataset, model, top_k))
     items, origin = source.items, source.origin
     if record_filter is not None and record_filter.active:
-        # records reads campaigns through this module, so it is imported here rather than above
-        from .records import matching_pairs
-
         keep = matching_pairs(store, record_filter, source, run_id)
         items = [i for i in items if (i.query_id, i.doc_id) in keep]
         if not items:

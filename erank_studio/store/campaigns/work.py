@@ -27,7 +27,7 @@ from .. import validation
 from . import guidelines
 from .errors import CampaignError
 from .payload import item_payload, item_row, model_judgment
-from .setup import Campaign, find
+from .lookup import Campaign, find
 from .tables import I, L, LE, person_id, utcnow
 
 if TYPE_CHECKING:
