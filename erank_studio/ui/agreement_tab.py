@@ -57,10 +57,13 @@ def anchoring_view(store, campaign: str | None) -> tuple[str, pd.DataFrame]:
                 pd.DataFrame(columns=anchoring.HEADERS))
     result = anchoring.report(store, campaign)
     every, same = result["all"], result["same_items"]
-    summary = (f"Campaign {render.md_escape(result['campaign'])}: {every['blind']['labels']} blind labels on "
-               f"{every['blind']['items']} items, {every['in_view']['labels']} labels with the model's answer in "
-               f"view on {every['in_view']['items']} items; {same['blind']['items']} items have both (**same "
-               "items**, the fair comparison). '-' where a value is undefined.")
+    blind, in_view, both = every["blind"], every["in_view"], same["blind"]["items"]
+    summary = (f"Campaign {render.md_escape(result['campaign'])}: "
+               f"{render.counted(blind['labels'], 'blind label')} on {render.counted(blind['items'], 'item')}, "
+               f"{render.counted(in_view['labels'], 'label')} with the model's answer in view on "
+               f"{render.counted(in_view['items'], 'item')}; {render.counted(both, 'item')} "
+               f"{'has' if both == 1 else 'have'} both (**same items**, the fair comparison). "
+               "'-' where a value is undefined.")
     return summary, anchoring_table(result)
 
 

@@ -65,6 +65,11 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 item', '2 items' (``plural`` where adding an s is wrong)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def html_escape(text: object) -> str:
     return html.escape(str(text), quote=False)
 

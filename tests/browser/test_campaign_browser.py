@@ -201,8 +201,8 @@ def test_the_rerank_filter_and_the_agreement_tabs_anchoring(chromium, running_ap
     page.locator("#erank-agreement-campaign input").first.click()
     page.locator("[role=option]", has_text="anchorblind").first.click()
     _wait_text(page, "#erank-agreement-anchoring-summary", re.escape(
-        "Campaign anchorblind: 1 blind labels on 1 items, 1 labels with the model's answer in view on 1 items; "
-        "1 items have both"))
+        "Campaign anchorblind: 1 blind label on 1 item, 1 label with the model's answer in view on 1 item; "
+        "1 item has both"))
     table = page.inner_text("#erank-agreement-anchoring")
     assert "same items" in table and "model in view" in table
     ARTIFACTS.mkdir(exist_ok=True)
