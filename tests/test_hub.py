@@ -290,3 +290,24 @@ def test_on_zerogpu_erank_is_the_default(stand_in_spaces, monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU")
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert engines._cuda_available() is False
+
+
+def test_a_cached_hub_model_the_hub_cannot_serve_is_read_from_its_cached_folder(monkeypatch, tmp_path):
+    """What the vLLM engine loads (vLLM itself asks an unreachable Hub and fails, see
+    tests/engines/test_vllm_hub.py): the snapshot folder of a cached model the Hub cannot serve
+    now; nothing for a local folder, a model not cached, or a Hub that answers."""
+    from erank_studio.engines.availability import cached_snapshot
+
+    commit = "0" * 40
+    snapshot = tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "refs").mkdir()
+    (tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "refs" / "main").write_text(commit)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the Hub cannot be reached
+    assert cached_snapshot(ERANK) == str(snapshot)
+    assert cached_snapshot("Alibaba-NLP/ERank-14B") is None  # not cached: the load says why
+    assert cached_snapshot(str(snapshot)) is None  # a folder is loaded as it is
+    monkeypatch.setattr("erank_studio.engines.availability.hub_problem", lambda model: None)
+    assert cached_snapshot(ERANK) is None  # the Hub answers: the library's own download path
