@@ -127,14 +127,16 @@ def main() -> None:
         run()
     seconds: dict[str, list[float]] = {name: [] for name in paths}
     own: dict[str, list[float]] = {name: [] for name in paths}  # seconds outside vLLM's step
+    cpu: dict[str, list[float]] = {name: [] for name in paths}  # this process's CPU seconds
     tokens: dict[str, list] = {}
     order = list(paths)
     for repeat in range(args.passes):
         for name in (order if repeat % 2 == 0 else order[::-1]):
             in_step[0] = 0.0
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             tokens[name] = paths[name]()
             seconds[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
             own[name].append(seconds[name][-1] - in_step[0])
 
     lengths = [len(t) for t in tokens["bare"]]
@@ -148,16 +150,20 @@ def main() -> None:
     print(f"engine and bare wrote the same tokens: {same}"
           + (f"; judge the same counts: {tokens['judge'] == lengths}" if "judge" in tokens else ""))
     bare, bare_own = statistics.median(seconds["bare"]), statistics.median(own["bare"])
+    bare_cpu = statistics.median(cpu["bare"])
     for name in paths:
-        median, own_median = statistics.median(seconds[name]), statistics.median(own[name])
+        median, own_median, cpu_median = (statistics.median(seconds[name]), statistics.median(own[name]),
+                                          statistics.median(cpu[name]))
         line = (f"{name:6s}: {median:.2f} s (median of {args.passes}: {', '.join(f'{s:.2f}' for s in seconds[name])}) "
-                f"= {generated / median:.0f} generated tokens/s; outside vLLM's step {own_median:.3f} s")
+                f"= {generated / median:.0f} generated tokens/s; CPU {cpu_median:.2f} s; "
+                f"outside vLLM's step {own_median:.3f} s")
         if name != "bare":
             # The same steps plus this path's own work: the ratio without the noise of the steps' time.
             steady = (bare + own_median - bare_own) / bare
-            line += f"; {name}/bare = {median / bare:.3f} (measured), {steady:.3f} (own work added to bare's time)"
-            if name == "engine":
-                line += f", goal <= 1.05: {'met' if max(steady, min(median / bare, steady)) <= 1.05 else 'NOT met'}"
+            line += (f"; {name}/bare = {median / bare:.3f} (wall), {cpu_median / bare_cpu:.3f} (CPU), "
+                     f"{steady:.3f} (own work added to bare's wall time)")
+            if name == "engine":  # judged on the own-work ratio: the steps' time varies with the CPU's load
+                line += f"; goal <= 1.05: {'met' if steady <= 1.05 else 'NOT met'}"
         print(line)
 
 if __name__ == "__main__":
