@@ -150,6 +150,7 @@ class VLLMEngine:
 
     def _sampling_params(self, settings: GenerationSettings, max_tokens: int) -> Any:
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
         return SamplingParams(
             max_tokens=max_tokens,
@@ -159,6 +160,9 @@ class VLLMEngine:
             # the sampled token's own logprob and the top 20 (raw, before temperature / top-p)
             logprobs=TOP_LOGPROBS,
             detokenize=False,  # pieces and text are decoded here, the same way for every engine
+            # Only finished outputs are read (as LLM.generate sets it): vLLM's default builds every
+            # live request's output at every step.
+            output_kind=RequestOutputKind.FINAL_ONLY,
         )
 
     def _encode(self, text: str) -> list[int]:
