@@ -13,15 +13,48 @@ the requests huggingface_hub makes (see its file_download.py, hf_api.py):
 
 Unknown repositories answer 404 with ``X-Error-Code: RepoNotFound`` and unknown files 404 with
 ``EntryNotFound``, as the Hub does, so huggingface_hub raises its own errors. Every request is
-recorded in ``requests`` (method, path) so a test can see what was asked."""
+recorded in ``requests`` (method, path) so a test can see what was asked.
+
+``user_env`` and ``run_python`` run a user's program against it in a subprocess: huggingface_hub
+reads HF_HUB_OFFLINE, HF_ENDPOINT and HF_HOME once, at import, and the tests' own process is
+offline (conftest), so a download is only a user's in a fresh process."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Variables of this machine or of conftest that would change what a subprocess loads.
+_CLEARED = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "ERANK_OFFLINE", "HF_ENDPOINT",
+            "HF_HOME", "HF_HUB_CACHE", "ERANK_MODEL", "ERANK_ENGINE", "ERANK_CPU_MODEL", "ERANK_DB_URL",
+            "ERANK_MAX_NEW_TOKENS", "SPACE_ID", "SPACES_ZERO_GPU")
+
+
+def user_env(endpoint: str, hf_home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment as a user's: the Hub online at ``endpoint``, its cache in
+    ``hf_home``, no GPU, this checkout importable."""
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
+               HF_HUB_DISABLE_PROGRESS_BARS="1", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])), **extra)
+    return env
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 400) -> dict:
+    """Run ``code`` as a user's program; it prints one JSON object last."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _commit_of(repo: str) -> str:
@@ -77,6 +110,11 @@ class StandInHub:
         if len(parts) >= 5 and parts[2] == "resolve":
             return "/".join(parts[:2]), parts[3], "/".join(parts[4:])
         return None
+
+
+def downloads(hub: StandInHub, repo: str) -> list[str]:
+    """The files of ``repo`` fetched whole (GET) from ``hub`` so far."""
+    return [path for method, path in hub.requests if method == "GET" and path.startswith(f"/{repo}/resolve/")]
 
 
 class _Handler(BaseHTTPRequestHandler):

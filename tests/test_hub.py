@@ -7,42 +7,18 @@ process, and huggingface_hub reads its settings once, at import), a temporary HF
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
-from hub_server import StandInHub  # tests/ is on sys.path
+from hub_server import REPO_ROOT, StandInHub, downloads, run_python, user_env  # tests/ is on sys.path
 
 from erank_studio import engines, models
 from erank_studio.types import GenerationSettings
 from erank_studio.ui.render import md_escape
 
 ERANK = "Alibaba-NLP/ERank-4B"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# Variables of this machine or of conftest that would change what a subprocess loads.
-_CLEARED = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "ERANK_OFFLINE", "HF_ENDPOINT",
-            "HF_HOME", "HF_HUB_CACHE", "ERANK_MODEL", "ERANK_ENGINE", "ERANK_CPU_MODEL", "ERANK_DB_URL",
-            "ERANK_MAX_NEW_TOKENS", "SPACE_ID", "SPACES_ZERO_GPU")
-
-
-def user_env(endpoint: str, hf_home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])), **extra)
-    return env
-
-
-def run_python(code: str, env: dict[str, str]) -> dict:
-    """Run ``code`` as a user's program; it prints one JSON object last."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:
@@ -56,10 +32,6 @@ def hub(tiny_model_dir):
     served = {ERANK: tiny_model_dir, models.CPU_DEFAULT_MODEL: tiny_model_dir, "Qwen/Qwen3-4B": tiny_model_dir}
     with StandInHub(served) as running:
         yield running
-
-
-def downloads(hub: StandInHub, repo: str) -> list[str]:
-    return [path for method, path in hub.requests if method == "GET" and path.startswith(f"/{repo}/resolve/")]
 
 
 JUDGE_WITH_RERANKER_AND_THE_APP = """
@@ -318,3 +290,24 @@ def test_on_zerogpu_erank_is_the_default(stand_in_spaces, monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU")
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert engines._cuda_available() is False
+
+
+def test_a_cached_hub_model_the_hub_cannot_serve_is_read_from_its_cached_folder(monkeypatch, tmp_path):
+    """What the vLLM engine loads (vLLM itself asks an unreachable Hub and fails, see
+    tests/engines/test_vllm_hub.py): the snapshot folder of a cached model the Hub cannot serve
+    now; nothing for a local folder, a model not cached, or a Hub that answers."""
+    from erank_studio.engines.availability import cached_snapshot
+
+    commit = "0" * 40
+    snapshot = tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "refs").mkdir()
+    (tmp_path / "hub" / "models--Alibaba-NLP--ERank-4B" / "refs" / "main").write_text(commit)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the Hub cannot be reached
+    assert cached_snapshot(ERANK) == str(snapshot)
+    assert cached_snapshot("Alibaba-NLP/ERank-14B") is None  # not cached: the load says why
+    assert cached_snapshot(str(snapshot)) is None  # a folder is loaded as it is
+    monkeypatch.setattr("erank_studio.engines.availability.hub_problem", lambda model: None)
+    assert cached_snapshot(ERANK) is None  # the Hub answers: the library's own download path

@@ -59,3 +59,20 @@ def model_availability(model: str) -> str | None:
     if _cached_locally(model):
         return None
     return hub_problem(model)
+
+
+def cached_snapshot(model: str) -> str | None:
+    """The cached copy of hub model ``model`` (its snapshot folder in the Hugging Face cache) when
+    the Hub cannot serve it from here (offline, the endpoint unreachable, or it refuses); None for
+    a local folder, a model not cached, or a Hub that answers (the download path stays the
+    library's). For vLLM: with the Hub unreachable but not declared offline (HF_HUB_OFFLINE
+    unset), vLLM 0.32 asks the Hub whether files a cached model lacks exist
+    (hf_quant_config.json) and fails after a minute of retries, where transformers reads the cache."""
+    if os.path.isdir(model) or not _cached_locally(model) or hub_problem(model) is None:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(model, local_files_only=True)
+    except Exception:  # no complete snapshot: the load tries the name and says why it fails
+        return None

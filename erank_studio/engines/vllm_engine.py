@@ -16,6 +16,7 @@ from typing import Any
 
 from ..prompt import Prompt
 from ..types import GenerationSettings
+from .availability import cached_snapshot
 from .base import (
     FINISH_CANCELLED,
     FINISH_ERROR,
@@ -104,7 +105,11 @@ class VLLMEngine:
             "enforce_eager": enforce_eager,
             **llm_kwargs,
         }
-        self.llm = LLM(model=model, enable_prefix_caching=True, **{k: v for k, v in self.settings.items() if v is not None})
+        # A hub model the Hub cannot serve now is read from its cached folder (vLLM would ask the
+        # Hub and fail); runs still name ``model``.
+        self.source = cached_snapshot(model) or model
+        self.llm = LLM(model=self.source, enable_prefix_caching=True,
+                       **{k: v for k, v in self.settings.items() if v is not None})
         self.engine = self.llm.llm_engine
         self.tokenizer = self.llm.get_tokenizer()
         self.chat_template_source = ensure_chat_template(self.tokenizer)
@@ -122,7 +127,7 @@ class VLLMEngine:
         try:
             from transformers import GenerationConfig
 
-            sources.append(GenerationConfig.from_pretrained(self.model).eos_token_id)
+            sources.append(GenerationConfig.from_pretrained(self.source).eos_token_id)
         except Exception:  # no generation_config.json: the tokenizer's EOS is all there is
             pass
         for source in sources:
@@ -145,6 +150,7 @@ class VLLMEngine:
 
     def _sampling_params(self, settings: GenerationSettings, max_tokens: int) -> Any:
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
         return SamplingParams(
             max_tokens=max_tokens,
@@ -154,6 +160,9 @@ class VLLMEngine:
             # the sampled token's own logprob and the top 20 (raw, before temperature / top-p)
             logprobs=TOP_LOGPROBS,
             detokenize=False,  # pieces and text are decoded here, the same way for every engine
+            # Only finished outputs are read (as LLM.generate sets it): vLLM's default builds every
+            # live request's output at every step.
+            output_kind=RequestOutputKind.FINAL_ONLY,
         )
 
     def _encode(self, text: str) -> list[int]:
