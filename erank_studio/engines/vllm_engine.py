@@ -29,6 +29,7 @@ from .base import (
 )
 from .forcing import digit_token_ids, forced_distribution
 from .score_reading import read_score_digits
+from .writing import writing_of
 from .token_spans import decoded_spans
 from .tokenizers import ensure_chat_template
 
@@ -204,6 +205,10 @@ class VLLMEngine:
                 continue
             live[request_id] = (index, len(ids), time.perf_counter())
             prompt_ids[request_id] = ids
+            # Its tokens arrive with the answer (vLLM is asked for final outputs only, as
+            # LLM.generate asks: partial ones cost a step's time for every live request), so the
+            # document counts as being written from here, as the OpenAI engine's do.
+            writing_of(cancel).begin(index)
         failure: str | None = None
         try:
             while live and not (cancel is not None and cancel.cancelled):

@@ -154,3 +154,28 @@ def test_judge_survives_outputs_without_a_score(vllm_engine) -> None:
     judged = list(judge_module.judge(vllm_engine, QUERY, documents, DEFAULT_INSTRUCTION,
                                      settings=GenerationSettings(max_new_tokens=8)))
     assert len(judged) == len(DOCUMENTS) and all(j.score_distribution is None for j in judged if j.score is None)
+
+
+def test_documents_count_as_being_written_from_their_request(vllm_engine) -> None:
+    """vLLM returns each document's tokens with its answer (final outputs only), so the run's
+    progress line shows the documents being written from the moment they are sent, then their
+    tokens as each one ends."""
+    from erank_studio.engines.writing import WritingProgress
+
+    begun: list[int] = []
+
+    class Recording(WritingProgress):
+        def _begin(self, key):
+            begun.append(key[1])
+            super()._begin(key)
+
+    tracker = Recording()
+    scope = tracker.scope()
+    prompts = make_prompts(vllm_engine.tokenizer)
+    outputs = list(vllm_engine.generate(prompts, GenerationSettings(max_new_tokens=MAX_NEW),
+                                        CancelToken(writing=scope)))
+    assert sorted(begun) == list(range(len(prompts))) == sorted(g.index for g in outputs)
+    for g in outputs:  # judge.judge closes each document as it comes back; here, by hand
+        scope.end(g.index, g.output_tokens)
+    snap = tracker.snapshot()
+    assert snap.documents == 0 and snap.written == sum(g.output_tokens for g in outputs)
