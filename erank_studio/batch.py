@@ -81,13 +81,13 @@ def _progress(total: int, enabled: bool):
 
 def queries_in_flight_for(engine: Engine, asked: int | None) -> tuple[int, str | None]:
     """How many queries' runs judge at once, and a note where the engine refuses what was asked.
-    Only an engine that sends requests to a server (``concurrent_requests``) gains from several:
-    its generate calls run side by side, so the server's batch holds several queries' documents.
-    The transformers and vLLM engines hold the model in this process and batch one call's
-    documents (two calls at once would compete for the same memory); a CPU gains nothing."""
+    An engine whose generate calls may run side by side (``concurrent_requests``: the OpenAI
+    engine's servers, vLLM's one scheduler) batches several queries' documents together. The
+    transformers engine batches one call's documents in this process (two calls at once would
+    compete for the same memory)."""
     if not getattr(engine, "concurrent_requests", False):
         note = (f"the {engine.name} engine judges one query at a time (--queries-in-flight {asked} applies to "
-                "OpenAI-compatible servers)") if asked and asked > 1 else None
+                "OpenAI-compatible servers and vLLM)") if asked and asked > 1 else None
         return 1, note
     return max(1, asked or DEFAULT_QUERIES_IN_FLIGHT), None
 

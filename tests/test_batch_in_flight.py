@@ -1,5 +1,6 @@
 """rerank --dataset with several queries in flight: the same stored judgments as one query at a
-time, several runs really judging at once, resume after a stop, and the engines that keep to one."""
+time, several runs really judging at once, resume after a stop, and the engine that keeps to one
+(transformers; vLLM's side by side: tests/engines/test_vllm_cpu.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -138,7 +139,7 @@ def test_an_engine_failure_in_one_query_ends_the_batch_with_it_and_the_others_ar
     assert "failed" in statuses and "running" not in statuses
 
 
-def test_only_engines_that_send_requests_take_several_queries():
+def test_only_engines_whose_calls_run_side_by_side_take_several_queries():
     class Local:
         name = "transformers"
 

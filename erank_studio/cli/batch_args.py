@@ -23,8 +23,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     _add(group, "--top-k", type=int, default=100, help="first-stage candidates judged per query (default 100)")
     _add(group, "--queries", type=int, default=None, metavar="N", help="only the first N queries")
     _add(group, "--queries-in-flight", type=int, default=None, metavar="Q",
-         help="queries judged at once on an OpenAI-compatible server (default 4; other engines judge one "
-         "query at a time)")
+         help="queries judged at once on an OpenAI-compatible server or vLLM (default 4; the transformers "
+         "engine judges one query at a time)")
     _add(group, "--shard", default=None, metavar="K/N",
          help="judge shard K of N: a fixed 1/N of the queries (by a hash of their ids), so N processes "
          "writing one store (--db) judge every query once between them; TREC runs go to DIR/shard-K-of-N")

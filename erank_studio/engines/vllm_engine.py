@@ -78,6 +78,11 @@ def _guard_kernel_rebind() -> None:
 
 class VLLMEngine:
     name = "vllm"
+    # Its generate calls may run side by side: each adds its requests to the one vLLM engine and
+    # whichever call steps it advances every live request (finished outputs wait in _finished for
+    # their caller), so a batch with several queries in flight decodes them in one vLLM batch
+    # (batch.queries_in_flight_for), which vLLM's scheduler keeps within its KV cache.
+    concurrent_requests = True
 
     def __init__(
         self,

@@ -179,3 +179,25 @@ def test_documents_count_as_being_written_from_their_request(vllm_engine) -> Non
         scope.end(g.index, g.output_tokens)
     snap = tracker.snapshot()
     assert snap.documents == 0 and snap.written == sum(g.output_tokens for g in outputs)
+
+
+def test_the_batch_with_queries_in_flight_stores_what_one_query_at_a_time_does(vllm_engine, tmp_path) -> None:
+    """Several queries' documents in one vLLM scheduler (each query's generate in its own thread)
+    give the judgments one query at a time gives: greedy decoding per request does not depend on
+    what else is in the batch."""
+    from tests.test_batch import all_judgments, tiny_dataset
+
+    from erank_studio.batch import queries_in_flight_for, rerank_dataset
+    from erank_studio.store import Store
+
+    assert queries_in_flight_for(vllm_engine, None)[0] > 1
+    stored = []
+    for in_flight in (1, 3):
+        url = f"sqlite:///{tmp_path / f'in-flight-{in_flight}.sqlite'}"
+        with Store(url) as store:
+            result = rerank_dataset(tiny_dataset(), vllm_engine, store, top_k=4, progress=False,
+                                    settings=GenerationSettings(max_new_tokens=MAX_NEW), queries_in_flight=in_flight)
+            assert result.judged == 12
+            stored.append({(q, j.doc_id): (j.raw_output, j.score, j.probability, j.status)
+                           for q, j in all_judgments(store, vllm_engine.model)})
+    assert stored[0] == stored[1] and len(stored[0]) == 12
