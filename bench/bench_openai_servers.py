@@ -23,10 +23,10 @@ What it does, plainly:
 - One OpenAIEngine with ``base_url`` = the N servers and ``concurrency`` per server judges the
   bundled sample's queries (``--dataset sample``: 40 queries x 20 documents) ``--passes`` times
   (a few passes, so that the last queries' tail is a small part of the run)
-  through ``judge.judge``, the batch's own pipeline. The batch judges one query at a time today
-  (queries in flight are another change), and one query's documents all go to one server, so
-  the bench keeps several queries in flight itself: 2 x N driver threads take the next query
-  from one queue until none is left. No store is written (bench_store.py measures that).
+  through ``judge.judge``, the batch's own pipeline. One query's documents all go to one server,
+  so several queries must be in flight: 2 x N driver threads take the next query from one queue
+  until none is left (as ``rerank --dataset --queries-in-flight`` runs each query's judging in
+  its own thread; written before that option, the bench keeps its own drivers). No store is written (bench_store.py measures that).
 - Printed per N: documents per second, the ratio to one server's (goal >= 0.9 x N), each
   server's share, and the requests in flight per server over time (sampled every 0.25 s, one
   line a second, from the engine's own counts)."""

@@ -58,7 +58,9 @@ engine/bare wall: 1.015, 1.064 / 0.989, 0.986 (CPU 1.000, 1.057 / 0.980, 0.974):
 noise, a few per cent at most. The judge path is slower for another reason: one query at a
 time, so 2 x 256 steps of 4 documents instead of 256 of 8 (plus 8 forcing steps); judging the
 queries side by side on the one engine (judge-x) takes 278 steps, but not yet the bare wall time
-on this CPU (its two threads step in turn)."""
+on this CPU (its two threads step in turn). ``rerank --dataset`` on the vLLM engine now judges
+its queries that way (--queries-in-flight, default 4; tests/engines/test_vllm_cpu.py checks it
+stores what one query at a time does)."""
 from __future__ import annotations
 
 import argparse
