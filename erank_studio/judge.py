@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 SOURCE_GIVEN = "given"
-SOURCE_BM25 = "bm25"
+SOURCE_BM25 = retrieval.SOURCE_BM25
 
 
 def ensure_first_stage(query: str, documents: Sequence[Document]) -> list[Document]:

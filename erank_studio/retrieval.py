@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # fifth of the web page's own start-up on top of Gradio's, bench/bench_paths.py), and a page or
 # a command that never scores a list without first-stage scores should not pay for it.
 
+# A document's first_stage_source when its first-stage score is BM25's computed here.
+SOURCE_BM25 = "bm25"
 METHOD = "lucene"
 K1 = 0.9
 B = 0.4

@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..prompt import instruction_for
-from ..retrieval import Bm25Index
+from ..retrieval import SOURCE_BM25, Bm25Index
 from ..types import Document
 
-SOURCE_BM25 = "bm25"
 SOURCE_RUN = "run"
 
 
