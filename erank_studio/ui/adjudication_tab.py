@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..store import teams
 from . import render, roles_panel
-from .annotate import who
+from .person import who
 from .context import Context
 from .rerank_tab import RerankUI
 

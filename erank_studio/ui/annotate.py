@@ -10,17 +10,12 @@ import gradio as gr
 from . import opened_run, queue_panel, render, session
 from .annotation_panel import SCORES
 from .context import Context
+from .person import who
 from .rerank_tab import RerankUI, detail_updates
 from .session import RunView
 
 # One queue for every annotation action, so key presses apply in the order they were typed.
 QUEUE = "erank-annotate"
-
-
-def who(annotator: str | None, request: gr.Request | None) -> str:
-    """The signed-in user when password auth is on (the browser cannot claim another name), else
-    the name typed."""
-    return getattr(request, "username", None) or (annotator or "").strip()
 
 
 def _stamp(text: str) -> str:

@@ -24,6 +24,7 @@ from . import (
     compare_tab,
     export_tab,
     opened_run,
+    person,
     queue_panel,
     rerank_tab,
     run_limits,
@@ -197,7 +198,7 @@ def _wire_identity(ctx: Context, ui: rerank_tab.RerankUI, saved: gr.BrowserState
     def another_person(view: RunView, name, sort_by, request: gr.Request):
         """The table's "you" column, the counts and the label boxes are the new person's at once;
         the last label's status line and a Label next order were the previous person's."""
-        name = annotate.who(name, request)
+        name = person.who(name, request)
         return {**rerank_tab.detail_updates(ctx, ui, view, name, sort_by), ui.label_status: "",
                 **queue_panel.reset(ui.queue)}
 

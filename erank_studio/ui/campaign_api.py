@@ -16,11 +16,8 @@ import gradio as gr
 
 from ..store.campaigns import CampaignError, anchoring, progress, setup, work
 from . import render
+from . import person as acting
 from .record_filter import record_filter
-
-
-def _person(annotator: str, request: gr.Request | None) -> str:
-    return getattr(request, "username", None) or (annotator or "").strip()
 
 
 def _text(value: str | None) -> str | None:
@@ -53,12 +50,12 @@ def endpoints(store: Any) -> dict[str, Callable[..., Any]]:
             top_k=int(top_k) or None, overlap=int(overlap), blind=bool(blind), guidelines_text=_text(guidelines),
             strategy=strategy, lease_s=max(1, round(float(lease_minutes) * 60)),
             record_filter=record_filter(text, model_min, model_max, disagreement, status, labelled_by,
-                                        _person(annotator, request))).to_dict())
+                                        acting.who(annotator, request))).to_dict())
 
     def campaign_next(campaign: str, annotator: str = "", request: gr.Request = None) -> dict:
         """Lease the next item to the person: {"item": id, query, document, guidelines, ...}; the
         model's judgment ("model") only when the campaign is not blind; {"item": None} when done."""
-        item = _answer(lambda: work.next_item(store, campaign, _person(annotator, request)))
+        item = _answer(lambda: work.next_item(store, campaign, acting.who(annotator, request)))
         return item if item is not None else {"item": None}
 
     def campaign_label(campaign: str, annotator: str, item: int, score: int, rationale: str = "", note: str = "",
@@ -66,22 +63,22 @@ def endpoints(store: Any) -> dict[str, Callable[..., Any]]:
         """Save the person's label of the item; ``seconds`` < 0: measured from the lease;
         ``guideline_version`` 0: the current one. Returns the label and the model's judgment."""
         return _answer(lambda: work.label(
-            store, campaign, _person(annotator, request), int(item), score, _text(rationale), _text(note),
+            store, campaign, acting.who(annotator, request), int(item), score, _text(rationale), _text(note),
             None if seconds is None or float(seconds) < 0 else float(seconds), int(guideline_version) or None))
 
     def campaign_skip(campaign: str, annotator: str, item: int, request: gr.Request = None) -> dict:
         """Pass on the item (it is never handed to this person again)."""
-        _answer(lambda: work.skip(store, campaign, _person(annotator, request), int(item)))
+        _answer(lambda: work.skip(store, campaign, acting.who(annotator, request), int(item)))
         return {"skipped": int(item)}
 
     def campaign_reveal(campaign: str, annotator: str, item: int, request: gr.Request = None) -> dict:
         """The model's judgment of the item; refused in a blind campaign before the person's label."""
         return {"item": int(item), "model": _answer(
-            lambda: work.reveal(store, campaign, _person(annotator, request), int(item)))}
+            lambda: work.reveal(store, campaign, acting.who(annotator, request), int(item)))}
 
     def campaign_keep_trace(campaign: str, annotator: str, item: int, request: gr.Request = None) -> dict:
         """A blind label keeps the model's revealed trace for the SFT export."""
-        return {"label": _answer(lambda: work.keep_trace(store, campaign, _person(annotator, request), int(item)))}
+        return {"label": _answer(lambda: work.keep_trace(store, campaign, acting.who(annotator, request), int(item)))}
 
     def campaign_status(campaign: str) -> dict:
         """Done, leased and left, labels per hour and median seconds, per person and overall."""

@@ -12,7 +12,7 @@ from .. import queue
 from ..store.campaigns import CampaignError, anchoring, lookup, progress, records, setup
 from . import render
 from .agreement_tab import anchoring_table
-from .campaign_api import _person
+from . import person as acting
 from .record_filter import record_filter, score_box
 from .context import Context
 from .roles_panel import admin_line, who_may_admin
@@ -104,7 +104,7 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
 
     def run_search(name, rid, who, *filters, request: gr.Request = None):
         try:
-            return find_view(store, name, rid, _person(who, request), *filters)
+            return find_view(store, name, rid, acting.who(who, request), *filters)
         except (CampaignError, ValueError, TypeError) as error:
             gr.Warning(render.html_escape(error))
             return gr.skip(), gr.skip()
@@ -147,7 +147,7 @@ def build(ctx: Context, campaign: gr.Dropdown, person: gr.Textbox, tab: gr.Tab) 
         try:
             if reason is not None:
                 raise CampaignError(reason)
-            made = create_campaign(store, _person(who, request), name, rid, dataset, top, k, blind, strategy, lease,
+            made = create_campaign(store, acting.who(who, request), name, rid, dataset, top, k, blind, strategy, lease,
                                    text, from_search, search_run, *filters)
         except (CampaignError, ValueError, TypeError) as error:
             gr.Warning(render.html_escape(error))

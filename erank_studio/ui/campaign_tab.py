@@ -17,7 +17,7 @@ import gradio as gr
 
 from ..store.campaigns import CampaignError, lookup, work
 from . import campaign_panels, render
-from .campaign_api import _person
+from . import person as acting
 from .context import Context
 
 CSS = Path(__file__).resolve().parents[2] / "assets" / "campaign.css"
@@ -152,7 +152,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     outputs = [current, query, document, guidelines, model, saved, progress_line, rationale, note]
 
     def ask(name, annotator, request: gr.Request):
-        who = _person(annotator, request)
+        who = acting.who(annotator, request)
         if not name or not who:
             gr.Warning("Choose a campaign and type your name first.")
             return (gr.skip(),) * len(outputs)
@@ -164,7 +164,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
 
     def choose(score: int):
         def label(name, annotator, item, why, text, request: gr.Request):
-            who = _person(annotator, request)
+            who = acting.who(annotator, request)
             if not item:
                 gr.Warning("Press Start to get an item first.")
                 return (gr.skip(),) * (len(outputs) + 2)
@@ -187,7 +187,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
                      api_visibility="private")
 
     def skip(name, annotator, item, request: gr.Request):
-        who = _person(annotator, request)
+        who = acting.who(annotator, request)
         if not item:
             return (gr.skip(),) * len(outputs)
         try:
@@ -201,7 +201,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         if not kept:
             return gr.update(visible=False), gr.skip()
         try:
-            work.keep_trace(store, kept[0], _person(annotator, request), kept[1])
+            work.keep_trace(store, kept[0], acting.who(annotator, request), kept[1])
         except (CampaignError, ValueError) as error:
             gr.Warning(render.html_escape(error))
             return gr.skip(), gr.skip()

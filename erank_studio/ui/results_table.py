@@ -14,7 +14,7 @@ import gradio as gr
 from .. import scoring
 from ..store.campaigns import CampaignError, records
 from . import render, session
-from .campaign_api import _person
+from . import person as acting
 from .record_filter import record_filter, score_box
 from .context import Context
 from .session import RunView
@@ -126,7 +126,7 @@ def wire(ctx: Context, results: ResultsTable, view: gr.State, annotator: gr.Text
     def on_filter(view: RunView, annotator, sort_by, text, model_min, model_max, labelled_by,
                   request: gr.Request = None):
         try:
-            flt = record_filter(text, model_min, model_max, None, "", labelled_by, _person(annotator, request))
+            flt = record_filter(text, model_min, model_max, None, "", labelled_by, acting.who(annotator, request))
             flt.check(records.RUN_STATUSES, blind=False)
         except (CampaignError, ValueError, TypeError) as error:
             gr.Warning(render.html_escape(error))

@@ -14,7 +14,7 @@ import gradio as gr
 
 from ..store import teams
 from . import render
-from .campaign_api import _person
+from . import person as acting
 from .context import Context
 
 ADMINS_ENV = "ERANK_ADMINS"
@@ -38,7 +38,7 @@ def admin_reason(name: str) -> str | None:
 
 def who_may_admin(typed: str, request: gr.Request | None) -> tuple[str, str | None]:
     """(name, the reason it may not act as admin, or None)."""
-    name = _person(typed, request)
+    name = acting.who(typed, request)
     return name, admin_reason(name)
 
 
