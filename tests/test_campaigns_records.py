@@ -68,6 +68,8 @@ def test_filters_over_a_run(store):
     assert [r["doc_id"] for r in run_records(store, run_id, RecordFilter(disagreement=6))] == ["d2"]
     with pytest.raises(CampaignError, match="status must be one of labelled, unlabelled"):
         run_records(store, run_id, RecordFilter(status="done"))
+    with pytest.raises(CampaignError, match="model score from 8 is above model score to 2"):
+        run_records(store, run_id, RecordFilter(model_min=8, model_max=2))  # said, not an empty answer
 
 
 def test_records_from_the_command_line(store, capsys):

@@ -71,6 +71,9 @@ class RecordFilter:
                             (self.disagreement, "disagreement")):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10):
                 raise CampaignError(f"{name} must be a whole number from 0 to 10, got {value!r}")
+        if self.model_min is not None and self.model_max is not None and self.model_min > self.model_max:
+            raise CampaignError(f"model score from {self.model_min} is above model score to {self.model_max}: "
+                                "no score is in that range")
         if self.status not in statuses:
             raise CampaignError(f"status must be one of {', '.join(s for s in statuses if s)}, got {self.status!r}")
         if self.labelled_by not in LABELLED_BY:
